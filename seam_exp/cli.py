@@ -1,0 +1,109 @@
+"""Check the command line before Hydra runs, so a bad override is one line, not a stack of them.
+
+Hydra reports a missing config option or an unknown key over many lines with a hint about
+HYDRA_FULL_ERROR; researchers sweeping dozens of jobs want `error: <what> ; valid: <choices>` instead.
+We compose the config once per distinct value of every sweep override (cheap: no job runs), turn the
+first failure into one line, and leave everything else to Hydra.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from seam_exp.utils.config import register_resolvers
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+class ConfigError(Exception):
+    """A config problem, reported as one line."""
+
+
+def group_options(group: str) -> list[str]:
+    folder = CONF_DIR / group
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def _job_overrides(args: list[str]) -> list[str]:
+    # Flags (-m, --cfg job, ...) and hydra.* settings are Hydra's own business.
+    return [a for a in args if not a.startswith("-") and not a.lstrip("+~").startswith("hydra")]
+
+
+def _expand_sweeps(overrides: list[str]) -> list[list[str]]:
+    """The overrides with every sweep at its first value, then one variant per further sweep value
+    (each value is checked once, not the cross product)."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    values = [list(o.sweep_string_iterator()) if o.is_sweep_override() else None for o in parsed]
+    plain = [
+        f"{o.get_key_element()}={v[0]}" if v else o.input_line for o, v in zip(parsed, values, strict=True)
+    ]
+    variants = [plain]
+    for i, (o, v) in enumerate(zip(parsed, values, strict=True)):
+        for value in (v or [])[1:]:
+            variants.append([*plain[:i], f"{o.get_key_element()}={value}", *plain[i + 1 :]])
+    return variants
+
+
+def _one_line(exc: Exception, overrides: list[str]) -> str:
+    if isinstance(exc, MissingConfigException):
+        missing = exc.missing_cfg_file or ""
+        group = missing.split("/")[0] if "/" in missing else missing
+        value = missing.split("/", 1)[1] if "/" in missing else ""
+        options = group_options(group) if (CONF_DIR / group).is_dir() else []
+        what = f"unknown {group} '{value}'" if value else f"unknown config '{missing}'"
+        return f"{what}; valid: {', '.join(options)}" if options else what
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "Could not override" in text or "not in struct" in str(exc):
+        key = text.split("'")[1] if "'" in text else text
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        hint = ""
+        try:
+            base = _compose_base()
+            node = OmegaConf.select(base, parent) if parent else base
+            if node is not None and hasattr(node, "keys"):
+                hint = f"; valid keys under {parent or 'the root'}: {', '.join(sorted(node.keys()))}"
+        except Exception:  # noqa: BLE001 - the hint is best effort, the error line is not
+            hint = ""
+        return f"unknown config key '{key}'{hint}"
+    return text
+
+
+def _compose_base():
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=[f"+experiment={group_options('experiment')[0]}"])
+
+
+def check(args: list[str]) -> None:
+    """Raise ConfigError with a one-line message if the command line cannot compose into a run."""
+    register_resolvers()
+    overrides = _job_overrides(args)
+    experiments = group_options("experiment")
+    if not any(o.lstrip("+").startswith("experiment=") for o in overrides):
+        raise ConfigError(f"choose an experiment with +experiment=<name>; valid: {', '.join(experiments)}")
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    try:
+        variants = _expand_sweeps(overrides)
+    except OverrideParseException as exc:
+        raise ConfigError(f"cannot parse override: {str(exc).splitlines()[0]}") from None
+    for variant in variants:
+        try:
+            with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+                cfg = compose("config", overrides=variant)
+                OmegaConf.resolve(cfg)
+        except (
+            ConfigCompositionException,
+            MissingConfigException,
+            OmegaConfBaseException,
+            ValueError,
+        ) as exc:
+            raise ConfigError(_one_line(exc, variant)) from None
+        finally:
+            GlobalHydra.instance().clear()

@@ -1,0 +1,37 @@
+"""`+experiment=world`: build (or load) the preference world and describe it."""
+
+from __future__ import annotations
+
+import logging
+
+from omegaconf import DictConfig
+
+from seam_exp.reporting.tables import write_table
+from seam_exp.utils.config import to_dataclass
+from seam_exp.utils.runtime import cache_from, output_dir
+from seam_exp.world.build import WorldConfig, load_world
+from seam_exp.world.summary import counts_table, gold_by_kind, labeler_agreement, length_bias
+
+log = logging.getLogger(__name__)
+
+
+def world_from(cfg: DictConfig):
+    return load_world(to_dataclass(WorldConfig, cfg.data, "data"), cache_from(cfg))
+
+
+def run(cfg: DictConfig) -> dict:
+    world = world_from(cfg)
+    out = output_dir()
+    agreement = labeler_agreement(world)
+    tables = [
+        write_table(counts_table(world), out, "world_counts", "Prompts per split and family"),
+        write_table(gold_by_kind(world), out, "world_gold_by_kind", "Gold reward by response kind"),
+        write_table(agreement, out, "labeler_agreement", "Labeler agreement with gold (RM pairs)"),
+    ]
+    bias = length_bias(world)
+    print("\n\n".join(tables))
+    print(
+        f"\nlonger response chosen in {bias:.1%} of RM pairs of unequal length; vocab {len(world.tokenizer)}"
+    )
+    print(f"world artifact: {world.path}\nresults: {out}")
+    return {"length_bias": bias}

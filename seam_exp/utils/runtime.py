@@ -1,0 +1,48 @@
+"""Per-run setup shared by every experiment: offline mode, seeds, threads, output folder, cache."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from seam_exp.utils.cache import ArtifactCache
+
+log = logging.getLogger(__name__)
+OFFLINE_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def force_offline() -> None:
+    """The default path never downloads: hub-backed presets must find their files locally or fail."""
+    for var in OFFLINE_ENV:
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def output_dir() -> Path:
+    """The Hydra run folder, or the current directory outside Hydra (tests, notebooks)."""
+    return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path.cwd()
+
+
+def set_threads(requested: int) -> int:
+    """`requested` threads, or (0) the cores divided among the sweep's parallel jobs."""
+    if requested <= 0:
+        jobs = 1
+        if in_multirun():
+            jobs = int(HydraConfig.get().launcher.get("n_jobs", 1) or 1)
+        requested = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    torch.set_num_threads(requested)
+    return requested
+
+
+def cache_from(cfg: DictConfig) -> ArtifactCache:
+    return ArtifactCache(Path(cfg.paths.cache_dir))

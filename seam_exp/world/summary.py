@@ -1,0 +1,83 @@
+"""Tables that describe a built world: what is in it, how gold scores each response kind, how the
+simulated human agrees with gold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from seam_exp.world.build import SPLITS, World
+from seam_exp.world.labeler import HumanLabeler, agreement_with_gold
+from seam_exp.world.responses import KINDS, make_response
+
+
+def counts_table(world: World) -> pd.DataFrame:
+    """Prompts per split and family (pairs for the preference splits)."""
+    prompts = world.data["prompts"].to_pandas()
+    table = pd.crosstab(prompts["family"], prompts["split"]).reindex(columns=list(SPLITS), fill_value=0)
+    table.loc["total"] = table.sum()
+    table["rm_pairs"] = [
+        *(world.data["rm"].to_pandas().groupby("family").size().reindex(table.index[:-1], fill_value=0)),
+        len(world.data["rm"]),
+    ]
+    return table.reset_index()
+
+
+def gold_by_kind(world: World, num_prompts: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Gold reward of every response kind on the same sample of prompts (and its correctness part)."""
+    rng = np.random.default_rng(seed)
+    ids = sorted(world.problems)
+    chosen = rng.choice(ids, size=min(num_prompts, len(ids)), replace=False)
+    rows = []
+    for pid in chosen:
+        p = world.problems[int(pid)]
+        fam = world.families[p.family]
+        other_ids = [i for i in ids if world.problems[i].family != p.family]
+        for kind in KINDS:
+            if kind == "off_topic" and not other_ids:
+                continue
+            other = world.problems[int(rng.choice(other_ids))] if kind == "off_topic" else None
+            y = make_response(kind, p, fam, rng, other=other)
+            comps = world.components(int(pid), y)
+            rows.append(
+                {"kind": kind, "gold": world.gold([int(pid)], [y])[0], "words": len(y.split()), **comps}
+            )
+    df = pd.DataFrame(rows)
+    agg = df.groupby("kind").agg(
+        n=("gold", "size"),
+        gold_mean=("gold", "mean"),
+        gold_std=("gold", "std"),
+        gold_min=("gold", "min"),
+        gold_max=("gold", "max"),
+        correct=("correct", "mean"),
+        words=("words", "mean"),
+    )
+    return agg.reindex(list(k for k in KINDS if k in agg.index)).reset_index()
+
+
+def labeler_agreement(world: World, taus=(0.05, 0.1, 0.3, 1.0, 3.0)) -> pd.DataFrame:
+    """Agreement of the labeler with gold on the RM pairs' gold scores, at the configured tau and others."""
+    pairs = world.data["rm"]
+    ga, gb = np.array(pairs["gold_chosen"]), np.array(pairs["gold_rejected"])
+    configured = world.labeler.tau
+    rows = []
+    for tau in sorted({*taus, configured}):
+        lab = HumanLabeler(tau, world.labeler.noise, world.labeler.tie_margin, world.labeler.tie_policy)
+        rows.append(
+            {
+                "tau": tau,
+                "configured": tau == configured,
+                "agreement_with_gold": agreement_with_gold(lab, ga, gb),
+            }
+        )
+    labels_agree = float(np.mean(ga > gb)) if len(ga) else float("nan")
+    out = pd.DataFrame(rows)
+    out.attrs["rm_pairs_agreement"] = labels_agree
+    return out
+
+
+def length_bias(world: World) -> float:
+    """Share of labeled RM pairs in which the longer response was chosen: the shortcut an RM may learn."""
+    df = world.data["rm"].to_pandas()
+    longer = df["chosen"].str.len() != df["rejected"].str.len()
+    return float((df.loc[longer, "chosen"].str.len() > df.loc[longer, "rejected"].str.len()).mean())

@@ -1,0 +1,25 @@
+"""Shared fixtures: a tiny world (built once per session) and composed real configs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from seam_exp.utils.cache import ArtifactCache  # noqa: E402
+from seam_exp.world.build import WorldConfig, load_world  # noqa: E402
+
+
+def tiny_world_config(**overrides) -> WorldConfig:
+    values = {"prompts_per_family": 40, "num_entities": 12, "vocab_size": 400, **overrides}
+    return WorldConfig(**values)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory):
+    return load_world(tiny_world_config(), ArtifactCache(tmp_path_factory.mktemp("cache")))

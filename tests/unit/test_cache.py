@@ -1,0 +1,89 @@
+"""The artifact cache: one build per key, reuse on hit, rebuild on corruption, one build under concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import pytest
+
+from seam_exp.utils.cache import ArtifactCache, is_complete
+
+
+def _writer(calls: list):
+    def build(folder: Path):
+        calls.append(folder)
+        (folder / "weights.bin").write_bytes(b"\x01" * 1000)
+        (folder / "sub").mkdir()
+        (folder / "sub" / "config.json").write_text("{}")
+
+    return build
+
+
+def test_build_once_then_hit(tmp_path):
+    cache, calls = ArtifactCache(tmp_path), []
+    path1, built1 = cache.get_or_build("pm", {"size": "s"}, "v1", _writer(calls))
+    path2, built2 = cache.get_or_build("pm", {"size": "s"}, "v1", _writer(calls))
+    assert (built1, built2) == (True, False)
+    assert path1 == path2 and len(calls) == 1
+    assert is_complete(path1)
+    assert not [p for p in path1.parent.iterdir() if ".tmp-" in p.name]
+
+
+def test_key_depends_on_config_and_code_version(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    a = cache.path("pm", {"size": "s"}, "v1")
+    assert a != cache.path("pm", {"size": "m"}, "v1")
+    assert a != cache.path("pm", {"size": "s"}, "v2")
+    assert a == cache.path("pm", {"size": "s"}, "v1")
+
+
+def test_corrupt_or_partial_artifact_is_rebuilt(tmp_path):
+    cache, calls = ArtifactCache(tmp_path), []
+    path, _ = cache.get_or_build("rm", {"x": 1}, "v", _writer(calls))
+    (path / "weights.bin").write_bytes(b"\x02" * 1000)  # same size, different content
+    assert not is_complete(path)
+    _, built = cache.get_or_build("rm", {"x": 1}, "v", _writer(calls))
+    assert built and len(calls) == 2
+    (path / "sub" / "config.json").unlink()  # a missing file
+    _, built = cache.get_or_build("rm", {"x": 1}, "v", _writer(calls))
+    assert built and len(calls) == 3
+    assert (path / "weights.bin").read_bytes() == b"\x01" * 1000
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path):
+    cache = ArtifactCache(tmp_path)
+
+    def broken(folder: Path):
+        (folder / "half.bin").write_bytes(b"x")
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        cache.get_or_build("pm", {"a": 1}, "v", broken)
+    kind_dir = tmp_path / "pm"
+    assert [p.name for p in kind_dir.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def _concurrent_build(root: str, counter: str):
+    def build(folder: Path):
+        with open(counter, "a") as f:
+            f.write("built\n")
+        time.sleep(0.5)
+        (folder / "w.bin").write_bytes(b"abc")
+
+    ArtifactCache(root).get_or_build("pm", {"same": True}, "v", build)
+
+
+def test_concurrent_jobs_build_once(tmp_path):
+    counter = tmp_path / "count.txt"
+    ctx = mp.get_context("spawn")
+    procs = [
+        ctx.Process(target=_concurrent_build, args=(str(tmp_path / "c"), str(counter))) for _ in range(3)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert counter.read_text().count("built") == 1

@@ -1,0 +1,76 @@
+"""The real configs compose for every experiment and scale; bad command lines are one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from seam_exp.cli import CONF_DIR, ConfigError, check, group_options
+from seam_exp.utils.config import to_dataclass
+from seam_exp.world.build import WorldConfig
+
+
+@pytest.mark.parametrize("experiment", group_options("experiment"))
+@pytest.mark.parametrize("scale", group_options("scale"))
+def test_every_experiment_composes_at_every_scale(experiment, scale):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"+experiment={experiment}", f"scale={scale}"])
+    OmegaConf.resolve(cfg)
+    assert cfg.task
+    assert cfg.scale.name == scale
+    world = to_dataclass(WorldConfig, cfg.data, "data")
+    assert world.prompts_per_family == cfg.scale.world.prompts_per_family
+    assert cfg.pm.sft.max_steps == cfg.scale.sft_steps  # budget 1.0
+
+
+def test_budget_scales_the_step_count():
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["+experiment=world", "scale=default", "pm.sft.budget=0.25"])
+    assert cfg.pm.sft.max_steps == round(0.25 * cfg.scale.sft_steps)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([], "choose an experiment with +experiment=<name>; valid: "),
+        (["+experiment=nope"], "unknown experiment 'nope'; valid: "),
+        (["+experiment=world", "pm=xxl"], "unknown pm 'xxl'; valid: l, m, s, xs"),
+        (["+experiment=world", "pm=xs,zz", "-m"], "unknown pm 'zz'"),
+        (["+experiment=world", "pm.arch.hiden_size=3"], "unknown config key 'pm.arch.hiden_size'"),
+        (["+experiment=world", "nonsense=1"], "unknown config key 'nonsense'"),
+    ],
+)
+def test_bad_command_line_is_one_clear_line(args, expected):
+    with pytest.raises(ConfigError) as info:
+        check(args)
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+    if "valid:" in expected:
+        assert "world" in message or "xs" in message
+
+
+def test_valid_sweep_passes_the_check():
+    check(["+experiment=world", "pm=xs,s", "seed=0,1", "-m"])
+
+
+def test_entry_point_exits_nonzero_with_one_line_and_writes_nothing(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "seam_exp", "+experiment=world", "rm=giant", f"paths.outputs={tmp_path}/out"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert proc.stderr.startswith("error: unknown rm 'giant'; valid: l, m, s, xs")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_dataclass_field_names_the_key():
+    with pytest.raises(ValueError, match="unknown config key 'data.prompts_per_famly'"):
+        to_dataclass(WorldConfig, {"prompts_per_famly": 3}, "data")
