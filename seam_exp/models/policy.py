@@ -1,0 +1,54 @@
+"""The policy model (PM): supervised fine-tuning on demonstrations, loss on answer tokens only."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+
+from seam_exp.models.batching import TokenBatch, encode_pairs
+from seam_exp.models.logprob import response_logprobs
+from seam_exp.models.optim import adamw_with_schedule
+
+
+class SFTCollator:
+    def __init__(self, tokenizer, add_bos: bool = False, max_length: int | None = None):
+        self.tokenizer, self.add_bos, self.max_length = tokenizer, add_bos, max_length
+
+    def __call__(self, rows: list[dict]) -> TokenBatch:
+        return encode_pairs(
+            self.tokenizer,
+            [r["prompt"] for r in rows],
+            [r["response"] for r in rows],
+            add_bos=self.add_bos,
+            max_length=self.max_length,
+        )
+
+
+class SFTModule(pl.LightningModule):
+    def __init__(self, model, lr: float, weight_decay: float, warmup_steps: int, max_steps: int):
+        super().__init__()
+        self.model = model
+        self.lr, self.weight_decay, self.warmup_steps, self.max_steps = (
+            lr,
+            weight_decay,
+            warmup_steps,
+            max_steps,
+        )
+
+    def loss(self, batch: TokenBatch) -> torch.Tensor:
+        """Mean negative log-likelihood per response token (prompt tokens carry no loss)."""
+        lp = response_logprobs(self.model, batch)
+        return -lp.tokens.sum() / lp.mask.sum().clamp(min=1)
+
+    def training_step(self, batch: TokenBatch, batch_idx: int):
+        loss = self.loss(batch)
+        self.log("train/nll", loss, prog_bar=True, batch_size=batch.input_ids.shape[0])
+        return loss
+
+    def validation_step(self, batch: TokenBatch, batch_idx: int):
+        self.log("val/nll", self.loss(batch), prog_bar=True, batch_size=batch.input_ids.shape[0])
+
+    def configure_optimizers(self):
+        return adamw_with_schedule(
+            self.parameters(), self.lr, self.weight_decay, self.warmup_steps, self.max_steps
+        )

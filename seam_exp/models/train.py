@@ -1,0 +1,147 @@
+"""Train (or fetch from the artifact cache) the SFT policy and the reward model of a config.
+
+The cache key is exactly what determines the weights: the world, the preset's source/arch/training
+settings (with step budgets resolved) and the code version of the modules that train them. The run seed
+is not part of it: SFT and RM training have their own seeds (`pm.sft.seed`, `rm.train.seed`), so an N x M
+grid over RL seeds trains N policies and M reward models once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
+
+from seam_exp.models import batching, factory, logprob, optim, policy, reward
+from seam_exp.models.factory import build_policy, build_reward, count_parameters
+from seam_exp.models.policy import SFTCollator, SFTModule
+from seam_exp.models.reward import PairCollator, RewardModule
+from seam_exp.utils.cache import ArtifactCache, code_version
+from seam_exp.utils.config import to_container
+from seam_exp.world.build import World
+
+log = logging.getLogger(__name__)
+MODELS_VERSION = code_version(batching, factory, logprob, optim, policy, reward)
+
+
+def _trainer(trainer_cfg: DictConfig, max_steps: int, folder: Path, name: str) -> pl.Trainer:
+    return pl.Trainer(
+        accelerator=trainer_cfg.accelerator,
+        devices=trainer_cfg.devices,
+        strategy=trainer_cfg.strategy,
+        precision=trainer_cfg.precision,
+        max_steps=max_steps,
+        max_epochs=-1,
+        logger=CSVLogger(str(folder), name="logs", version=name),
+        log_every_n_steps=trainer_cfg.log_every_n_steps,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=trainer_cfg.enable_progress_bar,
+        gradient_clip_val=1.0,
+        num_sanity_val_steps=0,
+    )
+
+
+def _loader(dataset, collate, batch_size: int, seed: int) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=collate, generator=generator)
+
+
+def _save(folder: Path, model, tokenizer, cfg: dict, metrics: dict) -> None:
+    model.save_pretrained(str(folder / "model"))
+    tokenizer.save_pretrained(str(folder / "tokenizer"))
+    (folder / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
+
+
+def policy_key(cfg: DictConfig, world: World) -> dict:
+    pm = to_container(cfg.pm)
+    return {"world": asdict(world.cfg), "source": pm["source"], "arch": pm.get("arch"), "sft": pm["sft"]}
+
+
+def reward_key(cfg: DictConfig, world: World) -> dict:
+    rm = to_container(cfg.rm)
+    return {"world": asdict(world.cfg), "source": rm["source"], "arch": rm.get("arch"), "train": rm["train"]}
+
+
+def sft_policy(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Path, bool]:
+    """Folder of the SFT policy for cfg.pm (trained now if not cached) and whether it was trained now."""
+    key = policy_key(cfg, world)
+
+    def build(folder: Path) -> None:
+        sft = cfg.pm.sft
+        pl.seed_everything(sft.seed, workers=True)
+        model = build_policy(cfg.pm, world.tokenizer)
+        module = SFTModule(model, sft.lr, sft.weight_decay, sft.warmup_steps, sft.max_steps)
+        collate = SFTCollator(world.tokenizer, max_length=cfg.pm.arch.max_position_embeddings)
+        log.info("SFT of pm=%s (%d params) for %d steps", cfg.pm.name, count_parameters(model), sft.max_steps)
+        start = time.perf_counter()
+        trainer = _trainer(cfg.trainer, sft.max_steps, folder, "sft")
+        trainer.fit(module, _loader(world.data["sft"], collate, sft.batch_size, sft.seed))
+        metrics = {
+            "params": count_parameters(model),
+            "steps": trainer.global_step,
+            "seconds": time.perf_counter() - start,
+            **{k: float(v) for k, v in trainer.callback_metrics.items()},
+        }
+        _save(folder, model, world.tokenizer, {"pm": to_container(cfg.pm), "key": key}, metrics)
+
+    return cache.get_or_build("pm", key, MODELS_VERSION, build)
+
+
+def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Path, bool]:
+    """Folder of the reward model for cfg.rm (trained now if not cached) and whether it was trained now."""
+    key = reward_key(cfg, world)
+
+    def build(folder: Path) -> None:
+        train = cfg.rm.train
+        pl.seed_everything(train.seed, workers=True)
+        pairs = world.data["rm"].shuffle(seed=train.seed)
+        if train.num_pairs is not None:
+            pairs = pairs.select(range(min(train.num_pairs, len(pairs))))
+        model = build_reward(cfg.rm, world.tokenizer)
+        module = RewardModule(model, train.lr, train.weight_decay, train.warmup_steps, train.max_steps)
+        collate = PairCollator(world.tokenizer, max_length=cfg.rm.arch.max_position_embeddings)
+        log.info(
+            "RM training of rm=%s (%d params) on %d pairs for %d steps",
+            cfg.rm.name,
+            count_parameters(model),
+            len(pairs),
+            train.max_steps,
+        )
+        start = time.perf_counter()
+        trainer = _trainer(cfg.trainer, train.max_steps, folder, "rm")
+        trainer.fit(module, _loader(pairs, collate, train.batch_size, train.seed))
+        metrics = {
+            "params": count_parameters(model),
+            "pairs": len(pairs),
+            "steps": trainer.global_step,
+            "seconds": time.perf_counter() - start,
+            **{k: float(v) for k, v in trainer.callback_metrics.items()},
+        }
+        _save(folder, model, world.tokenizer, {"rm": to_container(cfg.rm), "key": key}, metrics)
+
+    return cache.get_or_build("rm", key, MODELS_VERSION, build)
+
+
+def load_policy(folder: Path):
+    model = AutoModelForCausalLM.from_pretrained(str(folder / "model"))
+    return model.eval(), PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
+
+
+def load_reward(folder: Path):
+    model = AutoModelForSequenceClassification.from_pretrained(str(folder / "model"))
+    return model.eval(), PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
+
+
+def metrics_of(folder: Path) -> dict:
+    return json.loads((folder / "metrics.json").read_text())

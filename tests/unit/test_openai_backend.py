@@ -1,0 +1,157 @@
+"""OpenAIWriter against a fake OpenAI-compatible server on 127.0.0.1."""
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from seam_exp.seam.openai_backend import (
+    MissingAPIKeyError,
+    OpenAIBackendError,
+    OpenAIHTTPError,
+    OpenAIWriter,
+)
+
+
+class FakeServer:
+    """Answers each POST with the next (status, body) from `script`; records every request."""
+
+    def __init__(self):
+        self.script: list[tuple[int, dict]] = []
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                fake.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": json.loads(self.rfile.read(length)),
+                    }
+                )
+                status, body = fake.script.pop(0) if fake.script else (200, completion("default"))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def completion(text: str) -> dict:
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    # A proxy from the environment would send our 127.0.0.1 requests elsewhere.
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def server():
+    s = FakeServer()
+    yield s
+    s.close()
+
+
+def writer(server, **kw) -> OpenAIWriter:
+    kw = {"api_key": "sk-test", "max_retries": 3, "backoff": 0.0, "timeout": 5.0} | kw
+    return OpenAIWriter(server.base_url, "gpt-test", **kw)
+
+
+def test_request_shape_and_answer(server):
+    server.script = [(200, completion("  Paris is in Spain.\n"))]
+    out = writer(server).rewrite_worse("Where is Paris?", "Paris is in France.", "factual")
+    assert out == "Paris is in Spain."
+    (req,) = server.requests
+    assert req["path"] == "/v1/chat/completions"
+    assert req["headers"]["Authorization"] == "Bearer sk-test"
+    assert req["headers"]["Content-Type"] == "application/json"
+    body = req["body"]
+    assert body["model"] == "gpt-test"
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    user = body["messages"][1]["content"]
+    assert "Where is Paris?" in user and "Paris is in France." in user and "factual error" in user
+
+
+def test_key_from_environment(server, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "sk-env")
+    OpenAIWriter(server.base_url, "m", api_key_env="MY_KEY", backoff=0.0).rewrite_worse("q", "a", "grammar")
+    assert server.requests[0]["headers"]["Authorization"] == "Bearer sk-env"
+
+
+def test_retries_on_500_then_succeeds(server):
+    server.script = [
+        (500, {"error": "boom"}),
+        (503, {"error": "busy"}),
+        (429, {"error": "slow down"}),
+        (200, completion("worse")),
+    ]
+    assert writer(server).rewrite_worse("q", "a", "irrelevant") == "worse"
+    assert len(server.requests) == 4
+
+
+def test_gives_up_after_max_retries(server):
+    server.script = [(500, {"error": "boom"})] * 5
+    with pytest.raises(OpenAIBackendError, match="3 attempts"):
+        writer(server, max_retries=2).rewrite_worse("q", "a", "misunderstanding")
+    assert len(server.requests) == 3
+
+
+def test_401_fails_at_once_with_clear_message(server):
+    server.script = [(401, {"error": {"message": "invalid key"}})]
+    with pytest.raises(OpenAIHTTPError) as err:
+        writer(server).rewrite_worse("q", "a", "factual")
+    assert str(err.value) == "OpenAI endpoint returned 401 Unauthorized: check the API key in OPENAI_API_KEY"
+    assert err.value.status == 401
+    assert len(server.requests) == 1
+
+
+def test_400_is_not_retried(server):
+    server.script = [(400, {"error": {"message": "bad model"}})]
+    with pytest.raises(OpenAIHTTPError, match="400 Bad Request"):
+        writer(server).rewrite_worse("q", "a", "factual")
+    assert len(server.requests) == 1
+
+
+def test_connection_error_is_retried_then_reported():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    w = OpenAIWriter(f"http://127.0.0.1:{port}/v1", "m", api_key="k", max_retries=1, backoff=0.0, timeout=2)
+    with pytest.raises(OpenAIBackendError, match="2 attempts; last: connection error"):
+        w.rewrite_worse("q", "a", "factual")
+
+
+def test_missing_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="set the OPENAI_API_KEY environment variable"):
+        OpenAIWriter("http://127.0.0.1:1/v1", "m")
+
+
+def test_unknown_kind_and_key_not_in_repr(server):
+    w = writer(server)
+    with pytest.raises(ValueError, match="factual"):
+        w.rewrite_worse("q", "a", "sarcasm")
+    assert "sk-test" not in repr(w)
+    assert server.requests == []
