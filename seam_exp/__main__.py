@@ -19,6 +19,7 @@ log = logging.getLogger("seam_exp")
 RUNNERS = {
     "world": "seam_exp.experiments.world",
     "sanity": "seam_exp.experiments.sanity",
+    "seam": "seam_exp.experiments.seam",
 }
 
 

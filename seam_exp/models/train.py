@@ -30,6 +30,8 @@ from seam_exp.utils.config import to_container
 from seam_exp.world.build import World
 
 log = logging.getLogger(__name__)
+# Lightning's banner lines (GPU available, tips) repeat for every artifact; warnings still show.
+logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 MODELS_VERSION = code_version(batching, factory, logprob, optim, policy, reward)
 
 

@@ -35,6 +35,28 @@ SCHEMAS: dict[str, list[str]] = {
         "sft_seconds",
         "rm_seconds",
     ],
+    # One row per (SEAM variant, ablation): dataset SEAM and its rank correlation with the true mismatch.
+    "seam": [
+        *RUN_COLUMNS,
+        "policy",
+        "variant",
+        "ablation",
+        "k",
+        "n_prompts",
+        "n_gt_prompts",
+        "seam_mean",
+        "gt_mismatch_mean",
+        "spearman",
+        "spearman_lo",
+        "spearman_hi",
+        "kendall",
+        "kendall_lo",
+        "kendall_hi",
+        "worse_gold_ge_ref",
+        "pm_seconds",
+        "rm_seconds",
+        "prompts_per_s",
+    ],
 }
 
 

@@ -27,6 +27,18 @@ SYSTEM_PROMPT = (
 )
 
 
+def worse_answer_messages(question: str, reference: str, kind: str) -> list[dict[str, str]]:
+    """The chat asking for a worse answer of one error kind; shared by the remote and local writers."""
+    if kind not in ERROR_KINDS:
+        raise ValueError(f"unknown error kind {kind!r}; choose from {sorted(ERROR_KINDS)}")
+    user = (
+        f"Question:\n{question}\n\nCorrect reference answer:\n{reference}\n\n"
+        f"Write a worse answer to the question: one that {ERROR_KINDS[kind]}. "
+        "Keep roughly the length and style of the reference."
+    )
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
 class OpenAIBackendError(RuntimeError):
     """The endpoint could not produce a completion."""
 
@@ -89,14 +101,7 @@ class OpenAIWriter:
         return f"OpenAIWriter(url={self.url!r}, model={self.model!r})"
 
     def messages(self, question: str, reference: str, kind: str) -> list[dict[str, str]]:
-        if kind not in ERROR_KINDS:
-            raise ValueError(f"unknown error kind {kind!r}; choose from {sorted(ERROR_KINDS)}")
-        user = (
-            f"Question:\n{question}\n\nCorrect reference answer:\n{reference}\n\n"
-            f"Write a worse answer to the question: one that {ERROR_KINDS[kind]}. "
-            "Keep roughly the length and style of the reference."
-        )
-        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+        return worse_answer_messages(question, reference, kind)
 
     def rewrite_worse(self, question: str, reference: str, kind: str) -> str:
         body = {

@@ -239,6 +239,8 @@ def generate_world_data(cfg: WorldConfig) -> tuple[DatasetDict, list[str]]:
     rm_rows = _pairs_for(ids_in["rm"], problems, families, cfg, labeler, rng)
     rm_test_rows = _pairs_for(ids_in["rm_test"], problems, families, cfg, labeler, rng)
 
+    # Prompt splits in random order, so that any prefix (e.g. the first `eval_prompts`) mixes all families.
+    shuffled = [prompt_rows[i] for i in rng.permutation(len(prompt_rows))]
     data = DatasetDict(
         {
             "prompts": Dataset.from_list(prompt_rows),
@@ -246,8 +248,8 @@ def generate_world_data(cfg: WorldConfig) -> tuple[DatasetDict, list[str]]:
             "sft": Dataset.from_list(sft_rows),
             "rm": Dataset.from_list(rm_rows),
             "rm_test": Dataset.from_list(rm_test_rows),
-            "rl": Dataset.from_list([r for r in prompt_rows if r["split"] == "rl"]),
-            "eval": Dataset.from_list([r for r in prompt_rows if r["split"] == "eval"]),
+            "rl": Dataset.from_list([r for r in shuffled if r["split"] == "rl"]),
+            "eval": Dataset.from_list([r for r in shuffled if r["split"] == "eval"]),
         }
     )
     texts = [r["prompt"] + r["reference"] for r in prompt_rows]

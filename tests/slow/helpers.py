@@ -1,0 +1,26 @@
+"""Run the real entry point as a user would, in a scratch outputs/cache folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_experiment(tmp_path: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SEAM_EXP_CACHE": str(tmp_path / "cache")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "seam_exp",
+        *args,
+        "scale=smoke",
+        f"paths.outputs={tmp_path / 'outputs'}",
+        "trainer.enable_progress_bar=false",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
