@@ -10,7 +10,8 @@ import hydra
 from omegaconf import DictConfig
 
 from seam_exp.cli import ConfigError, check
-from seam_exp.utils.runtime import force_offline
+from seam_exp.models.factory import ensure_available
+from seam_exp.utils.runtime import force_offline, quiet_known_warnings
 from seam_exp.utils.task_wrapper import task_wrapper
 
 log = logging.getLogger("seam_exp")
@@ -20,13 +21,18 @@ RUNNERS = {
     "world": "seam_exp.experiments.world",
     "sanity": "seam_exp.experiments.sanity",
     "seam": "seam_exp.experiments.seam",
+    "saturation": "seam_exp.experiments.saturation",
+    "mismatch": "seam_exp.experiments.mismatch",
 }
 
 
 @task_wrapper
 def dispatch(cfg: DictConfig):
+    quiet_known_warnings()  # here, not in main(): joblib workers start fresh interpreters
     if cfg.task not in RUNNERS:
         raise ValueError(f"unknown task '{cfg.task}'; valid: {', '.join(RUNNERS)}")
+    for preset in ("pm", "rm"):
+        ensure_available(cfg[preset])
     return importlib.import_module(RUNNERS[cfg.task]).run(cfg)
 
 

@@ -17,8 +17,10 @@ import time
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
 from seam_exp.experiments.world import world_from
 from seam_exp.models.factory import build_policy, pretrained_tokenizer
@@ -43,14 +45,30 @@ PROMPTS_FILE, CANDIDATES_FILE, TABLES_FILE = (
 )
 
 
+def _weights_file(folder: Path) -> Path:
+    return (
+        folder / "model" / "model.safetensors"
+        if (folder / "model").is_dir()
+        else folder / "model.safetensors"
+    )
+
+
 def _checkpoint_id(folder: Path) -> dict:
     # Content, not path, identifies a checkpoint: a retrained policy at the same path is a new policy.
-    manifest = folder / "MANIFEST.json"
-    probe = manifest if manifest.is_file() else folder / "model" / "model.safetensors"
-    digest = (
-        hashlib.sha256(probe.read_bytes()).hexdigest()[:16] if probe.is_file() else str(probe.stat().st_mtime)
-    )
+    weights = _weights_file(folder)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.is_file() else "unknown"
     return {"checkpoint": str(folder.resolve()), "content": digest}
+
+
+def load_checkpoint(folder: Path):
+    """A policy checkpoint in either layout: <folder>/{model,tokenizer}/ (cached SFT artifacts) or one
+    folder holding both (what rl_finetune writes to <run dir>/policy with rl.save_policy=true)."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"seam.policy.checkpoint: no folder at {folder}")
+    if (folder / "model").is_dir():
+        return load_policy(folder)
+    model = AutoModelForCausalLM.from_pretrained(str(folder))
+    return model.eval(), PreTrainedTokenizerFast.from_pretrained(str(folder))
 
 
 def load_pm(cfg: DictConfig, world, cache):
@@ -59,7 +77,7 @@ def load_pm(cfg: DictConfig, world, cache):
         if not cfg.seam.policy.checkpoint:
             raise ValueError("seam.policy.source=rl needs seam.policy.checkpoint=<folder of an RL policy>")
         folder = Path(cfg.seam.policy.checkpoint)
-        model, tok = load_policy(folder)
+        model, tok = load_checkpoint(folder)
         return model, tok, "rl", _checkpoint_id(folder)
     if cfg.seam.policy.source != "sft":
         raise ValueError(f"unknown seam.policy.source '{cfg.seam.policy.source}'; valid: sft, rl")
@@ -75,8 +93,12 @@ def load_pm(cfg: DictConfig, world, cache):
 
 
 def prompt_ids_of(cfg: DictConfig, world) -> list[int]:
-    ids = list(world.data[cfg.seam.split]["prompt_id"])
-    return ids if cfg.seam.max_prompts is None else ids[: cfg.seam.max_prompts]
+    ids = [int(i) for i in world.data[cfg.seam.split]["prompt_id"]]
+    if cfg.seam.max_prompts is None or cfg.seam.max_prompts >= len(ids):
+        return ids
+    # A seeded random subset in split order, not the first n: whatever order the split has.
+    pick = np.random.default_rng(cfg.seam.seed).choice(len(ids), cfg.seam.max_prompts, replace=False)
+    return [ids[i] for i in sorted(pick)]
 
 
 def ground_truth_table(cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids) -> pd.DataFrame:
@@ -100,6 +122,23 @@ def score_variant(cfg, variant, world, cache, pm, pm_tok, fmt, policy_id, rm, rm
     scored = cands.merge(pm_part, on=["prompt_id", "candidate_index"], validate="one_to_one")
     scored["reward"] = reward
     return scored, pm_seconds, rm_seconds
+
+
+def variant_diagnostics(scored: pd.DataFrame, pm_seconds: float, rm_seconds: float, n_prompts: int) -> dict:
+    """Per-variant columns of the results row. pm_seconds is the time the PM scores took when they were
+    computed (they are cached, so a rerun reports the first run's time); rm_seconds is this run's."""
+    worse = scored[~scored["is_reference"]]
+    ref_gold = scored.loc[scored["is_reference"]].set_index("prompt_id")["gold"]
+    return {
+        "k": float(worse.groupby("prompt_id").size().mean()),
+        # How often a "worse" answer is not worse by gold: the builder's own error rate.
+        "worse_gold_ge_ref": float(
+            (worse["gold"].to_numpy() >= ref_gold.loc[worse["prompt_id"]].to_numpy()).mean()
+        ),
+        "pm_seconds": pm_seconds,
+        "rm_seconds": rm_seconds,
+        "prompts_per_s": n_prompts / (pm_seconds + rm_seconds),
+    }
 
 
 def run(cfg: DictConfig) -> list[dict]:
@@ -134,18 +173,7 @@ def run(cfg: DictConfig) -> list[dict]:
         scores.columns = ["prompt_id", *(f"{variant}:{a}" for a in scores.columns[1:])]
         per_prompt = per_prompt.merge(scores, on="prompt_id", validate="one_to_one")
         columns |= {f"{variant}:{a}": (variant, a) for a in ablations}
-        worse = scored[~scored["is_reference"]]
-        ref_gold = scored.loc[scored["is_reference"]].set_index("prompt_id")["gold"]
-        extra[variant] = {
-            "k": float(worse.groupby("prompt_id").size().mean()),
-            # How often a "worse" answer is not worse by gold: the builder's own error rate.
-            "worse_gold_ge_ref": float(
-                (worse["gold"].to_numpy() >= ref_gold.loc[worse["prompt_id"]].to_numpy()).mean()
-            ),
-            "pm_seconds": pm_s,
-            "rm_seconds": rm_s,
-            "prompts_per_s": len(ids) / (pm_s + rm_s),
-        }
+        extra[variant] = variant_diagnostics(scored, pm_s, rm_s, len(ids))
         scored_all.append(scored)
         tables.append(seam_table(scored, seam_config(base)[0]).assign(variant=variant))
 

@@ -10,7 +10,7 @@ from seam_exp.reporting.tables import write_table
 from seam_exp.utils.config import to_dataclass
 from seam_exp.utils.runtime import cache_from, output_dir
 from seam_exp.world.build import WorldConfig, load_world
-from seam_exp.world.summary import counts_table, gold_by_kind, labeler_agreement, length_bias
+from seam_exp.world.summary import counts_table, gold_by_kind, gold_grid, labeler_agreement, length_bias
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,11 @@ def run(cfg: DictConfig) -> dict:
     world = world_from(cfg)
     out = output_dir()
     agreement = labeler_agreement(world)
+    by_kind = gold_by_kind(world)
     tables = [
         write_table(counts_table(world), out, "world_counts", "Prompts per split and family"),
-        write_table(gold_by_kind(world), out, "world_gold_by_kind", "Gold reward by response kind"),
+        write_table(by_kind, out, "world_gold_by_kind", "Gold reward by response kind"),
+        write_table(gold_grid(by_kind), out, "world_gold_grid", "Mean gold reward, content x style"),
         write_table(agreement, out, "labeler_agreement", "Labeler agreement with gold (RM pairs)"),
     ]
     bias = length_bias(world)

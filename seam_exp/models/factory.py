@@ -18,10 +18,12 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from seam_exp.errors import UserError
+
 SOURCES = ("scratch", "gguf", "hub")
 
 
-class OfflineModelError(RuntimeError):
+class OfflineModelError(UserError, RuntimeError):
     """A hub-backed preset whose files are not on this machine while offline."""
 
 
@@ -60,6 +62,24 @@ def gguf_location(cfg: DictConfig) -> tuple[str, str]:
     return folder, cfg.gguf.file
 
 
+def ensure_available(cfg: DictConfig) -> None:
+    """Fail fast, before any work, when a pretrained preset's files are not on this machine."""
+    if cfg.source == "gguf":
+        gguf_location(cfg)
+    elif cfg.source == "hub" and _hub_kwargs(cfg)["local_files_only"]:
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(cfg.hub_id, "config.json"), str):
+            raise OfflineModelError(_offline_message(cfg))
+
+
+def _offline_message(cfg: DictConfig) -> str:
+    return (
+        f"'{cfg.hub_id}' (preset {cfg.name}) is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+        "download it on a machine with internet access first"
+    )
+
+
 def _hub_kwargs(cfg: DictConfig) -> dict:
     return {"local_files_only": os.environ.get("HF_HUB_OFFLINE", "0") == "1"}
 
@@ -69,10 +89,7 @@ def _from_hub(loader, cfg: DictConfig, **kwargs):
         return loader.from_pretrained(cfg.hub_id, **_hub_kwargs(cfg), **kwargs)
     except OSError as exc:
         if _hub_kwargs(cfg)["local_files_only"]:
-            raise OfflineModelError(
-                f"'{cfg.hub_id}' (preset {cfg.name}) is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
-                "download it on a machine with internet access first"
-            ) from None
+            raise OfflineModelError(_offline_message(cfg)) from None
         raise exc
 
 

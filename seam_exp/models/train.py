@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +23,7 @@ from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
 
 from seam_exp.models import batching, factory, logprob, optim, policy, reward
-from seam_exp.models.factory import build_policy, build_reward, count_parameters
+from seam_exp.models.factory import build_policy, build_reward, count_parameters, pretrained_tokenizer
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import PairCollator, RewardModule
 from seam_exp.utils.cache import ArtifactCache, code_version
@@ -32,7 +33,7 @@ from seam_exp.world.build import World
 log = logging.getLogger(__name__)
 # Lightning's banner lines (GPU available, tips) repeat for every artifact; warnings still show.
 logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-MODELS_VERSION = code_version(batching, factory, logprob, optim, policy, reward)
+MODELS_VERSION = code_version(sys.modules[__name__], batching, factory, logprob, optim, policy, reward)
 
 
 def _trainer(trainer_cfg: DictConfig, max_steps: int, folder: Path, name: str) -> pl.Trainer:
@@ -65,6 +66,11 @@ def _save(folder: Path, model, tokenizer, cfg: dict, metrics: dict) -> None:
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
 
 
+def model_tokenizer(model_cfg: DictConfig, world: World):
+    """Tiny models speak the world's tokenizer; pretrained ones keep their own."""
+    return world.tokenizer if model_cfg.source == "scratch" else pretrained_tokenizer(model_cfg)
+
+
 def policy_key(cfg: DictConfig, world: World) -> dict:
     pm = to_container(cfg.pm)
     return {"world": asdict(world.cfg), "source": pm["source"], "arch": pm.get("arch"), "sft": pm["sft"]}
@@ -82,9 +88,10 @@ def sft_policy(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Pat
     def build(folder: Path) -> None:
         sft = cfg.pm.sft
         pl.seed_everything(sft.seed, workers=True)
-        model = build_policy(cfg.pm, world.tokenizer)
+        tokenizer = model_tokenizer(cfg.pm, world)
+        model = build_policy(cfg.pm, tokenizer)
         module = SFTModule(model, sft.lr, sft.weight_decay, sft.warmup_steps, sft.max_steps)
-        collate = SFTCollator(world.tokenizer, max_length=cfg.pm.arch.max_position_embeddings)
+        collate = SFTCollator(tokenizer, max_length=cfg.pm.arch.max_position_embeddings)
         log.info("SFT of pm=%s (%d params) for %d steps", cfg.pm.name, count_parameters(model), sft.max_steps)
         start = time.perf_counter()
         trainer = _trainer(cfg.trainer, sft.max_steps, folder, "sft")
@@ -95,7 +102,7 @@ def sft_policy(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Pat
             "seconds": time.perf_counter() - start,
             **{k: float(v) for k, v in trainer.callback_metrics.items()},
         }
-        _save(folder, model, world.tokenizer, {"pm": to_container(cfg.pm), "key": key}, metrics)
+        _save(folder, model, tokenizer, {"pm": to_container(cfg.pm), "key": key}, metrics)
 
     return cache.get_or_build("pm", key, MODELS_VERSION, build)
 
@@ -110,9 +117,10 @@ def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple
         pairs = world.data["rm"].shuffle(seed=train.seed)
         if train.num_pairs is not None:
             pairs = pairs.select(range(min(train.num_pairs, len(pairs))))
-        model = build_reward(cfg.rm, world.tokenizer)
+        tokenizer = model_tokenizer(cfg.rm, world)
+        model = build_reward(cfg.rm, tokenizer)
         module = RewardModule(model, train.lr, train.weight_decay, train.warmup_steps, train.max_steps)
-        collate = PairCollator(world.tokenizer, max_length=cfg.rm.arch.max_position_embeddings)
+        collate = PairCollator(tokenizer, max_length=cfg.rm.arch.max_position_embeddings)
         log.info(
             "RM training of rm=%s (%d params) on %d pairs for %d steps",
             cfg.rm.name,
@@ -130,7 +138,7 @@ def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple
             "seconds": time.perf_counter() - start,
             **{k: float(v) for k, v in trainer.callback_metrics.items()},
         }
-        _save(folder, model, world.tokenizer, {"rm": to_container(cfg.rm), "key": key}, metrics)
+        _save(folder, model, tokenizer, {"rm": to_container(cfg.rm), "key": key}, metrics)
 
     return cache.get_or_build("rm", key, MODELS_VERSION, build)
 

@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 # experiment -> module with aggregate(outputs: Path) -> list of written files
-AGGREGATORS = {"sanity": "seam_exp.reporting.sanity"}
+AGGREGATORS = {
+    "sanity": "seam_exp.reporting.sanity",
+    "seam": "seam_exp.reporting.seam",
+    "saturation": "seam_exp.reporting.saturation",
+    "mismatch": "seam_exp.reporting.mismatch",
+}
 
 
 def aggregate_experiment(experiment: str, outputs: Path) -> list[Path]:

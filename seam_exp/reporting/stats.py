@@ -86,6 +86,34 @@ def paired_bootstrap_corr(
     return _corr(xa, ya, method), float(lo), float(hi)
 
 
+def paired_bootstrap_corr_diff(
+    a,
+    b,
+    y,
+    method: Literal["spearman", "kendall"] = "spearman",
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(d, lo, hi) for d = corr(a, y) - corr(b, y): do two per-prompt scores track y differently?
+
+    Prompts are resampled jointly for both scores, so the interval accounts for their correlation (a CI
+    per score, compared by overlap, would be far too conservative). Undefined resamples are skipped.
+    """
+    if method not in ("spearman", "kendall"):
+        raise ValueError(f"method must be 'spearman' or 'kendall', got {method!r}")
+    aa, bb, ya = _clean_1d("a", a), _clean_1d("b", b), _clean_1d("y", y)
+    if not aa.size == bb.size == ya.size:
+        raise ValueError(f"a, b and y must be paired: lengths {aa.size}, {bb.size}, {ya.size}")
+    lo_q, hi_q = _alpha_tails(level)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, ya.size, size=(n_boot, ya.size))
+    boots = np.array([_corr(aa[i], ya[i], method) - _corr(bb[i], ya[i], method) for i in idx])
+    boots = boots[~np.isnan(boots)]
+    lo, hi = np.percentile(boots, [lo_q, hi_q]) if boots.size else (np.nan, np.nan)
+    return _corr(aa, ya, method) - _corr(bb, ya, method), float(lo), float(hi)
+
+
 def win_rate(
     a, b, *, atol: float = 0.0, ci: bool = False, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 ):

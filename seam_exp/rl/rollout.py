@@ -40,6 +40,15 @@ class RolloutBatch:
             self.has_eos[idx],
         )
 
+    def to(self, device) -> RolloutBatch:
+        return RolloutBatch(
+            self.tokens.to(device),
+            self.prompt_width,
+            self.response_ids.to(device),
+            self.response_mask.to(device),
+            self.has_eos.to(device),
+        )
+
     @property
     def lengths(self) -> torch.Tensor:
         return self.response_mask.long().sum(-1)

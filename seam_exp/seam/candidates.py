@@ -78,7 +78,7 @@ def build_candidates(
     seed: int,
     cache: ArtifactCache | None = None,
 ) -> tuple[pd.DataFrame, Path | None]:
-    """The candidate table of `builder` on `prompt_ids`, cached (generations can be expensive: GPT backends)."""
+    """The candidate table of `builder` on `prompt_ids`, cached (GPT backends make generations costly)."""
     ids = [int(i) for i in prompt_ids]
 
     def make() -> pd.DataFrame:

@@ -14,6 +14,8 @@ import time
 import urllib.error
 import urllib.request
 
+from seam_exp.errors import UserError
+
 ERROR_KINDS = {
     "factual": "contains a factual error (a wrong fact, number, or name) while still looking plausible",
     "misunderstanding": "misunderstands the question and answers a subtly different question",
@@ -43,7 +45,7 @@ class OpenAIBackendError(RuntimeError):
     """The endpoint could not produce a completion."""
 
 
-class MissingAPIKeyError(OpenAIBackendError):
+class MissingAPIKeyError(UserError, OpenAIBackendError):
     """No API key was passed and the environment variable holding it is unset."""
 
 

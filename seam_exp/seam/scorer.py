@@ -89,4 +89,10 @@ def pm_scores(
 def rm_scores(candidates: pd.DataFrame, world: World, rm, tokenizer, batch_size: int = 128) -> np.ndarray:
     """The RM's reward of every candidate (world prompt template: the RM was trained on it)."""
     prompts = [format_prompt(world.problems[int(p)].question) for p in candidates["prompt_id"]]
-    return score_responses(rm, tokenizer, prompts, candidates["text"].tolist(), batch_size)
+    texts = candidates["text"].tolist()
+    order = np.argsort([len(p) + len(t) for p, t in zip(prompts, texts, strict=True)], kind="stable")
+    rewards = np.zeros(len(texts), dtype=np.float64)
+    rewards[order] = score_responses(
+        rm, tokenizer, [prompts[i] for i in order], [texts[i] for i in order], batch_size
+    )
+    return rewards

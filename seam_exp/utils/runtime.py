@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -22,6 +23,17 @@ def force_offline() -> None:
     for var in OFFLINE_ENV:
         os.environ.setdefault(var, "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def quiet_known_warnings() -> None:
+    """Silence warnings that repeat for every artifact and say nothing about this project's runs."""
+    for pattern in (
+        ".*validation_step.*val_dataloader.*",  # we validate with gold, outside Lightning's loop
+        ".*LeafSpec.*",  # a deprecation inside Lightning itself
+        ".*smaller than the logging interval.*",
+        ".*does not have many workers.*",  # the world's batches are built in microseconds
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
 
 
 def in_multirun() -> bool:

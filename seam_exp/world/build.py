@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from seam_exp.world.facts import FactTable
 from seam_exp.world.families import Family, Problem, make_families
 from seam_exp.world.gold import GoldWeights, gold_components, gold_reward
 from seam_exp.world.labeler import HumanLabeler
-from seam_exp.world.responses import KINDS, make_response
+from seam_exp.world.responses import CONTENTS, STYLES, kind_name, make_response, parse_kind
 from seam_exp.world.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,19 @@ class WorldConfig:
     sft_mix: dict[str, float] = field(
         default_factory=lambda: {"correct": 0.7, "terse": 0.15, "verbose": 0.15}
     )
+    # Preference-pair responses: content and style drawn independently (see world/responses.py).
+    content_mix: dict[str, float] = field(
+        default_factory=lambda: {"correct": 0.4, "partial": 0.2, "wrong": 0.3, "off_topic": 0.1}
+    )
+    style_mix: dict[str, float] = field(
+        default_factory=lambda: {
+            "plain": 0.4,
+            "terse": 0.15,
+            "verbose": 0.15,
+            "malformed": 0.15,
+            "rambling": 0.15,
+        }
+    )
     responses_per_prompt: int = 5
     pairs_per_prompt: int = 4
     labeler: dict = field(
@@ -74,9 +88,15 @@ class WorldConfig:
             raise ValueError(f"data.split_fractions must name exactly {', '.join(SPLITS)}")
         if abs(sum(self.split_fractions.values()) - 1.0) > 1e-6:
             raise ValueError(f"data.split_fractions must sum to 1, got {sum(self.split_fractions.values())}")
-        bad = [k for k in self.sft_mix if k not in KINDS]
-        if bad:
-            raise ValueError(f"unknown response kind {bad[0]!r} in data.sft_mix; valid: {', '.join(KINDS)}")
+        for kind in self.sft_mix:
+            parse_kind(kind)
+        for name, mix, valid in (
+            ("content_mix", self.content_mix, CONTENTS),
+            ("style_mix", self.style_mix, STYLES),
+        ):
+            unknown = [k for k in mix if k not in valid]
+            if unknown:
+                raise ValueError(f"unknown key {unknown[0]!r} in data.{name}; valid: {', '.join(valid)}")
 
 
 class World:
@@ -147,22 +167,32 @@ def _assign_splits(n: int, fractions: dict[str, float], rng) -> list[str]:
     return split_of
 
 
+def _mix(weights: dict[str, float]) -> tuple[list[str], np.ndarray]:
+    p = np.array(list(weights.values()), dtype=float)
+    return list(weights), p / p.sum()
+
+
 def _pairs_for(problem_ids, problems, families, world_cfg, labeler, rng) -> list[dict]:
     weights = GoldWeights(**world_cfg.gold)
+    contents, content_p = _mix(world_cfg.content_mix)
+    styles, style_p = _mix(world_cfg.style_mix)
     other_family = {f: np.array([i for i, q in enumerate(problems) if q.family != f]) for f in families}
     rows = []
     for pid in problem_ids:
         p, fam = problems[pid], families[problems[pid].family]
-        kinds = rng.choice(KINDS, size=world_cfg.responses_per_prompt, replace=False)
         responses: dict[str, str] = {}
-        for kind in kinds:
-            if kind == "off_topic" and len(other_family[p.family]) == 0:
+        for _ in range(4 * world_cfg.responses_per_prompt):
+            if len(responses) == world_cfg.responses_per_prompt:
+                break
+            content = str(rng.choice(contents, p=content_p))
+            kind = kind_name(content, str(rng.choice(styles, p=style_p)))
+            if kind in responses or (content == "off_topic" and len(other_family[p.family]) == 0):
                 continue
             # off-topic answers come from another family, so they cannot be right by coincidence
-            other = problems[int(rng.choice(other_family[p.family]))] if kind == "off_topic" else None
-            text = make_response(str(kind), p, fam, rng, other=other)
+            other = problems[int(rng.choice(other_family[p.family]))] if content == "off_topic" else None
+            text = make_response(kind, p, fam, rng, other=other)
             if text not in responses.values():
-                responses[str(kind)] = text
+                responses[kind] = text
         names = list(responses)
         if len(names) < 2:
             continue
@@ -259,7 +289,13 @@ def generate_world_data(cfg: WorldConfig) -> tuple[DatasetDict, list[str]]:
 
 
 WORLD_VERSION = code_version(
-    facts_module, families_module, gold_module, labeler_module, responses_module, tokenizer_module
+    sys.modules[__name__],
+    facts_module,
+    families_module,
+    gold_module,
+    labeler_module,
+    responses_module,
+    tokenizer_module,
 )
 
 

@@ -79,7 +79,23 @@ class Family:
         raise NotImplementedError
 
 
-class Arithmetic(Family):
+class NumericAnswer(Family):
+    """A family whose answer is the last integer of the first sentence, with near-miss credit."""
+
+    near_miss_credit = True
+
+    def extract(self, problem, response):
+        nums = _ints(first_sentence(response))
+        return nums[-1] if nums else None
+
+    def credit(self, problem, response):
+        value = self.extract(problem, response)
+        if not self.near_miss_credit:
+            return 1.0 if value == int(problem.answer) else 0.0
+        return _numeric_credit(value, int(problem.answer))
+
+
+class Arithmetic(NumericAnswer):
     name = "arithmetic"
     _ops = {"plus": lambda a, b: a + b, "minus": lambda a, b: a - b, "times": lambda a, b: a * b}
     _questions = {
@@ -106,13 +122,6 @@ class Arithmetic(Family):
         if alt:
             return f"The answer is {value}."
         return f"{m['a']} {m['op']} {m['b']} is {value}."
-
-    def extract(self, problem, response):
-        nums = _ints(first_sentence(response))
-        return nums[-1] if nums else None
-
-    def credit(self, problem, response):
-        return _numeric_credit(self.extract(problem, response), int(problem.answer))
 
     def wrong_value(self, problem, rng, near):
         gold = int(problem.answer)
@@ -162,8 +171,9 @@ class Comparison(Family):
         return str(int(rng.choice([v for v in range(100) if v not in shown])))
 
 
-class Counting(Family):
+class Counting(NumericAnswer):
     name = "counting"
+    near_miss_credit = False  # counts are small: off by one is simply wrong
     _questions = [
         "How many times does the word {w} appear in: {items}?",
         "Count the word {w} in this list: {items}.",
@@ -184,13 +194,6 @@ class Counting(Family):
             return f"It appears {value} {unit}."
         return f"The word {problem.meta['w']} appears {value} {unit}."
 
-    def extract(self, problem, response):
-        nums = _ints(first_sentence(response))
-        return nums[-1] if nums else None
-
-    def credit(self, problem, response):
-        return 1.0 if self.extract(problem, response) == int(problem.answer) else 0.0
-
     def wrong_value(self, problem, rng, near):
         gold = int(problem.answer)
         if near:
@@ -198,7 +201,7 @@ class Counting(Family):
         return str(gold + int(rng.integers(2, 6)))
 
 
-class Conversion(Family):
+class Conversion(NumericAnswer):
     name = "conversion"
     _questions = ["How many {small} are in {q} {big}?", "Convert {q} {big} to {small}."]
 
@@ -215,13 +218,6 @@ class Conversion(Family):
         if alt:
             return f"That is {value} {m['small']}."
         return f"{m['q']} {m['big']} is {value} {m['small']}."
-
-    def extract(self, problem, response):
-        nums = _ints(first_sentence(response))
-        return nums[-1] if nums else None
-
-    def credit(self, problem, response):
-        return _numeric_credit(self.extract(problem, response), int(problem.answer))
 
     def wrong_value(self, problem, rng, near):
         m = problem.meta

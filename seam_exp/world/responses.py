@@ -1,14 +1,14 @@
 """Responses of varied quality to one prompt: the raw material of preference pairs.
 
-Kinds, from best to worst by construction (gold decides the real order):
-    correct    the reference answer
-    terse      the gold value in a short phrasing that does not restate the question
-    verbose    the reference followed by true-sounding but useless filler sentences
-    malformed  the reference with broken form (lower case start, stray symbols, no final period)
-    partial    a near-miss answer (off by a little, one swap, the other number)
-    rambling   the reference drowned in off-topic, repetitive talk
-    wrong      a clearly wrong answer in the reference phrasing
-    off_topic  a fluent answer to a different question
+A response is a *content* said in a *style*, drawn independently so that no style gives away correctness
+(if only correct answers were ever verbose, an RM could learn "filler means right" and never check the
+answer). Contents: correct (the gold value), partial (a near miss), wrong, off_topic (the answer to
+another question). Styles: plain (the reference phrasing), terse (a short phrasing that does not restate
+the question), verbose (useless filler sentences appended), malformed (lower-case start, stray symbols,
+no final period), rambling (off-topic, repetitive talk appended).
+
+Kinds are named "content/style" ("wrong/verbose"); the plain style is left out ("wrong"), and correct
+answers go by their style alone ("terse", "verbose", ...), so "correct" is the reference itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,29 @@ import numpy as np
 
 from seam_exp.world.families import Family, Problem
 
-KINDS = ("correct", "terse", "verbose", "malformed", "partial", "rambling", "wrong", "off_topic")
+CONTENTS = ("correct", "partial", "wrong", "off_topic")
+STYLES = ("plain", "terse", "verbose", "malformed", "rambling")
+
+
+def kind_name(content: str, style: str) -> str:
+    if style == "plain":
+        return content
+    return style if content == "correct" else f"{content}/{style}"
+
+
+def parse_kind(kind: str) -> tuple[str, str]:
+    if "/" in kind:
+        content, style = kind.split("/", 1)
+    elif kind in CONTENTS:
+        content, style = kind, "plain"
+    else:
+        content, style = "correct", kind
+    if content not in CONTENTS or style not in STYLES:
+        raise ValueError(f"unknown response kind {kind!r}; valid: {', '.join(KINDS)}")
+    return content, style
+
+
+KINDS = tuple(kind_name(c, s) for c in CONTENTS for s in STYLES)
 
 _FILLER = [
     "I worked this out step by step.",
@@ -45,27 +67,31 @@ def make_response(
     other: Problem | None = None,
 ) -> str:
     """One response of `kind` to `problem`; `other` is a different prompt, needed for off_topic."""
-    if kind == "correct":
-        return problem.reference
-    if kind == "terse":
-        return problem.alt_reference
-    if kind == "verbose":
+    content, style = parse_kind(kind)
+    plain, terse = _content(content, problem, family, rng, other)
+    if style == "plain":
+        return plain
+    if style == "terse":
+        return terse
+    if style == "verbose":
         n = int(rng.integers(2, 5))
-        return " ".join([problem.reference, *rng.choice(_FILLER, size=n, replace=False)])
-    if kind == "malformed":
-        return _malform(problem.reference, rng)
-    if kind == "partial":
-        return family.restate(problem, family.wrong_value(problem, rng, near=True))
-    if kind == "rambling":
-        n = int(rng.integers(3, 6))
-        return " ".join([problem.reference, *rng.choice(_RAMBLE, size=n, replace=True)])
-    if kind == "wrong":
-        return family.restate(problem, family.wrong_value(problem, rng, near=False))
-    if kind == "off_topic":
+        return " ".join([plain, *rng.choice(_FILLER, size=n, replace=False)])
+    if style == "malformed":
+        return _malform(plain, rng)
+    n = int(rng.integers(3, 6))  # rambling
+    return " ".join([plain, *rng.choice(_RAMBLE, size=n, replace=True)])
+
+
+def _content(content: str, problem: Problem, family: Family, rng, other: Problem | None) -> tuple[str, str]:
+    """The content in the reference phrasing and in the terse phrasing."""
+    if content == "correct":
+        return problem.reference, problem.alt_reference
+    if content == "off_topic":
         if other is None:
             raise ValueError("off_topic responses need another prompt's problem")
-        return other.reference
-    raise ValueError(f"unknown response kind {kind!r}; valid: {', '.join(KINDS)}")
+        return other.reference, other.alt_reference
+    value = family.wrong_value(problem, rng, near=content == "partial")
+    return family.restate(problem, value), family.restate(problem, value, alt=True)
 
 
 def _malform(text: str, rng: np.random.Generator) -> str:

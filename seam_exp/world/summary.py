@@ -8,7 +8,7 @@ import pandas as pd
 
 from seam_exp.world.build import SPLITS, World
 from seam_exp.world.labeler import HumanLabeler, agreement_with_gold
-from seam_exp.world.responses import KINDS, make_response
+from seam_exp.world.responses import CONTENTS, KINDS, STYLES, make_response, parse_kind
 
 
 def counts_table(world: World) -> pd.DataFrame:
@@ -24,7 +24,7 @@ def counts_table(world: World) -> pd.DataFrame:
 
 
 def gold_by_kind(world: World, num_prompts: int = 300, seed: int = 0) -> pd.DataFrame:
-    """Gold reward of every response kind on the same sample of prompts (and its correctness part)."""
+    """Gold reward of every response kind (content x style) on the same sample of prompts."""
     rng = np.random.default_rng(seed)
     ids = sorted(world.problems)
     chosen = rng.choice(ids, size=min(num_prompts, len(ids)), replace=False)
@@ -34,16 +34,24 @@ def gold_by_kind(world: World, num_prompts: int = 300, seed: int = 0) -> pd.Data
         fam = world.families[p.family]
         other_ids = [i for i in ids if world.problems[i].family != p.family]
         for kind in KINDS:
-            if kind == "off_topic" and not other_ids:
+            content, style = parse_kind(kind)
+            if content == "off_topic" and not other_ids:
                 continue
-            other = world.problems[int(rng.choice(other_ids))] if kind == "off_topic" else None
+            other = world.problems[int(rng.choice(other_ids))] if content == "off_topic" else None
             y = make_response(kind, p, fam, rng, other=other)
             comps = world.components(int(pid), y)
             rows.append(
-                {"kind": kind, "gold": world.gold([int(pid)], [y])[0], "words": len(y.split()), **comps}
+                {
+                    "kind": kind,
+                    "content": content,
+                    "style": style,
+                    "gold": world.gold([int(pid)], [y])[0],
+                    "words": len(y.split()),
+                    **comps,
+                }
             )
     df = pd.DataFrame(rows)
-    agg = df.groupby("kind").agg(
+    agg = df.groupby(["kind", "content", "style"], sort=False).agg(
         n=("gold", "size"),
         gold_mean=("gold", "mean"),
         gold_std=("gold", "std"),
@@ -52,7 +60,13 @@ def gold_by_kind(world: World, num_prompts: int = 300, seed: int = 0) -> pd.Data
         correct=("correct", "mean"),
         words=("words", "mean"),
     )
-    return agg.reindex(list(k for k in KINDS if k in agg.index)).reset_index()
+    return agg.reset_index()
+
+
+def gold_grid(by_kind: pd.DataFrame) -> pd.DataFrame:
+    """Mean gold as a content x style grid: the whole response generator at a glance."""
+    grid = by_kind.pivot(index="content", columns="style", values="gold_mean")
+    return grid.reindex(index=list(CONTENTS), columns=list(STYLES)).reset_index()
 
 
 def labeler_agreement(world: World, taus=(0.05, 0.1, 0.3, 1.0, 3.0)) -> pd.DataFrame:

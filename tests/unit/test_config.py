@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -38,7 +39,7 @@ def test_budget_scales_the_step_count():
     [
         ([], "choose an experiment with +experiment=<name>; valid: "),
         (["+experiment=nope"], "unknown experiment 'nope'; valid: "),
-        (["+experiment=world", "pm=xxl"], "unknown pm 'xxl'; valid: l, m, s, xs"),
+        (["+experiment=world", "pm=xxl"], f"unknown pm 'xxl'; valid: {', '.join(group_options('pm'))}"),
         (["+experiment=world", "pm=xs,zz", "-m"], "unknown pm 'zz'"),
         (["+experiment=world", "pm.arch.hiden_size=3"], "unknown config key 'pm.arch.hiden_size'"),
         (["+experiment=world", "nonsense=1"], "unknown config key 'nonsense'"),
@@ -74,3 +75,37 @@ def test_entry_point_exits_nonzero_with_one_line_and_writes_nothing(tmp_path):
 def test_unknown_dataclass_field_names_the_key():
     with pytest.raises(ValueError, match="unknown config key 'data.prompts_per_famly'"):
         to_dataclass(WorldConfig, {"prompts_per_famly": 3}, "data")
+
+
+def test_offline_hub_preset_fails_fast_with_one_line(tmp_path):
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "SEAM_EXP_CACHE": str(tmp_path / "cache"),
+        "HF_HOME": str(tmp_path / "hf"),
+    }  # an empty HF cache: the model cannot be there
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seam_exp",
+            "+experiment=sanity",
+            "hydra.mode=RUN",
+            "scale=smoke",
+            "pm=llama2_7b",
+            "rm=xs",
+            f"paths.outputs={tmp_path}/out",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "error: 'meta-llama/Llama-2-7b-hf' (preset llama2_7b) is not in the local Hugging Face cache"
+    )
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "cache").glob("pm/*/MANIFEST.json"))  # nothing half-built left as an artifact

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from seam_exp.world.build import SPLITS, generate_world_data
@@ -10,10 +11,11 @@ from seam_exp.world.facts import FactTable
 from seam_exp.world.families import make_families
 from seam_exp.world.gold import gold_components, gold_reward
 from seam_exp.world.labeler import HumanLabeler, agreement_with_gold
-from seam_exp.world.responses import make_response
+from seam_exp.world.responses import KINDS, make_response, parse_kind
 from tests.conftest import tiny_world_config
 
-CORRUPTIONS = ("verbose", "malformed", "partial", "rambling", "wrong", "off_topic")
+# Every kind but the reference itself and its terse phrasing (which can tie it, e.g. a sorted list).
+CORRUPTIONS = tuple(k for k in KINDS if k not in ("correct", "terse"))
 
 
 def _as_lists(data):
@@ -73,6 +75,11 @@ def test_reference_beats_every_corruption_of_it(family_name):
         for kind in CORRUPTIONS:
             y = make_response(kind, p, fam, rng, other=other)
             assert gold_reward(fam, p, y) < g_ref, (kind, p.question, y)
+            content, _ = parse_kind(kind)
+            if content != "correct":  # a wrong answer in any style scores below the same style's right one
+                right = make_response(kind.replace(content, "correct").replace("correct/", ""), p, fam, rng)
+                assert gold_components(fam, p, y)["correct"] < 1.0 or content == "off_topic"
+                assert gold_reward(fam, p, y) < gold_reward(fam, p, right), (kind, y, right)
 
 
 def test_verbosity_and_rambling_lower_gold_but_keep_correctness(tiny_world):
@@ -88,6 +95,17 @@ def test_verbosity_and_rambling_lower_gold_but_keep_correctness(tiny_world):
             assert tiny_world.gold([pid], [y])[0] < tiny_world.gold([pid], [p.reference])[0]
         # Saying the same thing twice is penalised even when length alone would not be.
         assert gold_components(fam, p, p.reference + " " + p.reference)["repetition"] > 0
+
+
+def test_no_style_gives_away_correctness():
+    # Styles are drawn independently of content, so an RM cannot learn "verbose means right".
+    data, _ = generate_world_data(tiny_world_config(prompts_per_family=300))
+    df = data["rm"].to_pandas()
+    kinds = pd.concat([df["chosen_kind"], df["rejected_kind"]])
+    parsed = pd.DataFrame([parse_kind(k) for k in kinds], columns=["content", "style"])
+    share_correct = parsed.assign(ok=parsed["content"] == "correct").groupby("style")["ok"].mean()
+    assert set(share_correct.index) == {"plain", "terse", "verbose", "malformed", "rambling"}
+    assert share_correct.max() - share_correct.min() < 0.12, share_correct
 
 
 def test_labeler_agreement_with_gold_rises_as_tau_falls(tiny_world):

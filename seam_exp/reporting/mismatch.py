@@ -1,0 +1,119 @@
+"""Aggregate mismatch results: the RM's mismatch rate (and reward hacking, gold) against the RL step for
+each cell, as a figure and a markdown table under outputs/figures/mismatch/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from seam_exp.reporting.sweep import sweep_results  # noqa: E402
+from seam_exp.reporting.tables import write_table  # noqa: E402
+
+PAPER_MISMATCH = 0.35  # Lu et al. 2024: share of sampled PM responses where RM and humans disagree
+SIZE_ORDER = ["xs", "s", "m", "l"]
+CELL = {
+    "scale": "scale.name",
+    "algorithm": "rl.algorithm",
+    "reward_source": "rl.reward.source",
+    "pm": "pm.name",
+    "rm": "rm.name",
+    "seed": "seed",
+}
+
+
+def _cells(df: pd.DataFrame) -> list[tuple]:
+    def key(cell):
+        pm, rm, seed = cell
+        rank = [SIZE_ORDER.index(x) if x in SIZE_ORDER else len(SIZE_ORDER) for x in (pm, rm)]
+        return (*rank, pm, rm, seed)
+
+    return sorted(set(map(tuple, df[["pm", "rm", "seed"]].to_numpy())), key=key)
+
+
+def mismatch_table(df: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for pm, rm, seed in _cells(df):
+        g = df[(df["pm"] == pm) & (df["rm"] == rm) & (df["seed"] == seed)].sort_values("step")
+        first, last = g.iloc[0], g.iloc[-1]
+        rows.append(
+            {
+                "PM": pm,
+                "RM": rm,
+                "seed": seed,
+                "evals": len(g),
+                "steps": int(last["step"]),
+                "mismatch at start": f"{first['mismatch']:.3f} [{first['mismatch_lo']:.3f}, {first['mismatch_hi']:.3f}]",
+                "mismatch at end": f"{last['mismatch']:.3f} [{last['mismatch_lo']:.3f}, {last['mismatch_hi']:.3f}]",
+                "mean over evals": g["mismatch"].mean(),
+                "pairs per eval": g["mismatch_pairs"].mean(),
+                "hacking start -> end": f"{first['hacking']:.3f} -> {last['hacking']:.3f}",
+                "gold gain at end": last["gain"],
+                "KL at end": last["kl"],
+                "status": "ok",
+            }
+        )
+    for _, r in missing.iterrows():
+        rows.append({"PM": r["pm"], "RM": r["rm"], "seed": r["seed"], "status": f"missing: {r['reason']}"})
+    return pd.DataFrame(rows)
+
+
+def mismatch_figure(df: pd.DataFrame, title: str, path: Path) -> None:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for pm, rm, seed in _cells(df):
+        g = df[(df["pm"] == pm) & (df["rm"] == rm) & (df["seed"] == seed)].sort_values("step")
+        label = f"PM {pm} / RM {rm}" + (f" (seed {seed})" if df["seed"].nunique() > 1 else "")
+        (line,) = axes[0].plot(g["step"], g["mismatch"], marker="o", label=label)
+        axes[0].fill_between(
+            g["step"], g["mismatch_lo"], g["mismatch_hi"], color=line.get_color(), alpha=0.15
+        )
+        axes[1].plot(g["step"], g["hacking"], marker="o", color=line.get_color(), label=label)
+        axes[2].plot(g["step"], g["gain"], marker="o", color=line.get_color(), label=label)
+        axes[2].fill_between(g["step"], g["gain_lo"], g["gain_hi"], color=line.get_color(), alpha=0.15)
+    axes[0].axhline(PAPER_MISMATCH, color="grey", linestyle="--", label="paper: 35%")
+    axes[2].axhline(0, color="grey", lw=0.8)
+    for ax, name in zip(
+        axes,
+        [
+            "mismatch: RM orders the pair against gold",
+            "hacking: RM above the reference, gold below",
+            "gold gain over the SFT start",
+        ],
+        strict=True,
+    ):
+        ax.set_xlabel("RL step")
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    results, missing = sweep_results(outputs, "mismatch", CELL)
+    folder = outputs / "figures" / "mismatch"
+    written = []
+    group_cols = ["scale", "algorithm", "reward_source"]
+    groups = set(map(tuple, results[group_cols].to_numpy())) | set(map(tuple, missing[group_cols].to_numpy()))
+    for group in sorted(groups, key=str):
+        scale, algorithm, source = group
+
+        def pick(df, values=group):
+            return df[(df[group_cols] == pd.Series(values, index=group_cols)).all(axis=1)]
+
+        rows, lost = pick(results), pick(missing)
+        name = f"mismatch_{scale}_{algorithm}" + ("" if source == "rm" else f"_{source}")
+        reward = "" if source == "rm" else f", trained on {source}"
+        title = f"RM/gold mismatch on the policy's samples during RL ({algorithm}{reward}, scale={scale})"
+        write_table(mismatch_table(rows, lost), folder, name, title)
+        written.append(folder / f"{name}.md")
+        if len(rows):
+            mismatch_figure(rows, title, folder / f"{name}.png")
+            written.append(folder / f"{name}.png")
+    return written

@@ -1,0 +1,217 @@
+"""Aggregate saturation results: a heatmap of RLHF gain over the PM x RM grid, curves of the gain along
+each axis, and a markdown table (missing cells included, with the reason) per scale, grid and RL
+algorithm, under outputs/figures/saturation/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from seam_exp.reporting.stats import mean_ci_over_seeds  # noqa: E402
+from seam_exp.reporting.sweep import sweep_results  # noqa: E402
+from seam_exp.reporting.tables import write_table  # noqa: E402
+
+SIZE_ORDER = ["xs", "s", "m", "l"]
+CELL = {
+    "scale": "scale.name",
+    "grid": "grid",
+    "algorithm": "rl.algorithm",
+    "reward_source": "rl.reward.source",
+    "pm": "pm.name",
+    "rm": "rm.name",
+    "pm_budget": "pm.sft.budget",
+    "rm_budget": "rm.train.budget",
+    "seed": "seed",
+}
+GROUP = ["scale", "grid", "algorithm", "reward_source"]
+
+
+def _label(name: str, budget: float, grid: str) -> str:
+    return f"{name} x{float(budget):g}" if grid == "budget" else str(name)
+
+
+def _order(labels) -> list[str]:
+    def key(label: str):
+        name, _, budget = label.partition(" x")
+        rank = SIZE_ORDER.index(name) if name in SIZE_ORDER else len(SIZE_ORDER)
+        return (rank, name, float(budget) if budget else 0.0)
+
+    return sorted(set(labels), key=key)
+
+
+def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
+    if not len(df):
+        return df.assign(pm_label=[], rm_label=[])
+    return df.assign(
+        pm_label=[_label(n, b, g) for n, b, g in zip(df["pm"], df["pm_budget"], df["grid"], strict=True)],
+        rm_label=[_label(n, b, g) for n, b, g in zip(df["rm"], df["rm_budget"], df["grid"], strict=True)],
+    )
+
+
+def cell_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per (PM, RM): the run's own bootstrap CI with one seed, a t-interval over seeds otherwise."""
+    out = []
+    for (pm, rm), g in rows.groupby(["pm_label", "rm_label"]):
+        line = {"pm_label": pm, "rm_label": rm, "seeds": len(g)}
+        for metric in ("gain", "win_rate", "kl"):
+            if len(g) == 1:
+                point, lo, hi = g[[metric, f"{metric}_lo", f"{metric}_hi"]].iloc[0]
+            else:
+                point, lo, hi = mean_ci_over_seeds(g[metric])
+            line.update({metric: point, f"{metric}_lo": lo, f"{metric}_hi": hi})
+        for metric in (
+            "pm_params",
+            "rm_params",
+            "rm_acc_heldout",
+            "sft_gold",
+            "rl_gold",
+            "sft_proxy",
+            "rl_proxy",
+            "sft_mismatch",
+            "mismatch",
+            "hacking",
+            "rl_steps",
+            "rl_seconds",
+        ):
+            line[metric] = float(g[metric].mean())
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+def _ci(point: float, lo: float, hi: float, signed: bool = True) -> str:
+    fmt = "+.3f" if signed else ".3f"
+    if np.isnan(lo):
+        return f"{point:{fmt}}"
+    return f"{point:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def saturation_table(summary: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for _, r in summary.iterrows():
+        rows.append(
+            {
+                "PM": r["pm_label"],
+                "RM": r["rm_label"],
+                "RM acc": r["rm_acc_heldout"],
+                "seeds": int(r["seeds"]),
+                "SFT gold": r["sft_gold"],
+                "RL gold": r["rl_gold"],
+                "gain (95% CI)": _ci(r["gain"], r["gain_lo"], r["gain_hi"]),
+                "win rate vs SFT (95% CI)": _ci(
+                    r["win_rate"], r["win_rate_lo"], r["win_rate_hi"], signed=False
+                ),
+                "KL": r["kl"],
+                "proxy gain": r["rl_proxy"] - r["sft_proxy"],
+                "mismatch SFT -> RL": f"{r['sft_mismatch']:.3f} -> {r['mismatch']:.3f}",
+                "hacking": r["hacking"],
+                "status": "ok",
+            }
+        )
+    for _, r in missing.iterrows():
+        rows.append({"PM": r["pm_label"], "RM": r["rm_label"], "status": f"missing: {r['reason']}"})
+    table = pd.DataFrame(rows)
+    pm_order, rm_order = _order(table["PM"]), _order(table["RM"])
+    return table.sort_values(
+        ["PM", "RM"],
+        key=lambda c: c.map({v: i for i, v in enumerate(pm_order if c.name == "PM" else rm_order)}),
+    ).reset_index(drop=True)
+
+
+def heatmap(summary: pd.DataFrame, missing: pd.DataFrame, title: str, path: Path) -> None:
+    pms = _order([*summary["pm_label"], *missing["pm_label"]])
+    rms = _order([*summary["rm_label"], *missing["rm_label"]])
+    grid = np.full((len(pms), len(rms)), np.nan)
+    for _, r in summary.iterrows():
+        grid[pms.index(r["pm_label"]), rms.index(r["rm_label"])] = r["gain"]
+    fig, ax = plt.subplots(figsize=(1.6 * len(rms) + 2.5, 1.2 * len(pms) + 1.8))
+    bound = np.nanmax(np.abs(grid)) if np.isfinite(grid).any() else 1.0
+    image = ax.imshow(grid, cmap="RdBu", vmin=-bound, vmax=bound)
+    lookup = summary.set_index(["pm_label", "rm_label"])
+    for i, pm in enumerate(pms):
+        for j, rm in enumerate(rms):
+            if (pm, rm) in lookup.index:
+                r = lookup.loc[(pm, rm)]
+                text = f"{r['gain']:+.3f}" + (
+                    f"\n[{r['gain_lo']:+.2f}, {r['gain_hi']:+.2f}]" if np.isfinite(r["gain_lo"]) else ""
+                )
+            else:
+                text = "missing"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(rms)), rms)
+    ax.set_yticks(range(len(pms)), pms)
+    ax.set_xlabel("reward model")
+    ax.set_ylabel("policy model")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, label="gold gain of RLHF over SFT")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def curves(summary: pd.DataFrame, title: str, path: Path) -> None:
+    pms, rms = _order(summary["pm_label"]), _order(summary["rm_label"])
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    panels = [
+        (axes[0], "rm_label", rms, "pm_label", pms, "gain", "gain along the RM axis"),
+        (axes[1], "pm_label", pms, "rm_label", rms, "gain", "gain along the PM axis"),
+        (axes[2], "rm_label", rms, "pm_label", pms, "rl_gold", "gold after RL (dashed: SFT start)"),
+    ]
+    for ax, x_col, x_order, line_col, line_order, y, name in panels:
+        for line in line_order:
+            g = summary[summary[line_col] == line].set_index(x_col).reindex(x_order)
+            xs = np.arange(len(x_order))
+            plotted = ax.errorbar(
+                xs,
+                g[y],
+                yerr=None if y != "gain" else [g["gain"] - g["gain_lo"], g["gain_hi"] - g["gain"]],
+                marker="o",
+                capsize=3,
+                label=f"{line_col[:2].upper()} {line}",
+            )
+            if y == "rl_gold":
+                ax.plot(xs, g["sft_gold"], linestyle="--", color=plotted[0].get_color(), alpha=0.6)
+        if y == "gain":
+            ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xticks(range(len(x_order)), x_order)
+        ax.set_xlabel("reward model" if x_col == "rm_label" else "policy model")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    results, missing = sweep_results(outputs, "saturation", CELL)
+    results, missing = _with_labels(results), _with_labels(missing)
+    folder = outputs / "figures" / "saturation"
+    written = []
+    groups = set(map(tuple, results[GROUP].to_numpy())) | set(map(tuple, missing[GROUP].to_numpy()))
+    for group in sorted(groups, key=str):
+        scale, grid, algorithm, source = group
+
+        def pick(df, values=group):
+            return df[(df[GROUP] == pd.Series(values, index=GROUP)).all(axis=1)]
+
+        rows, lost = pick(results), pick(missing)
+        summary = cell_summary(rows) if len(rows) else pd.DataFrame(columns=["pm_label", "rm_label"])
+        # RM-trained runs keep the plain name; oracle runs (trained on gold itself) are told apart.
+        name = f"saturation_{scale}_{grid}_{algorithm}" + ("" if source == "rm" else f"_{source}")
+        reward = "" if source == "rm" else f", trained on {source}"
+        title = f"RLHF gain over SFT by gold ({algorithm}{reward}, {grid} grid, scale={scale})"
+        write_table(saturation_table(summary, lost), folder, name, title)
+        written.append(folder / f"{name}.md")
+        heatmap(summary, lost, title, folder / f"{name}_heatmap.png")
+        written.append(folder / f"{name}_heatmap.png")
+        if len(summary):
+            curves(summary, title, folder / f"{name}_curves.png")
+            written.append(folder / f"{name}_curves.png")
+    return written

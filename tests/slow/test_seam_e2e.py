@@ -1,0 +1,91 @@
+"""`+experiment=seam` end to end at scale=smoke through the real entry point."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seam_exp.reporting.results import SCHEMAS
+from seam_exp.seam.score import SeamConfig, seam_score
+from tests.slow.helpers import run_experiment
+
+pytestmark = pytest.mark.slow
+VARIANTS = ["contrast", "gpt", "adv"]
+ABLATIONS = ["seam", "soft", "no_length_penalty", "uniform", "rank_discordance"]
+
+
+def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(tmp_path):
+    run_experiment(tmp_path, "+experiment=seam")
+    results = sorted((tmp_path / "outputs" / "seam").rglob("results.csv"))
+    rows = pd.concat(pd.read_csv(p) for p in results)
+    assert list(rows.columns) == SCHEMAS["seam"]
+    assert (
+        sorted(set(rows["rm"])) == ["m", "xs"] and set(rows["pm"]) == {"s"} and set(rows["policy"]) == {"sft"}
+    )
+    assert len(rows) == 2 * len(VARIANTS) * len(ABLATIONS)
+    assert set(zip(rows["variant"], rows["ablation"], strict=True)) == {
+        (v, a) for v in VARIANTS for a in ABLATIONS
+    }
+    assert (rows["n_gt_prompts"] > 10).all() and (rows["k"] == 8).all()
+    for method in ("spearman", "kendall"):
+        assert rows[method].between(-1, 1).all()
+        assert (rows[f"{method}_lo"] <= rows[method] + 1e-9).all() and (
+            rows[method] <= rows[f"{method}_hi"] + 1e-9
+        ).all()
+    assert (rows.loc[rows["variant"] == "contrast", "worse_gold_ge_ref"] < 0.5).all()
+
+    # Any per-prompt SEAM can be recomputed by hand from the candidate table of its run.
+    run_dir = results[0].parent
+    prompts = pd.read_csv(run_dir / "seam_prompts.csv")
+    cands = pd.read_parquet(run_dir / "seam_candidates.parquet")
+    assert {"text", "provenance", "gold", "logp", "length", "reward"} <= set(cands.columns)
+    pid = int(prompts["prompt_id"].iloc[0])
+    mine = cands[(cands["variant"] == "gpt") & (cands["prompt_id"] == pid)].sort_values("candidate_index")
+    worse, ref = mine.iloc[1:], mine.iloc[0]
+    assert json.loads(worse["provenance"].iloc[0])["backend"] == "scripted"
+    by_hand = seam_score(
+        worse["logp"], worse["length"], worse["reward"], np.float64(ref["reward"]), **vars(SeamConfig())
+    )
+    assert prompts.set_index("prompt_id").loc[pid, "gpt:seam"] == pytest.approx(float(by_hand))
+
+    figures = tmp_path / "outputs" / "figures" / "seam"
+    table = (figures / "seam_smoke.md").read_text()
+    assert "| contrast" in table and "no_length_penalty" in table
+    for variant in VARIANTS:
+        assert (figures / f"seam_smoke_{variant}.png").stat().st_size > 10_000
+
+    # A second sweep reuses every cached artifact: world, PM, RMs, index, candidates, PM scores, samples.
+    cached = sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json"))
+    kinds = {p.split("/")[-2] for p in cached}
+    assert {"contrast_index", "seam_candidates", "seam_pm_scores", "pm_samples"} <= kinds
+    run_experiment(tmp_path, "+experiment=seam")
+    assert sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json")) == cached
+
+
+def test_rl_policy_source_reads_a_checkpoint_and_fails_clearly_without_one(tmp_path):
+    with pytest.raises(AssertionError, match="seam.policy.checkpoint"):
+        run_experiment(tmp_path, "+experiment=seam", "hydra.mode=RUN", "rm=xs", "seam.policy.source=rl")
+    # An RL checkpoint is a folder with model/ and tokenizer/: the cached SFT policy is one, so scoring it
+    # as "rl" must give exactly the SFT numbers.
+    one = ["+experiment=seam", "hydra.mode=RUN", "rm=xs", "seam.variants=[adv]", "trainer.num_threads=1"]
+    run_experiment(tmp_path, *one)
+    (sft_dir,) = [p.parent for p in (tmp_path / "cache" / "pm").rglob("MANIFEST.json")]
+    run_experiment(
+        tmp_path,
+        "+experiment=seam",
+        "hydra.mode=RUN",
+        "rm=xs",
+        "seam.variants=[adv]",
+        "seam.policy.source=rl",
+        f"seam.policy.checkpoint={sft_dir}",
+    )
+    runs = {
+        pd.read_csv(p)["policy"].iloc[0]: p.parent
+        for p in (tmp_path / "outputs" / "seam").rglob("results.csv")
+    }
+    assert set(runs) == {"sft", "rl"}
+    sft, rl = (pd.read_csv(runs[k] / "seam_prompts.csv") for k in ("sft", "rl"))
+    pd.testing.assert_frame_equal(sft, rl)

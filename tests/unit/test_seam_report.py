@@ -1,0 +1,63 @@
+"""Aggregation of seam runs: correlation table, ablation gains with paired CIs, scatter figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seam_exp.reporting.results import write_results
+from seam_exp.reporting.seam import aggregate
+from seam_exp.reporting.stats import paired_bootstrap_corr_diff
+from seam_exp.seam.pipeline import validation_rows
+
+
+def test_corr_difference_ci():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=300)
+    good, noisy = y + 0.1 * rng.normal(size=300), y + 3.0 * rng.normal(size=300)
+    d, lo, hi = paired_bootstrap_corr_diff(good, noisy, y, n_boot=300)
+    assert 0 < lo <= d <= hi
+    d, lo, hi = paired_bootstrap_corr_diff(noisy, noisy, y, n_boot=50)
+    assert d == lo == hi == 0.0
+    with pytest.raises(ValueError, match="paired"):
+        paired_bootstrap_corr_diff(y, y[:-1], y)
+
+
+def _fake_run(folder, rm: str, rng) -> None:
+    n = 200
+    truth = rng.uniform(size=n)
+    prompts = pd.DataFrame(
+        {
+            "prompt_id": range(n),
+            "family": ["arithmetic", "lookup"] * (n // 2),
+            "gt_mismatch": truth,
+            "adv:seam": truth + 0.05 * rng.normal(size=n),  # tracks the truth
+            "adv:uniform": rng.uniform(size=n),  # does not
+        }
+    )
+    folder.mkdir(parents=True)
+    prompts.to_csv(folder / "seam_prompts.csv", index=False)
+    columns = {"adv:seam": ("adv", "seam"), "adv:uniform": ("adv", "uniform")}
+    info = {"experiment": "seam", "scale": "smoke", "pm": "s", "rm": rm, "seed": 0, "run_dir": str(folder)}
+    extra = {"policy": "sft", "k": 8.0, "worse_gold_ge_ref": 0.1, "pm_seconds": 1.0, "rm_seconds": 1.0}
+    rows = [
+        {**info, **extra, **r, "prompts_per_s": 100.0}
+        for r in validation_rows(prompts, columns, 100, 0.95, 0)
+    ]
+    write_results(rows, folder, "seam")
+
+
+def test_aggregate_writes_table_gains_and_scatter(tmp_path):
+    rng = np.random.default_rng(1)
+    for rm in ("xs", "m"):
+        _fake_run(tmp_path / "seam" / f"rm={rm}", rm, rng)
+    written = aggregate(tmp_path)
+    folder = tmp_path / "figures" / "seam"
+    assert folder / "seam_smoke.md" in written and folder / "seam_smoke_adv.png" in written
+    table = pd.read_csv(folder / "seam_smoke.csv")
+    assert len(table) == 4 and list(table["ablation"]) == ["seam", "uniform", "seam", "uniform"]
+    gains = pd.read_csv(folder / "seam_smoke_ablation_gains.csv")
+    weighting = gains[gains["ingredient"] == "PM weighting"]
+    assert sorted(weighting["rm"]) == ["m", "xs"] and (weighting["helps"] == "yes").all()
+    assert (folder / "seam_smoke_adv.png").stat().st_size > 10_000

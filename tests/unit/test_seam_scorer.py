@@ -1,0 +1,168 @@
+"""The SEAM scorer on a tiny model equals the numbers computed by hand, one sequence at a time; the ground
+truth and the validation rows on hand-built data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import LlamaForCausalLM, LlamaForSequenceClassification
+
+from seam_exp.models.factory import llama_config
+from seam_exp.seam.ablations import ablation_scores, seam_config
+from seam_exp.seam.candidates import candidate_frame
+from seam_exp.seam.gpt import GptBuilder, ScriptedWriter
+from seam_exp.seam.ground_truth import true_mismatch
+from seam_exp.seam.pipeline import validation_rows
+from seam_exp.seam.scorer import format_prompts, pm_scores, rm_scores
+from seam_exp.world.build import format_prompt
+
+ARCH = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
+BASE = {"alpha": 1.0, "temperature": 0.5, "mode": "hard", "tau": 0.7, "weighting": "pm"}
+ABLATIONS = {
+    "seam": {},
+    "soft": {"mode": "soft"},
+    "alpha0": {"alpha": 0.0},
+    "uniform": {"weighting": "uniform"},
+    "rank": {"score": "rank_discordance"},
+}
+
+
+@pytest.fixture(scope="module")
+def scored(tiny_world):
+    torch.manual_seed(0)
+    tok = tiny_world.tokenizer
+    pm = LlamaForCausalLM(llama_config(ARCH, tok)).eval()
+    rm = LlamaForSequenceClassification(llama_config(ARCH, tok, num_labels=1)).eval()
+    ids = list(tiny_world.data["rl"]["prompt_id"])[:5]
+    built = GptBuilder(ScriptedWriter()).build(tiny_world, ids, 4, seed=0)
+    cands = candidate_frame(tiny_world, built, "gpt")
+    # batch_size 3 < rows per prompt: batches mix prompts and lengths, so padding is exercised.
+    pm_part = pm_scores(cands, tiny_world, pm, tok, "world", batch_size=3)
+    out = cands.merge(pm_part, on=["prompt_id", "candidate_index"], validate="one_to_one")
+    out["reward"] = rm_scores(cands, tiny_world, rm, tok, batch_size=3)
+    return out, pm, rm
+
+
+def _by_hand_logp(pm, tok, prompt: str, response: str) -> tuple[float, int]:
+    p = tok(prompt, add_special_tokens=False)["input_ids"]
+    r = tok(response, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    with torch.no_grad():
+        logits = pm(input_ids=torch.tensor([p + r])).logits[0].double()
+    logp = torch.log_softmax(logits, -1)
+    return sum(float(logp[len(p) + t - 1, tok_id]) for t, tok_id in enumerate(r)), len(r)
+
+
+def _by_hand_reward(rm, tok, prompt: str, response: str) -> float:
+    ids = (
+        tok(prompt, add_special_tokens=False)["input_ids"]
+        + tok(response, add_special_tokens=False)["input_ids"]
+    )
+    ids.append(tok.eos_token_id)
+    with torch.no_grad():
+        hidden = rm.model(input_ids=torch.tensor([ids])).last_hidden_state[0, -1]
+        return float(rm.score(hidden))
+
+
+def test_logprobs_lengths_and_rewards_equal_one_sequence_at_a_time(scored, tiny_world):
+    df, pm, rm = scored
+    tok = tiny_world.tokenizer
+    for row in df.itertuples():
+        prompt = format_prompt(tiny_world.problems[row.prompt_id].question)
+        logp, length = _by_hand_logp(pm, tok, prompt, row.text)
+        assert row.logp == pytest.approx(logp, abs=1e-4)
+        assert row.length == length
+        assert row.reward == pytest.approx(_by_hand_reward(rm, tok, prompt, row.text), abs=1e-5)
+
+
+def _seam_by_hand(rows: pd.DataFrame, alpha, temperature, mode, tau, weighting) -> float:
+    ref = rows[rows["candidate_index"] == 0].iloc[0]
+    worse = rows[rows["candidate_index"] > 0].sort_values("candidate_index")
+    l = [lp / n**alpha for lp, n in zip(worse["logp"], worse["length"], strict=True)]  # noqa: E741
+    if weighting == "uniform":
+        w = [1 / len(l)] * len(l)
+    else:
+        z = [math.exp(x / temperature) for x in l]
+        w = [x / sum(z) for x in z]
+    if mode == "hard":
+        m = [1.0 if r >= ref["reward"] else 0.0 for r in worse["reward"]]
+    else:
+        m = [1 / (1 + math.exp(-(r - ref["reward"]) / tau)) for r in worse["reward"]]
+    return sum(a * b for a, b in zip(w, m, strict=True))
+
+
+def _discordance_by_hand(rows: pd.DataFrame, alpha) -> float:
+    l = [lp / n**alpha for lp, n in zip(rows["logp"], rows["length"], strict=True)]  # noqa: E741
+    r = list(rows["reward"])
+    comparable = discordant = 0
+    for i in range(len(l)):
+        for j in range(i + 1, len(l)):
+            if l[i] != l[j] and r[i] != r[j]:
+                comparable += 1
+                discordant += (l[i] > l[j]) != (r[i] > r[j])
+    return discordant / comparable if comparable else 0.0
+
+
+def test_every_ablation_equals_the_formula_by_hand(scored):
+    df, _, _ = scored
+    table = ablation_scores(df, BASE, ABLATIONS)
+    assert list(table.columns) == ["prompt_id", *ABLATIONS]
+    for row in table.itertuples():
+        rows = df[df["prompt_id"] == row.prompt_id]
+        assert row.seam == pytest.approx(_seam_by_hand(rows, 1.0, 0.5, "hard", 0.7, "pm"), abs=1e-9)
+        assert row.soft == pytest.approx(_seam_by_hand(rows, 1.0, 0.5, "soft", 0.7, "pm"), abs=1e-9)
+        assert row.alpha0 == pytest.approx(_seam_by_hand(rows, 0.0, 0.5, "hard", 0.7, "pm"), abs=1e-9)
+        assert row.uniform == pytest.approx(_seam_by_hand(rows, 1.0, 0.5, "hard", 0.7, "uniform"), abs=1e-9)
+        assert row.rank == pytest.approx(_discordance_by_hand(rows, 1.0), abs=1e-9)
+    # The random tiny RM misjudges some answers but not all: the checks above are not all zeros.
+    assert 0 < table["uniform"].mean() < 1
+
+
+def test_ablation_config_errors_name_the_key():
+    with pytest.raises(ValueError, match="unknown SEAM setting 'alpah'"):
+        seam_config(BASE, {"alpah": 0})
+    with pytest.raises(ValueError, match="unknown SEAM score 'nope'"):
+        seam_config(BASE, {"score": "nope"})
+
+
+def test_world_prompt_format_is_the_worlds_template(tiny_world):
+    q = tiny_world.problems[0].question
+    assert format_prompts([q], tiny_world.tokenizer, "world") == [format_prompt(q)]
+    with pytest.raises(ValueError, match="unknown prompt format"):
+        format_prompts([q], tiny_world.tokenizer, "alpaca")
+
+
+def test_true_mismatch_by_hand():
+    # Prompt 7: gold [1, 2, 2]; the pairs with different gold are (s1 > s0) and (s2 > s0); the RM gets the
+    # first wrong (0.3 <= 0.5) and the second right -> 0.5 over 2 pairs. Prompt 9: one gold, no pair.
+    ids = [7, 7, 7, 9, 9]
+    gold = np.array([1.0, 2.0, 2.0, 3.0, 3.0])
+    rewards = np.array([0.5, 0.3, 0.9, 0.0, 1.0])
+    out = true_mismatch(ids, rewards, gold).set_index("prompt_id")
+    assert out.loc[7, "gt_mismatch"] == pytest.approx(0.5) and out.loc[7, "gt_pairs"] == 2
+    assert np.isnan(out.loc[9, "gt_mismatch"]) and out.loc[9, "gt_pairs"] == 0
+    assert out.loc[7, "gt_gold_mean"] == pytest.approx(5 / 3) and out.loc[9, "gt_samples"] == 2
+    # An RM tie on a pair of different gold counts as a mismatch.
+    tie = true_mismatch([1, 1], np.array([0.2, 0.2]), np.array([0.0, 1.0]))
+    assert tie["gt_mismatch"].iloc[0] == 1.0
+
+
+def test_validation_rows_skip_prompts_without_ground_truth():
+    per_prompt = pd.DataFrame(
+        {
+            "prompt_id": range(8),
+            "gt_mismatch": [0.1, 0.2, 0.3, np.nan, 0.4, 0.5, 0.6, 0.7],
+            "a:seam": [1.0, 2.0, 3.0, 100.0, 4.0, 5.0, 6.0, 7.0],  # monotone in the truth where it exists
+            "a:rev": [7.0, 6.0, 5.0, 0.0, 4.0, 3.0, 2.0, 1.0],
+        }
+    )
+    rows = validation_rows(per_prompt, {"a:seam": ("a", "seam"), "a:rev": ("a", "rev")}, 200, 0.95, 0)
+    by = {r["ablation"]: r for r in rows}
+    assert by["seam"]["n_prompts"] == 8 and by["seam"]["n_gt_prompts"] == 7
+    assert by["seam"]["spearman"] == pytest.approx(1.0) and by["seam"]["kendall"] == pytest.approx(1.0)
+    assert by["rev"]["spearman"] == pytest.approx(-1.0)
+    assert by["seam"]["seam_mean"] == pytest.approx(per_prompt["a:seam"].mean())
+    assert by["seam"]["gt_mismatch_mean"] == pytest.approx(0.4)

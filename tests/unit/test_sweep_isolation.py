@@ -1,0 +1,89 @@
+"""A failing sweep cell is isolated: it records why, the sweep goes on, and aggregation reports it missing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+import seam_exp.utils.task_wrapper as task_wrapper
+from seam_exp.__main__ import dispatch
+from seam_exp.cli import CONF_DIR
+from seam_exp.reporting import saturation
+from seam_exp.reporting.results import SCHEMAS, write_results
+from seam_exp.reporting.sweep import sweep_jobs
+
+
+def _cfg(*overrides):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=["+experiment=saturation", "scale=smoke", *overrides])
+
+
+def test_a_failing_cell_writes_failed_txt_and_returns_in_a_multirun(tmp_path, monkeypatch):
+    monkeypatch.setattr(task_wrapper, "in_multirun", lambda: True)
+    monkeypatch.setattr(task_wrapper, "output_dir", lambda: tmp_path)
+    assert dispatch(_cfg("rl.kl.estimator=k9")) is None  # no exception escapes to the launcher
+    reason = (tmp_path / "FAILED.txt").read_text()
+    assert reason.startswith("RLConfigError: unknown rl.kl.estimator 'k9'")
+    assert "Traceback" in reason
+
+
+def test_outside_a_multirun_a_bad_rl_setting_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(task_wrapper, "output_dir", lambda: tmp_path)
+    with pytest.raises(SystemExit) as info:
+        dispatch(_cfg("rl.kl.estimator=k9"))
+    assert info.value.code == 2
+    assert capsys.readouterr().err == "error: unknown rl.kl.estimator 'k9'; valid: k1, k3, abs, mse\n"
+    assert not (tmp_path / "FAILED.txt").exists()
+
+
+def _job(root, name, pm, rm, *, ok: bool, reason: str = ""):
+    """A Hydra job folder as a saturation sweep leaves it: its config, and results.csv or FAILED.txt."""
+    job = root / name
+    (job / ".hydra").mkdir(parents=True)
+    OmegaConf.save(_cfg(f"pm={pm}", f"rm={rm}"), job / ".hydra" / "config.yaml")
+    if ok:
+        row = {c: 0.1 for c in SCHEMAS["saturation"]}
+        row.update(
+            experiment="saturation", scale="smoke", pm=pm, rm=rm, seed=0, run_dir=str(job), grid="size"
+        )
+        row.update(pm_budget=1.0, rm_budget=1.0, algorithm="ppo", reward_source="rm")
+        row.update(gain=0.25, gain_lo=0.1, gain_hi=0.4)
+        write_results([row], job, "saturation")
+    else:
+        (job / "FAILED.txt").write_text(reason + "\n\nTraceback ...")
+    time.sleep(0.01)  # distinct mtimes: the newest job of a cell decides
+    return job
+
+
+def test_aggregation_reports_failed_and_silent_cells_as_missing(tmp_path):
+    sweep = tmp_path / "saturation" / "scale=smoke" / "multirun_x"
+    _job(sweep, "a", "xs", "xs", ok=True)
+    _job(sweep, "b", "xs", "s", ok=False, reason="NonFiniteLossError: RL diverged at step 3")
+    _job(sweep, "c", "s", "xs", ok=True)
+    silent = sweep / "d"  # killed: a config and nothing else
+    (silent / ".hydra").mkdir(parents=True)
+    OmegaConf.save(_cfg("pm=s", "rm=s"), silent / ".hydra" / "config.yaml")
+    # A later re-run of a good cell that failed: the cell now counts as missing.
+    _job(
+        tmp_path / "saturation" / "scale=smoke" / "multirun_y",
+        "c2",
+        "s",
+        "xs",
+        ok=False,
+        reason="OSError: disk",
+    )
+
+    jobs = sweep_jobs(tmp_path, "saturation", saturation.CELL)
+    assert len(jobs) == 4 and jobs["ok"].sum() == 1
+    written = saturation.aggregate(tmp_path)
+    table = (tmp_path / "figures" / "saturation" / "saturation_smoke_size_ppo.md").read_text()
+    lines = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in table.splitlines()[4:]}
+    assert "ok" in lines[("xs", "xs")] and "+0.250 [+0.100, +0.400]" in lines[("xs", "xs")]
+    assert "missing: NonFiniteLossError: RL diverged at step 3" in lines[("xs", "s")]
+    assert "missing: OSError: disk" in lines[("s", "xs")]
+    assert "missing: no result" in lines[("s", "s")]
+    assert all(p.is_file() for p in written)
+    assert any(p.name.endswith("_heatmap.png") for p in written)
