@@ -30,7 +30,7 @@ from seam_exp.reporting.tables import to_markdown
 from seam_exp.seam.ablations import ablation_scores, seam_config
 from seam_exp.seam.builders import make_builder
 from seam_exp.seam.candidates import build_candidates
-from seam_exp.seam.ground_truth import true_mismatch
+from seam_exp.seam.ground_truth import split_half_reliability, true_mismatch
 from seam_exp.seam.pipeline import cached_pm_scores, cached_samples, validation_rows
 from seam_exp.seam.score import seam_table
 from seam_exp.seam.scorer import prompt_format_of, rm_scores
@@ -101,12 +101,14 @@ def prompt_ids_of(cfg: DictConfig, world) -> list[int]:
     return [ids[i] for i in sorted(pick)]
 
 
-def ground_truth_table(cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids) -> pd.DataFrame:
+def ground_truth_table(cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids):
     n = cfg.seam.ground_truth.n_samples
     samples = cached_samples(cache, policy_id, world, pm, pm_tok, fmt, ids, n, cfg.pm.generation, cfg.seed)
     rewards = rm_scores(samples, world, rm, rm_tok)
     gold = world.gold(samples["prompt_id"].tolist(), samples["text"].tolist())
-    return true_mismatch(samples["prompt_id"].to_numpy(), rewards, gold)
+    ids_of = samples["prompt_id"].to_numpy()
+    reliability = split_half_reliability(ids_of, samples["sample_index"].to_numpy(), rewards, gold)
+    return true_mismatch(ids_of, rewards, gold), reliability
 
 
 def score_variant(cfg, variant, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids):
@@ -160,7 +162,9 @@ def run(cfg: DictConfig) -> list[dict]:
         cfg.seam.split,
     )
 
-    per_prompt = ground_truth_table(cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids)
+    per_prompt, reliability = ground_truth_table(
+        cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids
+    )
     per_prompt.insert(1, "family", [world.problems[int(p)].family for p in per_prompt["prompt_id"]])
     ablations = to_container(cfg.seam.ablations)
     base = to_container(cfg.seam)
@@ -191,6 +195,7 @@ def run(cfg: DictConfig) -> list[dict]:
         "seed": cfg.seed,
         "run_dir": str(out),
         "policy": policy,
+        "gt_reliability": reliability,
     }
     rows = [
         {**run_info, **r, **extra[r["variant"]]}

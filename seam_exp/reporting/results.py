@@ -46,6 +46,7 @@ SCHEMAS: dict[str, list[str]] = {
         "n_gt_prompts",
         "seam_mean",
         "gt_mismatch_mean",
+        "gt_reliability",
         "spearman",
         "spearman_lo",
         "spearman_hi",

@@ -49,6 +49,7 @@ def seam_table(df: pd.DataFrame) -> pd.DataFrame:
         "n_gt_prompts",
         "seam_mean",
         "gt_mismatch_mean",
+        "gt_reliability",
         "spearman (95% CI)",
         "kendall (95% CI)",
         "worse_gold_ge_ref",

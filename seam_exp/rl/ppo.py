@@ -92,6 +92,8 @@ class RLHFModule(pl.LightningModule):
             else FixedKLController(kl.coef)
         )
         self.normalizer = ScoreNormalizer(cfg.reward.normalize, cfg.reward.clip)
+        if cfg.reward.source == "gold" and gold_fn is None:
+            raise ValueError("rl.reward.source=gold needs the world's gold function")
         self._last_good: tuple[int, dict, dict | None] | None = None
 
     # ----------------------------------------------------------------------------------- plumbing
@@ -120,12 +122,11 @@ class RLHFModule(pl.LightningModule):
         self.policy.eval()
         if self.critic is not None:
             self.critic.eval()
-        k = c.rollout.samples_per_prompt
         batch, prompt_index, texts = sample_rollout(
             self.policy,
             self.tokenizer,
             [r["prompt"] for r in rows],
-            n=k,
+            n=c.rollout.samples_per_prompt,
             max_new_tokens=c.rollout.max_new_tokens,
             temperature=c.rollout.temperature,
         )
@@ -133,12 +134,12 @@ class RLHFModule(pl.LightningModule):
         mask = batch.response_mask
         old_logprobs = response_token_logprobs(self.policy, batch, c.rollout.temperature)
         ref_logprobs = response_token_logprobs(self.ref, batch, c.rollout.temperature)
-        ids = [rows[i]["prompt_id"] for i in prompt_index] if self.gold_fn is not None else None
-        gold = torch.as_tensor(self.gold_fn(ids, texts), device=self.device) if ids is not None else None
+        gold = None
+        if self.gold_fn is not None:
+            ids = [rows[i]["prompt_id"] for i in prompt_index]
+            gold = torch.as_tensor(self.gold_fn(ids, texts), device=self.device, dtype=torch.float32)
         if c.reward.source == "gold":
-            if gold is None:
-                raise ValueError("rl.reward.source=gold needs a gold function")
-            raw_scores = gold.float()
+            raw_scores = gold
         else:
             raw_scores = check_finite("reward-model score", reward_scores(self.rm, batch.tokens))
         scores = self.normalizer(raw_scores)
@@ -146,17 +147,8 @@ class RLHFModule(pl.LightningModule):
         rewards, non_score = token_rewards(
             scores, kl, mask, self.kl_ctl.value, c.reward.no_eos_penalty, batch.has_eos
         )
-        values = returns = None
-        if self.critic is not None:
-            values = self.critic(batch)
-            advantages, returns = gae(rewards, values, mask, c.ppo.gamma, c.ppo.lam)
-        else:
-            # RLOO: the whole (penalized) return of a sample, minus the mean of its prompt's other samples.
-            seq_adv = rloo_advantages(rewards.sum(-1), k)
-            advantages = torch.where(mask, seq_adv.unsqueeze(-1).expand_as(mask).to(rewards.dtype), 0.0)
-        if c.ppo.whiten_advantages:
-            advantages = masked_whiten(advantages, mask)
-        check_finite("advantages", advantages)
+        values = self.critic(batch) if self.critic is not None else None
+        advantages, returns = self._advantages(rewards, values, mask)
 
         seq_kl = kl.sum(-1)
         stats = {
@@ -175,6 +167,22 @@ class RLHFModule(pl.LightningModule):
         if gold is not None:
             stats["score/gold"] = gold.mean().item()
         return Experience(batch, old_logprobs, advantages, values, returns, stats)
+
+    def _advantages(
+        self, rewards: torch.Tensor, values: torch.Tensor | None, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(advantages, returns): GAE on the critic's values (PPO), or leave-one-out (RLOO, no returns)."""
+        c = self.cfg
+        returns = None
+        if values is not None:
+            advantages, returns = gae(rewards, values, mask, c.ppo.gamma, c.ppo.lam)
+        else:
+            # The whole (penalized) return of a sample minus the mean of its prompt's other samples.
+            seq_adv = rloo_advantages(rewards.sum(-1), c.rollout.samples_per_prompt)
+            advantages = torch.where(mask, seq_adv.unsqueeze(-1).expand_as(mask).to(rewards.dtype), 0.0)
+        if c.ppo.whiten_advantages:
+            advantages = masked_whiten(advantages, mask)
+        return check_finite("advantages", advantages), returns
 
     # ------------------------------------------------------------------------------------- updates
 

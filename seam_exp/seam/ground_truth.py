@@ -4,6 +4,12 @@ Draw n responses from the PM itself; among the pairs of them whose gold rewards 
 the RM orders against gold (an RM tie counts as a mismatch, as in models.evaluate.mismatch_on_samples).
 This is the paper's mismatch, measured exactly because gold is known. A prompt whose n samples all have
 the same gold has no such pair and no ground truth (NaN); it is left out of the correlations.
+
+With a few samples per prompt the ground truth is itself noisy, which caps how well any per-prompt score
+can correlate with it. `split_half_reliability` measures that: the rank correlation of the mismatch from
+the even-numbered samples with the one from the odd-numbered samples, stepped up to n samples with the
+Spearman-Brown formula 2 rho / (1 + rho). A score that tracked the true per-prompt mismatch perfectly
+would correlate with the measured one at about sqrt(reliability).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 from seam_exp.models.evaluate import sample_pairs_by_gold
 from seam_exp.models.generation import generate
@@ -70,3 +77,21 @@ def true_mismatch(prompt_ids: Sequence[int], rewards: np.ndarray, gold: np.ndarr
         }
     )
     return out
+
+
+def split_half_reliability(
+    prompt_ids: Sequence[int], sample_index: Sequence[int], rewards: np.ndarray, gold: np.ndarray
+) -> float:
+    """Spearman-Brown corrected split-half (even vs odd samples) reliability of the per-prompt mismatch."""
+    ids, even = np.asarray(prompt_ids), np.asarray(sample_index) % 2 == 0
+    halves = [
+        true_mismatch(ids[m], np.asarray(rewards)[m], np.asarray(gold)[m]).set_index("prompt_id")[
+            "gt_mismatch"
+        ]
+        for m in (even, ~even)
+    ]
+    both = pd.concat(halves, axis=1).dropna()
+    if len(both) < 3 or both.iloc[:, 0].nunique() < 2 or both.iloc[:, 1].nunique() < 2:
+        return float("nan")
+    rho = float(spearmanr(both.iloc[:, 0], both.iloc[:, 1]).statistic)
+    return 2 * rho / (1 + rho) if rho > -1 else float("nan")

@@ -71,17 +71,10 @@ def test_rl_policy_source_reads_a_checkpoint_and_fails_clearly_without_one(tmp_p
     # An RL checkpoint is a folder with model/ and tokenizer/: the cached SFT policy is one, so scoring it
     # as "rl" must give exactly the SFT numbers.
     one = ["+experiment=seam", "hydra.mode=RUN", "rm=xs", "seam.variants=[adv]", "trainer.num_threads=1"]
+    one += ["seam.max_prompts=24", "seam.ground_truth.n_samples=4"]  # plumbing, not statistics
     run_experiment(tmp_path, *one)
     (sft_dir,) = [p.parent for p in (tmp_path / "cache" / "pm").rglob("MANIFEST.json")]
-    run_experiment(
-        tmp_path,
-        "+experiment=seam",
-        "hydra.mode=RUN",
-        "rm=xs",
-        "seam.variants=[adv]",
-        "seam.policy.source=rl",
-        f"seam.policy.checkpoint={sft_dir}",
-    )
+    run_experiment(tmp_path, *one, "seam.policy.source=rl", f"seam.policy.checkpoint={sft_dir}")
     runs = {
         pd.read_csv(p)["policy"].iloc[0]: p.parent
         for p in (tmp_path / "outputs" / "seam").rglob("results.csv")

@@ -87,3 +87,21 @@ def test_concurrent_jobs_build_once(tmp_path):
         p.join(timeout=60)
         assert p.exitcode == 0
     assert counter.read_text().count("built") == 1
+
+
+def test_code_version_ignores_comments_and_formatting_but_not_code(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from seam_exp.utils.cache import code_version
+
+    def version_of(source: str) -> str:
+        (tmp_path / "probe_mod.py").write_text(source)
+        sys.modules.pop("probe_mod", None)
+        importlib.invalidate_caches()
+        return code_version(importlib.import_module("probe_mod"))
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    base = version_of("def f(x):\n    return x + 1\n")
+    assert version_of("def f(x):  # a comment\n\n    return (x +  1)\n") == base
+    assert version_of("def f(x):\n    return x + 2\n") != base

@@ -68,7 +68,7 @@ def test_entry_point_exits_nonzero_with_one_line_and_writes_nothing(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
-    assert proc.stderr.startswith("error: unknown rm 'giant'; valid: l, m, s, xs")
+    assert proc.stderr.startswith(f"error: unknown rm 'giant'; valid: {', '.join(group_options('rm'))}")
     assert not (tmp_path / "out").exists()
 
 

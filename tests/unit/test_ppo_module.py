@@ -168,3 +168,17 @@ def test_adaptive_kl_coefficient_follows_the_measured_kl(tiny_world, tmp_path):
         error = np.clip(kl[t] / rl.kl.target - 1, -0.2, 0.2)
         assert coef[t + 1] == pytest.approx(coef[t] * (1 + error * batch / rl.kl.horizon), rel=1e-5)
     assert coef[-1] != coef[0]
+
+
+def test_oracle_runs_train_on_gold_itself(tiny_world, tmp_path):
+    rl = _rl(**{"rl.steps": 2, "rl.reward.source": "gold"})
+    policy, ref, rm = _models(tiny_world.tokenizer)
+    with pytest.raises(ValueError, match="needs the world's gold function"):
+        RLHFModule(policy, ref, rm, tiny_world.tokenizer, rl)
+    log = _fit(
+        RLHFModule(policy, ref, rm, tiny_world.tokenizer, rl, gold_fn=tiny_world.gold),
+        tiny_world,
+        2,
+        tmp_path,
+    )
+    np.testing.assert_allclose(log["score/proxy"], log["score/gold"], rtol=1e-6)

@@ -40,7 +40,14 @@ def _fake_run(folder, rm: str, rng) -> None:
     prompts.to_csv(folder / "seam_prompts.csv", index=False)
     columns = {"adv:seam": ("adv", "seam"), "adv:uniform": ("adv", "uniform")}
     info = {"experiment": "seam", "scale": "smoke", "pm": "s", "rm": rm, "seed": 0, "run_dir": str(folder)}
-    extra = {"policy": "sft", "k": 8.0, "worse_gold_ge_ref": 0.1, "pm_seconds": 1.0, "rm_seconds": 1.0}
+    extra = {
+        "policy": "sft",
+        "gt_reliability": 0.5,
+        "k": 8.0,
+        "worse_gold_ge_ref": 0.1,
+        "pm_seconds": 1.0,
+        "rm_seconds": 1.0,
+    }
     rows = [
         {**info, **extra, **r, "prompts_per_s": 100.0}
         for r in validation_rows(prompts, columns, 100, 0.95, 0)

@@ -15,7 +15,7 @@ from seam_exp.models.factory import llama_config
 from seam_exp.seam.ablations import ablation_scores, seam_config
 from seam_exp.seam.candidates import candidate_frame
 from seam_exp.seam.gpt import GptBuilder, ScriptedWriter
-from seam_exp.seam.ground_truth import true_mismatch
+from seam_exp.seam.ground_truth import split_half_reliability, true_mismatch
 from seam_exp.seam.pipeline import validation_rows
 from seam_exp.seam.scorer import format_prompts, pm_scores, rm_scores
 from seam_exp.world.build import format_prompt
@@ -166,3 +166,24 @@ def test_validation_rows_skip_prompts_without_ground_truth():
     assert by["rev"]["spearman"] == pytest.approx(-1.0)
     assert by["seam"]["seam_mean"] == pytest.approx(per_prompt["a:seam"].mean())
     assert by["seam"]["gt_mismatch_mean"] == pytest.approx(0.4)
+
+
+def test_split_half_reliability_of_a_consistent_ground_truth_is_one():
+    # 8 prompts x 6 samples; each half (even / odd samples) has gold 0, 1, 2, and the RM gets 0..3 of its
+    # 3 pairs wrong, the same number in both halves (level = prompt % 4): the halves agree perfectly.
+    rewards_for_level = {0: [0, 1, 2], 1: [0, 2, 1], 2: [2, 0, 1], 3: [2, 1, 0]}
+    ids, index, rewards, gold = [], [], [], []
+    for p in range(8):
+        half = rewards_for_level[p % 4]
+        for j in range(6):
+            ids.append(p)
+            index.append(j)
+            gold.append(float(j // 2))
+            rewards.append(float(half[j // 2]))
+    rewards, gold = np.array(rewards), np.array(gold)
+    per_prompt = true_mismatch(ids, rewards, gold)
+    assert sorted(set(per_prompt["gt_mismatch"].round(3))) == [0.0, 0.333, 0.667, 1.0]
+    assert split_half_reliability(ids, index, rewards, gold) == pytest.approx(1.0)
+    # If every prompt has the same mismatch, there is nothing to rank: undefined, not a number.
+    flat = np.tile(np.array([0.0, 0.0, 1.0, 1.0, 2.0, 2.0]), 8)
+    assert np.isnan(split_half_reliability(ids, index, flat, gold))
