@@ -52,18 +52,20 @@ def sanity_figure(df: pd.DataFrame, path: Path) -> None:
         ("pm_params", "pm_greedy_correct", "PM greedy accuracy"),
         ("rm_params", "rm_acc_heldout", "RM held-out pair accuracy"),
     ]
+    colors = {b: f"C{i}" for i, b in enumerate(sorted(df["budget"].unique()))}  # one color per budget
     for ax, (x, y, title) in zip(axes, panels, strict=True):
         for budget, group in df.groupby("budget"):
-            group = group.sort_values(x)
-            ax.plot(group[x], group[y], marker="o", label=f"budget x{budget:g}")
+            group, color = group.sort_values(x), colors[budget]
+            ax.plot(group[x], group[y], marker="o", color=color, label=f"budget x{budget:g}")
             if y == "pm_gold_mean":
-                ax.fill_between(group[x], group["pm_gold_lo"], group["pm_gold_hi"], alpha=0.2)
+                ax.fill_between(group[x], group["pm_gold_lo"], group["pm_gold_hi"], color=color, alpha=0.2)
             if y == "rm_acc_heldout":
                 ax.plot(
                     group[x],
                     group["rm_acc_pm_samples"],
                     marker="x",
                     linestyle="--",
+                    color=color,
                     label=f"on PM samples, x{budget:g}",
                 )
         ax.set_xscale("log")
