@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The grid's models first (one per job, both cores busy), then the grid itself from the cache.
 run: install
+	$(PY) -m seam_exp +experiment=models
 	$(PY) -m seam_exp +experiment=saturation
 
 test: install

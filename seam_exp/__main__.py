@@ -23,6 +23,7 @@ RUNNERS = {
     "seam": "seam_exp.experiments.seam",
     "saturation": "seam_exp.experiments.saturation",
     "mismatch": "seam_exp.experiments.mismatch",
+    "models": "seam_exp.experiments.models",
 }
 
 

@@ -1,0 +1,33 @@
+"""`+experiment=models`: train the SFT policy or the reward model of one preset into the artifact cache.
+
+Swept over sizes and artifacts (conf/experiment/models.yaml), it trains a grid's models in parallel
+before the grid runs; every later run finds them in the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from omegaconf import DictConfig
+
+from seam_exp.experiments.world import world_from
+from seam_exp.models.train import metrics_of, sft_policy, trained_reward
+from seam_exp.utils.runtime import cache_from, set_threads
+
+log = logging.getLogger(__name__)
+
+TRAINERS = {"pm": sft_policy, "rm": trained_reward}
+
+
+def run(cfg: DictConfig) -> dict:
+    if cfg.artifact not in TRAINERS:
+        raise ValueError(f"unknown artifact '{cfg.artifact}'; valid: {', '.join(TRAINERS)}")
+    set_threads(cfg.trainer.num_threads)
+    world, cache = world_from(cfg), cache_from(cfg)
+    folder, trained_now = TRAINERS[cfg.artifact](cfg, world, cache)
+    info = metrics_of(folder)
+    state = f"trained in {info['seconds']:.0f} s" if trained_now else "found in the cache"
+    print(
+        f"{cfg.artifact}={cfg[cfg.artifact].name}: {info['params']} params, {info['steps']} steps, {state}: {folder}"
+    )
+    return {"artifact": cfg.artifact, "name": cfg[cfg.artifact].name, "trained_now": trained_now, **info}
