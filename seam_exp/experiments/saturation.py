@@ -15,33 +15,13 @@ from omegaconf import DictConfig
 from seam_exp.experiments.world import world_from
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
-from seam_exp.reporting.results import write_results
+from seam_exp.reporting.results import RL_FINAL_METRICS, write_results
 from seam_exp.reporting.tables import to_markdown
 from seam_exp.rl.config import rl_config
 from seam_exp.rl.train import rl_finetune
 from seam_exp.utils.runtime import cache_from, output_dir, set_threads
 
 log = logging.getLogger(__name__)
-
-# Metrics of the final evaluation copied into the row as they are.
-FINAL = [
-    "gain",
-    "gain_lo",
-    "gain_hi",
-    "win_rate",
-    "win_rate_lo",
-    "win_rate_hi",
-    "kl",
-    "kl_lo",
-    "kl_hi",
-    "mismatch",
-    "mismatch_lo",
-    "mismatch_hi",
-    "mismatch_pairs",
-    "hacking",
-    "eos_rate",
-    "response_tokens",
-]
 
 
 def run(cfg: DictConfig) -> dict:
@@ -77,7 +57,7 @@ def run(cfg: DictConfig) -> dict:
         "rl_gold": final["gold"],
         "rl_gold_lo": final["gold_lo"],
         "rl_gold_hi": final["gold_hi"],
-        **{k: final[k] for k in FINAL},
+        **{k: final[k] for k in RL_FINAL_METRICS},
         "sft_proxy": start["proxy"],
         "rl_proxy": final["proxy"],
         "sft_correct": start["correct_rate"],

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from seam_exp.reporting.sweep import sweep_results  # noqa: E402
-from seam_exp.reporting.tables import write_table  # noqa: E402
+from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.sweep import sweep_results
+from seam_exp.reporting.tables import write_table
 
 PAPER_MISMATCH = 0.35  # Lu et al. 2024: share of sampled PM responses where RM and humans disagree
 SIZE_ORDER = ["xs", "s", "m", "l"]
@@ -89,10 +86,7 @@ def mismatch_figure(df: pd.DataFrame, title: str, path: Path) -> None:
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, title)
 
 
 def aggregate(outputs: Path) -> list[Path]:

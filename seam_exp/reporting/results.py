@@ -11,6 +11,26 @@ RESULTS_FILE = "results.csv"
 # Columns every experiment's row starts with: what ran.
 RUN_COLUMNS = ["experiment", "scale", "pm", "rm", "seed", "run_dir"]
 
+# Metrics of an RL run's final gold evaluation (rl/evaluate.py), copied into saturation rows as they are.
+RL_FINAL_METRICS = [
+    "gain",
+    "gain_lo",
+    "gain_hi",
+    "win_rate",
+    "win_rate_lo",
+    "win_rate_hi",
+    "kl",
+    "kl_lo",
+    "kl_hi",
+    "mismatch",
+    "mismatch_lo",
+    "mismatch_hi",
+    "mismatch_pairs",
+    "hacking",
+    "eos_rate",
+    "response_tokens",
+]
+
 SCHEMAS: dict[str, list[str]] = {
     "sanity": [
         *RUN_COLUMNS,
@@ -77,22 +97,7 @@ SCHEMAS: dict[str, list[str]] = {
         "rl_gold",
         "rl_gold_lo",
         "rl_gold_hi",
-        "gain",
-        "gain_lo",
-        "gain_hi",
-        "win_rate",
-        "win_rate_lo",
-        "win_rate_hi",
-        "kl",
-        "kl_lo",
-        "kl_hi",
-        "mismatch",
-        "mismatch_lo",
-        "mismatch_hi",
-        "mismatch_pairs",
-        "hacking",
-        "eos_rate",
-        "response_tokens",
+        *RL_FINAL_METRICS,
         "sft_proxy",
         "rl_proxy",
         "sft_correct",

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from seam_exp.reporting.results import collect_results  # noqa: E402
-from seam_exp.reporting.tables import write_table  # noqa: E402
+from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.results import collect_results
+from seam_exp.reporting.tables import write_table
 
 SIZE_ORDER = ["xs", "s", "m", "l"]
 KEYS = ["scale", "pm", "rm", "budget", "seed"]
@@ -73,9 +70,7 @@ def sanity_figure(df: pd.DataFrame, path: Path) -> None:
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def aggregate(outputs: Path) -> list[Path]:

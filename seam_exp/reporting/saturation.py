@@ -6,16 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from seam_exp.reporting.stats import mean_ci_over_seeds  # noqa: E402
-from seam_exp.reporting.sweep import sweep_results  # noqa: E402
-from seam_exp.reporting.tables import write_table  # noqa: E402
+from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.stats import mean_ci_over_seeds
+from seam_exp.reporting.sweep import sweep_results
+from seam_exp.reporting.tables import write_table
 
 SIZE_ORDER = ["xs", "s", "m", "l"]
 CELL = {
@@ -149,9 +146,7 @@ def heatmap(summary: pd.DataFrame, missing: pd.DataFrame, title: str, path: Path
     ax.set_ylabel("policy model")
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, label="gold gain of RLHF over SFT")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def curves(summary: pd.DataFrame, title: str, path: Path) -> None:
@@ -183,10 +178,7 @@ def curves(summary: pd.DataFrame, title: str, path: Path) -> None:
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, title)
 
 
 def aggregate(outputs: Path) -> list[Path]:

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from seam_exp.reporting.results import collect_results  # noqa: E402
-from seam_exp.reporting.stats import paired_bootstrap_corr_diff  # noqa: E402
-from seam_exp.reporting.tables import write_table  # noqa: E402
+from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.results import collect_results
+from seam_exp.reporting.stats import paired_bootstrap_corr_diff
+from seam_exp.reporting.tables import write_table
 
 KEYS = ["scale", "pm", "policy", "rm", "seed", "variant", "ablation"]
 PROMPTS_FILE = "seam_prompts.csv"  # written by seam_exp.experiments.seam
@@ -83,9 +80,7 @@ def scatter_figure(df: pd.DataFrame, variant: str, path: Path) -> bool:
         ax.set_ylabel("true mismatch (PM samples)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=6, markerscale=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 

@@ -51,8 +51,9 @@ def sweep_jobs(root: Path, task: str, keys: dict[str, str]) -> pd.DataFrame:
 def sweep_results(root: Path, task: str, keys: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(results rows of the newest successful job of each cell, the cells whose newest job is missing)."""
     jobs = sweep_jobs(root, task, keys)
-    ok = jobs[jobs["ok"]]
+    done = jobs["ok"].astype(bool)  # an empty object column would index columns, not rows
+    ok = jobs[done]
     frames = [collect_results(job, task) for job in ok["job_dir"]]
     frames = [f for f in frames if len(f)]
     results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCHEMAS[task])
-    return results, jobs[~jobs["ok"]].drop(columns=["ok"])
+    return results, jobs[~done].drop(columns=["ok"])

@@ -16,8 +16,20 @@ def _rows(tmp_path, experiment):
     return pd.concat(pd.read_csv(p) for p in (tmp_path / "outputs" / experiment).rglob("results.csv"))
 
 
+def _artifacts(tmp_path):
+    """{'pm/<key>': mtime} of every trained model in the cache (lock files aside)."""
+    folders = [*(tmp_path / "cache").glob("pm/*"), *(tmp_path / "cache").glob("rm/*")]
+    return {f"{p.parent.name}/{p.name}": p.stat().st_mtime_ns for p in folders if p.suffix != ".lock"}
+
+
 def test_saturation_sweep_writes_a_row_per_cell_heatmap_curves_and_table(tmp_path):
+    # As `make run` does: the models experiment trains exactly the models the grid then finds cached.
+    models = run_experiment(tmp_path, "+experiment=models")
+    trained = _artifacts(tmp_path)
+    assert sorted(k.split("/")[0] for k in trained) == ["pm", "pm", "rm", "rm"]
+    assert models.stdout.count("trained in") == 4
     run_experiment(tmp_path, "+experiment=saturation")
+    assert _artifacts(tmp_path) == trained  # nothing trained again, nothing rewritten
     rows = _rows(tmp_path, "saturation")
     assert list(rows.columns) == SCHEMAS["saturation"]
     assert sorted(zip(rows["pm"], rows["rm"], strict=True)) == [

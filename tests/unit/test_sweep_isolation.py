@@ -11,9 +11,9 @@ from omegaconf import OmegaConf
 import seam_exp.utils.task_wrapper as task_wrapper
 from seam_exp.__main__ import dispatch
 from seam_exp.cli import CONF_DIR
-from seam_exp.reporting import saturation
+from seam_exp.reporting import mismatch, saturation
 from seam_exp.reporting.results import SCHEMAS, write_results
-from seam_exp.reporting.sweep import sweep_jobs
+from seam_exp.reporting.sweep import sweep_jobs, sweep_results
 
 
 def _cfg(*overrides):
@@ -87,3 +87,11 @@ def test_aggregation_reports_failed_and_silent_cells_as_missing(tmp_path):
     assert "missing: no result" in lines[("s", "s")]
     assert all(p.is_file() for p in written)
     assert any(p.name.endswith("_heatmap.png") for p in written)
+
+
+def test_an_outputs_tree_without_this_experiment_aggregates_to_nothing(tmp_path):
+    # `make figures` visits every experiment; one that never ran must not crash the others.
+    _job(tmp_path / "saturation" / "scale=smoke" / "multirun_x", "a", "xs", "xs", ok=True)
+    results, missing = sweep_results(tmp_path, "mismatch", mismatch.CELL)
+    assert results.empty and missing.empty
+    assert mismatch.aggregate(tmp_path) == []
