@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from seam_exp.reporting.plots import plt, save_figure
-from seam_exp.reporting.sweep import sweep_results
+from seam_exp.reporting.sweep import group_name, sweep_results
 from seam_exp.reporting.tables import write_table
 
 PAPER_MISMATCH = 0.35  # Lu et al. 2024: share of sampled PM responses where RM and humans disagree
@@ -93,18 +93,17 @@ def aggregate(outputs: Path) -> list[Path]:
     results, missing = sweep_results(outputs, "mismatch", CELL)
     folder = outputs / "figures" / "mismatch"
     written = []
-    group_cols = ["scale", "algorithm", "reward_source"]
+    group_cols = ["scale", "algorithm", "reward_source", "variant"]
     groups = set(map(tuple, results[group_cols].to_numpy())) | set(map(tuple, missing[group_cols].to_numpy()))
     for group in sorted(groups, key=str):
-        scale, algorithm, source = group
+        scale, algorithm, source, variant = group
 
         def pick(df, values=group):
             return df[(df[group_cols] == pd.Series(values, index=group_cols)).all(axis=1)]
 
         rows, lost = pick(results), pick(missing)
-        name = f"mismatch_{scale}_{algorithm}" + ("" if source == "rm" else f"_{source}")
-        reward = "" if source == "rm" else f", trained on {source}"
-        title = f"RM/gold mismatch on the policy's samples during RL ({algorithm}{reward}, scale={scale})"
+        name, extra = group_name(f"mismatch_{scale}_{algorithm}", source, variant)
+        title = f"RM/gold mismatch on the policy's samples during RL ({algorithm}{extra}, scale={scale})"
         write_table(mismatch_table(rows, lost), folder, name, title)
         written.append(folder / f"{name}.md")
         if len(rows):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.stats import mean_ci_over_seeds
-from seam_exp.reporting.sweep import sweep_results
+from seam_exp.reporting.sweep import group_name, sweep_results
 from seam_exp.reporting.tables import write_table
 
 SIZE_ORDER = ["xs", "s", "m", "l"]
@@ -26,7 +26,7 @@ CELL = {
     "rm_budget": "rm.train.budget",
     "seed": "seed",
 }
-GROUP = ["scale", "grid", "algorithm", "reward_source"]
+GROUP = ["scale", "grid", "algorithm", "reward_source", "variant"]
 
 
 def _label(name: str, budget: float, grid: str) -> str:
@@ -188,17 +188,15 @@ def aggregate(outputs: Path) -> list[Path]:
     written = []
     groups = set(map(tuple, results[GROUP].to_numpy())) | set(map(tuple, missing[GROUP].to_numpy()))
     for group in sorted(groups, key=str):
-        scale, grid, algorithm, source = group
+        scale, grid, algorithm, source, variant = group
 
         def pick(df, values=group):
             return df[(df[GROUP] == pd.Series(values, index=GROUP)).all(axis=1)]
 
         rows, lost = pick(results), pick(missing)
         summary = cell_summary(rows) if len(rows) else pd.DataFrame(columns=["pm_label", "rm_label"])
-        # RM-trained runs keep the plain name; oracle runs (trained on gold itself) are told apart.
-        name = f"saturation_{scale}_{grid}_{algorithm}" + ("" if source == "rm" else f"_{source}")
-        reward = "" if source == "rm" else f", trained on {source}"
-        title = f"RLHF gain over SFT by gold ({algorithm}{reward}, {grid} grid, scale={scale})"
+        name, extra = group_name(f"saturation_{scale}_{grid}_{algorithm}", source, variant)
+        title = f"RLHF gain over SFT by gold ({algorithm}{extra}, {grid} grid, scale={scale})"
         write_table(saturation_table(summary, lost), folder, name, title)
         written.append(folder / f"{name}.md")
         heatmap(summary, lost, title, folder / f"{name}_heatmap.png")

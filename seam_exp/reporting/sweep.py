@@ -23,9 +23,33 @@ def _reason(job: Path) -> str:
     return "no result (killed or still running)"
 
 
+# Command-line overrides that say where or how a job ran, not what it computed (a trailing dot: a prefix).
+NOT_A_VARIANT = ("experiment", "scale", "scale.sweep.", "seed", "paths.", "hydra.", "trainer", "trainer.")
+
+
+def _not_a_variant(key: str) -> bool:
+    return any(key == k or (k.endswith(".") and key.startswith(k)) for k in NOT_A_VARIANT)
+
+
+def job_variant(job: Path, keys: dict[str, str]) -> str:
+    """The job's command-line overrides other than the cell's own keys, e.g. 'rl.kl.coef=0.2': runs that
+    differ in a knob someone swept must not be merged into one cell (nor their seeds pooled)."""
+    path = job / ".hydra" / "overrides.yaml"
+    overrides = OmegaConf.load(path) if path.is_file() else []
+    # A group choice (pm=m, rl=rloo) is the cell key it sets (pm.name, rl.algorithm), not a variant.
+    axes = {*keys.values(), *(p.split(".")[0] for p in keys.values() if "." in p)}
+    kept = []
+    for override in overrides:
+        key = str(override).split("=", 1)[0].lstrip("+~")
+        if key in axes or _not_a_variant(key):
+            continue
+        kept.append(str(override))
+    return ",".join(sorted(kept))
+
+
 def sweep_jobs(root: Path, task: str, keys: dict[str, str]) -> pd.DataFrame:
     """The newest job of each cell of `task` under root: its key values (column -> config path),
-    job_dir, mtime, ok and reason (empty when ok)."""
+    variant (see job_variant), job_dir, mtime, ok and reason (empty when ok)."""
     rows = []
     for cfg_path in Path(root).rglob(".hydra/config.yaml"):
         job = cfg_path.parent.parent
@@ -36,6 +60,7 @@ def sweep_jobs(root: Path, task: str, keys: dict[str, str]) -> pd.DataFrame:
         rows.append(
             {
                 **{col: OmegaConf.select(cfg, path, default=None) for col, path in keys.items()},
+                "variant": job_variant(job, keys),
                 "job_dir": job,
                 "mtime": cfg_path.stat().st_mtime,
                 "ok": ok,
@@ -43,17 +68,28 @@ def sweep_jobs(root: Path, task: str, keys: dict[str, str]) -> pd.DataFrame:
             }
         )
     if not rows:
-        return pd.DataFrame(columns=[*keys, "job_dir", "mtime", "ok", "reason"])
+        return pd.DataFrame(columns=[*keys, "variant", "job_dir", "mtime", "ok", "reason"])
     df = pd.DataFrame(rows).sort_values("mtime")
-    return df.groupby(list(keys), dropna=False, as_index=False).last()
+    return df.groupby([*keys, "variant"], dropna=False, as_index=False).last()
 
 
 def sweep_results(root: Path, task: str, keys: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(results rows of the newest successful job of each cell, the cells whose newest job is missing)."""
+    """(results rows of the newest successful job of each cell, with its variant; the cells whose newest
+    job is missing)."""
     jobs = sweep_jobs(root, task, keys)
     done = jobs["ok"].astype(bool)  # an empty object column would index columns, not rows
     ok = jobs[done]
-    frames = [collect_results(job, task) for job in ok["job_dir"]]
+    pairs = zip(ok["job_dir"], ok["variant"], strict=True)
+    frames = [collect_results(job, task).assign(variant=variant) for job, variant in pairs]
     frames = [f for f in frames if len(f)]
-    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCHEMAS[task])
+    empty = pd.DataFrame(columns=[*SCHEMAS[task], "variant"])
+    results = pd.concat(frames, ignore_index=True) if frames else empty
     return results, jobs[~done].drop(columns=["ok"])
+
+
+def group_name(base: str, source: str, variant: str) -> tuple[str, str]:
+    """(file name, title suffix) of one group of a sweep's figures: runs trained on gold and runs with
+    extra overrides are told apart from the plain RM-trained runs."""
+    name = base + ("" if source == "rm" else f"_{source}") + (f"_{variant}" if variant else "")
+    suffix = ("" if source == "rm" else f", trained on {source}") + (f", {variant}" if variant else "")
+    return name, suffix

@@ -39,11 +39,14 @@ def test_outside_a_multirun_a_bad_rl_setting_is_one_line_and_exit_2(tmp_path, mo
     assert not (tmp_path / "FAILED.txt").exists()
 
 
-def _job(root, name, pm, rm, *, ok: bool, reason: str = ""):
-    """A Hydra job folder as a saturation sweep leaves it: its config, and results.csv or FAILED.txt."""
+def _job(root, name, pm, rm, *, ok: bool, reason: str = "", extra: tuple[str, ...] = ()):
+    """A Hydra job folder as a saturation sweep leaves it: its config and command-line overrides, and
+    results.csv or FAILED.txt."""
     job = root / name
     (job / ".hydra").mkdir(parents=True)
-    OmegaConf.save(_cfg(f"pm={pm}", f"rm={rm}"), job / ".hydra" / "config.yaml")
+    overrides = ["+experiment=saturation", "scale=smoke", f"pm={pm}", f"rm={rm}", "seed=0", *extra]
+    OmegaConf.save(_cfg(*overrides[2:]), job / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create([*overrides, "paths.outputs=/tmp/x"]), job / ".hydra" / "overrides.yaml")
     if ok:
         row = {c: 0.1 for c in SCHEMAS["saturation"]}
         row.update(
@@ -95,3 +98,20 @@ def test_an_outputs_tree_without_this_experiment_aggregates_to_nothing(tmp_path)
     results, missing = sweep_results(tmp_path, "mismatch", mismatch.CELL)
     assert results.empty and missing.empty
     assert mismatch.aggregate(tmp_path) == []
+
+
+def test_runs_that_differ_in_a_swept_knob_are_reported_apart_not_merged(tmp_path):
+    sweep = tmp_path / "saturation" / "scale=smoke" / "multirun_x"
+    _job(sweep, "a", "xs", "xs", ok=True, extra=("rl.kl.coef=0.05",))
+    _job(sweep, "b", "xs", "xs", ok=True, extra=("rl.kl.coef=0.2", "trainer.enable_progress_bar=false"))
+    _job(sweep, "c", "xs", "xs", ok=True)  # the defaults: the plain table
+    jobs = sweep_jobs(tmp_path, "saturation", saturation.CELL)
+    assert sorted(jobs["variant"]) == ["", "rl.kl.coef=0.05", "rl.kl.coef=0.2"]
+    names = sorted(p.name for p in saturation.aggregate(tmp_path) if p.suffix == ".md")
+    assert names == [
+        "saturation_smoke_size_ppo.md",
+        "saturation_smoke_size_ppo_rl.kl.coef=0.05.md",
+        "saturation_smoke_size_ppo_rl.kl.coef=0.2.md",
+    ]
+    table = (tmp_path / "figures" / "saturation" / "saturation_smoke_size_ppo_rl.kl.coef=0.2.md").read_text()
+    assert "rl.kl.coef=0.2" in table.splitlines()[0] and table.count("| ok") == 1
