@@ -51,6 +51,20 @@ def _expand_sweeps(overrides: list[str]) -> list[list[str]]:
     return variants
 
 
+def _unparsable(overrides: list[str], exc: OverrideParseException) -> str:
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException:
+            # Run folders contain '=' and ',': a path must be quoted for Hydra's override grammar.
+            hint = (
+                " (quote a value with '=' or ',' in it: key=\"'<value>'\")" if override.count("=") > 1 else ""
+            )
+            return f"cannot parse override '{override}'{hint}"
+    return f"cannot parse override: {str(exc).splitlines()[0]}"
+
+
 def _one_line(exc: Exception, overrides: list[str]) -> str:
     if isinstance(exc, MissingConfigException):
         missing = exc.missing_cfg_file or ""
@@ -92,7 +106,7 @@ def check(args: list[str]) -> None:
     try:
         variants = _expand_sweeps(overrides)
     except OverrideParseException as exc:
-        raise ConfigError(f"cannot parse override: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(_unparsable(overrides, exc)) from None
     for variant in variants:
         try:
             with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -139,7 +139,8 @@ def heatmap(summary: pd.DataFrame, missing: pd.DataFrame, title: str, path: Path
                 )
             else:
                 text = "missing"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+            dark = np.isfinite(grid[i, j]) and abs(grid[i, j]) > 0.6 * bound  # white on a dark cell
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(rms)), rms)
     ax.set_yticks(range(len(pms)), pms)
     ax.set_xlabel("reward model")

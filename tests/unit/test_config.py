@@ -43,6 +43,10 @@ def test_budget_scales_the_step_count():
         (["+experiment=world", "pm=xs,zz", "-m"], "unknown pm 'zz'"),
         (["+experiment=world", "pm.arch.hiden_size=3"], "unknown config key 'pm.arch.hiden_size'"),
         (["+experiment=world", "nonsense=1"], "unknown config key 'nonsense'"),
+        (
+            ["+experiment=seam", "seam.policy.checkpoint=/runs/pm=s,rm=m/policy"],
+            "cannot parse override 'seam.policy.checkpoint=/runs/pm=s,rm=m/policy' (quote a value",
+        ),
     ],
 )
 def test_bad_command_line_is_one_clear_line(args, expected):
@@ -57,6 +61,9 @@ def test_bad_command_line_is_one_clear_line(args, expected):
 
 def test_valid_sweep_passes_the_check():
     check(["+experiment=world", "pm=xs,s", "seed=0,1", "-m"])
+    check(
+        ["+experiment=seam", "seam.policy.checkpoint='/runs/pm=s,rm=m/policy'"]
+    )  # quoted, as the error says
 
 
 def test_entry_point_exits_nonzero_with_one_line_and_writes_nothing(tmp_path):
