@@ -90,6 +90,7 @@ def sweep_results(root: Path, task: str, keys: dict[str, str]) -> tuple[pd.DataF
 def group_name(base: str, source: str, variant: str) -> tuple[str, str]:
     """(file name, title suffix) of one group of a sweep's figures: runs trained on gold and runs with
     extra overrides are told apart from the plain RM-trained runs."""
-    name = base + ("" if source == "rm" else f"_{source}") + (f"_{variant}" if variant else "")
+    safe = variant.replace("/", "_").replace(" ", "")  # a path in an override must not become folders
+    name = base + ("" if source == "rm" else f"_{source}") + (f"_{safe}" if variant else "")
     suffix = ("" if source == "rm" else f", trained on {source}") + (f", {variant}" if variant else "")
     return name, suffix
