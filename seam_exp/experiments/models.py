@@ -6,15 +6,11 @@ before the grid runs; every later run finds them in the cache.
 
 from __future__ import annotations
 
-import logging
-
 from omegaconf import DictConfig
 
 from seam_exp.experiments.world import world_from
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.utils.runtime import cache_from, set_threads
-
-log = logging.getLogger(__name__)
 
 TRAINERS = {"pm": sft_policy, "rm": trained_reward}
 

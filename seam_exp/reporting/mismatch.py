@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from seam_exp.reporting.plots import plt, save_figure
-from seam_exp.reporting.sweep import group_name, sweep_results
+from seam_exp.reporting.sweep import group_name, sweep_groups, sweep_results
 from seam_exp.reporting.tables import write_table
 
 PAPER_MISMATCH = 0.35  # Lu et al. 2024: share of sampled PM responses where RM and humans disagree
@@ -94,14 +94,7 @@ def aggregate(outputs: Path) -> list[Path]:
     folder = outputs / "figures" / "mismatch"
     written = []
     group_cols = ["scale", "algorithm", "reward_source", "variant"]
-    groups = set(map(tuple, results[group_cols].to_numpy())) | set(map(tuple, missing[group_cols].to_numpy()))
-    for group in sorted(groups, key=str):
-        scale, algorithm, source, variant = group
-
-        def pick(df, values=group):
-            return df[(df[group_cols] == pd.Series(values, index=group_cols)).all(axis=1)]
-
-        rows, lost = pick(results), pick(missing)
+    for (scale, algorithm, source, variant), rows, lost in sweep_groups(results, missing, group_cols):
         name, extra = group_name(f"mismatch_{scale}_{algorithm}", source, variant)
         title = f"RM/gold mismatch on the policy's samples during RL ({algorithm}{extra}, scale={scale})"
         write_table(mismatch_table(rows, lost), folder, name, title)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.stats import mean_ci_over_seeds
-from seam_exp.reporting.sweep import group_name, sweep_results
+from seam_exp.reporting.sweep import group_name, sweep_groups, sweep_results
 from seam_exp.reporting.tables import write_table
 
 SIZE_ORDER = ["xs", "s", "m", "l"]
@@ -187,14 +187,7 @@ def aggregate(outputs: Path) -> list[Path]:
     results, missing = _with_labels(results), _with_labels(missing)
     folder = outputs / "figures" / "saturation"
     written = []
-    groups = set(map(tuple, results[GROUP].to_numpy())) | set(map(tuple, missing[GROUP].to_numpy()))
-    for group in sorted(groups, key=str):
-        scale, grid, algorithm, source, variant = group
-
-        def pick(df, values=group):
-            return df[(df[GROUP] == pd.Series(values, index=GROUP)).all(axis=1)]
-
-        rows, lost = pick(results), pick(missing)
+    for (scale, grid, algorithm, source, variant), rows, lost in sweep_groups(results, missing, GROUP):
         summary = cell_summary(rows) if len(rows) else pd.DataFrame(columns=["pm_label", "rm_label"])
         name, extra = group_name(f"saturation_{scale}_{grid}_{algorithm}", source, variant)
         title = f"RLHF gain over SFT by gold ({algorithm}{extra}, {grid} grid, scale={scale})"

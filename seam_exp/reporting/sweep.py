@@ -87,6 +87,19 @@ def sweep_results(root: Path, task: str, keys: dict[str, str]) -> tuple[pd.DataF
     return results, jobs[~done].drop(columns=["ok"])
 
 
+def sweep_groups(results: pd.DataFrame, missing: pd.DataFrame, columns: list[str]):
+    """Yield (values of `columns`, its result rows, its missing cells) for every group of a sweep that
+    has either, in a stable order: one table and figure set is written per group."""
+    groups = set(map(tuple, results[columns].to_numpy())) | set(map(tuple, missing[columns].to_numpy()))
+    for group in sorted(groups, key=str):
+        key = pd.Series(group, index=columns)
+        yield (
+            group,
+            results[(results[columns] == key).all(axis=1)],
+            missing[(missing[columns] == key).all(axis=1)],
+        )
+
+
 def group_name(base: str, source: str, variant: str) -> tuple[str, str]:
     """(file name, title suffix) of one group of a sweep's figures: runs trained on gold and runs with
     extra overrides are told apart from the plain RM-trained runs."""
