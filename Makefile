@@ -36,7 +36,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 figures: install
-	$(PY) -m seam_exp.reporting.figures outputs
+	$(PY) -m seam_exp.figures outputs
 
 bench: install
 	$(PY) -m seam_exp.bench

@@ -15,14 +15,14 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from seam_exp.cli import CONF_DIR
-from seam_exp.experiments.world import world_from
 from seam_exp.models.batching import encode_pairs
 from seam_exp.models.factory import build_policy, build_reward, count_parameters
-from seam_exp.models.generation import generate
+from seam_exp.models.generation import GenerationSettings, generate
 from seam_exp.models.logprob import response_logprobs
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import reward_scores
 from seam_exp.reporting.tables import to_markdown
+from seam_exp.world.build import world_from
 
 
 def _timed(fn, repeats: int) -> float:
@@ -53,7 +53,7 @@ def bench_size(cfg, world, batch_size: int, repeats: int) -> dict:
         lp = _timed(lambda: response_logprobs(policy, batch), repeats)
     prompts = rows["prompt"]
     start = time.perf_counter()
-    samples = generate(policy, tok, prompts, max_new_tokens=32, seed=0)
+    samples = generate(policy, tok, prompts, settings=GenerationSettings(max_new_tokens=32), seed=0)
     gen = time.perf_counter() - start
     new_tokens = sum(len(r) for r in samples.response_ids)
     rm = build_reward(cfg.rm, tok).eval()

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from seam_exp.experiments.world import world_from
+from seam_exp.experiments import Experiment, prepare
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
-from seam_exp.utils.runtime import cache_from, set_threads
 
 TRAINERS = {"pm": sft_policy, "rm": trained_reward}
 
@@ -18,8 +17,7 @@ TRAINERS = {"pm": sft_policy, "rm": trained_reward}
 def run(cfg: DictConfig) -> dict:
     if cfg.artifact not in TRAINERS:
         raise ValueError(f"unknown artifact '{cfg.artifact}'; valid: {', '.join(TRAINERS)}")
-    set_threads(cfg.trainer.num_threads)
-    world, cache = world_from(cfg), cache_from(cfg)
+    world, cache = prepare(cfg)
     folder, trained_now = TRAINERS[cfg.artifact](cfg, world, cache)
     info = metrics_of(folder)
     state = f"trained in {info['seconds']:.0f} s" if trained_now else "found in the cache"
@@ -27,3 +25,6 @@ def run(cfg: DictConfig) -> dict:
         f"{cfg.artifact}={cfg[cfg.artifact].name}: {info['params']} params, {info['steps']} steps, {state}: {folder}"
     )
     return {"artifact": cfg.artifact, "name": cfg[cfg.artifact].name, "trained_now": trained_now, **info}
+
+
+EXPERIMENT = Experiment(run=run)

@@ -3,28 +3,52 @@
 One job = one (PM, RM) pair. The PM is judged by gold on held-out eval prompts (sampled and greedy);
 the RM by pair accuracy on held-out preference pairs and on pairs of this PM's own samples ordered by
 gold: the gap between the two is the distribution shift the paper's mismatch is about.
+Aggregation: a table and a figure of PM and RM quality against size and budget, per scale.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 
 import lightning.pytorch as pl
+import pandas as pd
 from omegaconf import DictConfig
 
-from seam_exp.experiments.world import world_from
-from seam_exp.models.evaluate import (
-    heldout_pair_accuracy,
-    mismatch_on_samples,
-    policy_quality,
-    score_responses,
-)
+from seam_exp.experiments import Experiment, prepare
+from seam_exp.models.evaluate import heldout_pair_accuracy, policy_quality, rm_mismatch_on_samples
 from seam_exp.models.train import load_policy, load_reward, metrics_of, sft_policy, trained_reward
-from seam_exp.reporting.results import write_results
-from seam_exp.reporting.tables import to_markdown
-from seam_exp.utils.runtime import cache_from, output_dir, set_threads
+from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
+from seam_exp.reporting.tables import SIZE_ORDER, to_markdown, write_table
+from seam_exp.utils.runtime import output_dir
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class SanityRow(RunRow):
+    budget: float
+    pm_params: int
+    rm_params: int
+    sft_steps: int
+    rm_steps: int
+    rm_pairs: int
+    pm_gold_mean: float
+    pm_gold_lo: float
+    pm_gold_hi: float
+    pm_greedy_gold: float
+    pm_greedy_correct: float
+    pm_greedy_exact: float
+    pm_eos_rate: float
+    pm_response_tokens: float
+    rm_acc_heldout: float
+    rm_acc_heldout_gold: float
+    rm_acc_pm_samples: float
+    rm_pm_sample_pairs: int
+    sft_seconds: float
+    rm_seconds: float
 
 
 def eval_rows(world, cfg: DictConfig):
@@ -32,9 +56,8 @@ def eval_rows(world, cfg: DictConfig):
     return rows.select(range(min(cfg.scale.eval_prompts, len(rows))))
 
 
-def run(cfg: DictConfig) -> dict:
-    set_threads(cfg.trainer.num_threads)
-    world, cache = world_from(cfg), cache_from(cfg)
+def run(cfg: DictConfig) -> SanityRow:
+    world, cache = prepare(cfg)
     pm_dir, _ = sft_policy(cfg, world, cache)
     rm_dir, _ = trained_reward(cfg, world, cache)
     policy, tokenizer = load_policy(pm_dir)
@@ -46,32 +69,107 @@ def run(cfg: DictConfig) -> dict:
         policy, tokenizer, world, rows, cfg.pm.generation, cfg.scale.samples_per_prompt, cfg.seed
     )
     prompts = [rows["prompt"][i] for i in samples.prompt_index]
-    on_samples = mismatch_on_samples(score_responses(rm, tokenizer, prompts, samples.texts), gold, ids)
+    on_samples = rm_mismatch_on_samples(rm, tokenizer, prompts, samples, ids, gold)
     pm_info, rm_info = metrics_of(pm_dir), metrics_of(rm_dir)
-    row = {
-        "experiment": "sanity",
-        "scale": cfg.scale.name,
-        "pm": cfg.pm.name,
-        "rm": cfg.rm.name,
-        "seed": cfg.seed,
-        "run_dir": str(output_dir()),
-        "budget": cfg.pm.sft.budget,
-        "pm_params": pm_info["params"],
-        "rm_params": rm_info["params"],
-        "sft_steps": pm_info["steps"],
-        "rm_steps": rm_info["steps"],
-        "rm_pairs": rm_info["pairs"],
+    row = SanityRow(
+        **run_columns(cfg, output_dir()),
+        budget=cfg.pm.sft.budget,
+        pm_params=pm_info["params"],
+        rm_params=rm_info["params"],
+        sft_steps=pm_info["steps"],
+        rm_steps=rm_info["steps"],
+        rm_pairs=rm_info["rows"],
         **pm_metrics,
         **heldout_pair_accuracy(rm, tokenizer, world),
-        "rm_acc_pm_samples": 1.0 - on_samples["mismatch"],
-        "rm_pm_sample_pairs": on_samples["n_pairs"],
-        "sft_seconds": pm_info["seconds"],
-        "rm_seconds": rm_info["seconds"],
-    }
-    df = write_results([row], output_dir(), "sanity")
-    print(
-        to_markdown(
-            df.drop(columns=["run_dir"]).T.reset_index().rename(columns={"index": "metric", 0: "value"})
-        )
+        rm_acc_pm_samples=1.0 - on_samples["mismatch"],
+        rm_pm_sample_pairs=on_samples["mismatch_pairs"],
+        sft_seconds=pm_info["seconds"],
+        rm_seconds=rm_info["seconds"],
     )
+    df = write_results([row], output_dir())
+    shown = df.drop(columns=["run_dir"]).T.reset_index()
+    print(to_markdown(shown.rename(columns={"index": "metric", 0: "value"})))
     return row
+
+
+# ----------------------------------------------------------------------------------------- aggregation
+
+KEYS = ["scale", "pm", "rm", "budget", "seed"]
+
+
+def latest_per_cell(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values("_mtime").groupby(KEYS, as_index=False).last() if len(df) else df
+
+
+def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
+    cols = [
+        "scale",
+        "pm",
+        "budget",
+        "pm_params",
+        "sft_steps",
+        "pm_gold_mean",
+        "pm_gold_lo",
+        "pm_gold_hi",
+        "pm_greedy_correct",
+        "rm",
+        "rm_params",
+        "rm_steps",
+        "rm_acc_heldout",
+        "rm_acc_heldout_gold",
+        "rm_acc_pm_samples",
+    ]
+    order = {s: i for i, s in enumerate(SIZE_ORDER)}
+    return df.sort_values(["scale", "budget", "pm"], key=lambda c: c.map(order) if c.name == "pm" else c)[
+        cols
+    ]
+
+
+def sanity_figure(df: pd.DataFrame, path: Path) -> None:
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    panels = [
+        ("pm_params", "pm_gold_mean", "PM mean gold reward (samples)"),
+        ("pm_params", "pm_greedy_correct", "PM greedy accuracy"),
+        ("rm_params", "rm_acc_heldout", "RM held-out pair accuracy"),
+    ]
+    colors = {b: f"C{i}" for i, b in enumerate(sorted(df["budget"].unique()))}  # one color per budget
+    for ax, (x, y, title) in zip(axes, panels, strict=True):
+        for budget, group in df.groupby("budget"):
+            group, color = group.sort_values(x), colors[budget]
+            ax.plot(group[x], group[y], marker="o", color=color, label=f"budget x{budget:g}")
+            if y == "pm_gold_mean":
+                ax.fill_between(group[x], group["pm_gold_lo"], group["pm_gold_hi"], color=color, alpha=0.2)
+            if y == "rm_acc_heldout":
+                ax.plot(
+                    group[x],
+                    group["rm_acc_pm_samples"],
+                    marker="x",
+                    linestyle="--",
+                    color=color,
+                    label=f"on PM samples, x{budget:g}",
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    df = latest_per_cell(collect_results(outputs, "sanity", SanityRow))
+    written = []
+    folder = outputs / "figures" / "sanity"
+    for scale, group in df.groupby("scale"):
+        write_table(
+            sanity_table(group),
+            folder,
+            f"sanity_{scale}",
+            f"Sanity: PM and RM quality vs size and budget (scale={scale})",
+        )
+        sanity_figure(group, folder / f"sanity_{scale}.png")
+        written += [folder / f"sanity_{scale}.md", folder / f"sanity_{scale}.png"]
+    return written
+
+
+EXPERIMENT = Experiment(run=run, row=SanityRow, aggregate=aggregate)

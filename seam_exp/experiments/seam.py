@@ -11,31 +11,27 @@ the base setting: weights and misjudgements per candidate).
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
-from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
-from seam_exp.experiments.world import world_from
-from seam_exp.models.factory import build_policy, pretrained_tokenizer
-from seam_exp.models.train import load_policy, load_reward, policy_key, sft_policy, trained_reward
-from seam_exp.reporting.results import write_results
-from seam_exp.reporting.tables import to_markdown
-from seam_exp.seam.ablations import ablation_scores, seam_config
-from seam_exp.seam.builders import make_builder
-from seam_exp.seam.candidates import build_candidates
-from seam_exp.seam.ground_truth import split_half_reliability, true_mismatch
-from seam_exp.seam.pipeline import cached_pm_scores, cached_samples, validation_rows
-from seam_exp.seam.score import seam_table
-from seam_exp.seam.scorer import prompt_format_of, rm_scores
+from seam_exp.experiments import Experiment, prepare
+from seam_exp.metrics.intervals import paired_bootstrap_corr_diff
+from seam_exp.models.train import load_reward, trained_reward
+from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
+from seam_exp.reporting.tables import file_safe, format_ci, to_markdown, write_table
+from seam_exp.seam.formula import ablation_scores, seam_config, seam_table
+from seam_exp.seam.policy import load_pm
+from seam_exp.seam.scoring import prompt_format_of, score_variant, variant_diagnostics
+from seam_exp.seam.validation import ground_truth_table, validation_rows
 from seam_exp.utils.config import to_container
-from seam_exp.utils.runtime import cache_from, output_dir, set_threads
+from seam_exp.utils.runtime import output_dir
 
 log = logging.getLogger(__name__)
 PROMPTS_FILE, CANDIDATES_FILE, TABLES_FILE = (
@@ -43,53 +39,6 @@ PROMPTS_FILE, CANDIDATES_FILE, TABLES_FILE = (
     "seam_candidates.parquet",
     "seam_tables.parquet",
 )
-
-
-def _weights_file(folder: Path) -> Path:
-    return (
-        folder / "model" / "model.safetensors"
-        if (folder / "model").is_dir()
-        else folder / "model.safetensors"
-    )
-
-
-def _checkpoint_id(folder: Path) -> dict:
-    # Content, not path, identifies a checkpoint: a retrained policy at the same path is a new policy.
-    weights = _weights_file(folder)
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.is_file() else "unknown"
-    return {"checkpoint": str(folder.resolve()), "content": digest}
-
-
-def load_checkpoint(folder: Path):
-    """A policy checkpoint in either layout: <folder>/{model,tokenizer}/ (cached SFT artifacts) or one
-    folder holding both (what rl_finetune writes to <run dir>/policy with rl.save_policy=true)."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"seam.policy.checkpoint: no folder at {folder}")
-    if (folder / "model").is_dir():
-        return load_policy(folder)
-    model = AutoModelForCausalLM.from_pretrained(str(folder))
-    return model.eval(), PreTrainedTokenizerFast.from_pretrained(str(folder))
-
-
-def load_pm(cfg: DictConfig, world, cache):
-    """(model, tokenizer, policy label, identity for cache keys) of the PM that SEAM weights with."""
-    if cfg.seam.policy.source == "rl":
-        if not cfg.seam.policy.checkpoint:
-            raise ValueError("seam.policy.source=rl needs seam.policy.checkpoint=<folder of an RL policy>")
-        folder = Path(cfg.seam.policy.checkpoint)
-        model, tok = load_checkpoint(folder)
-        return model, tok, "rl", _checkpoint_id(folder)
-    if cfg.seam.policy.source != "sft":
-        raise ValueError(f"unknown seam.policy.source '{cfg.seam.policy.source}'; valid: sft, rl")
-    if cfg.pm.source == "scratch":
-        folder, _ = sft_policy(cfg, world, cache)
-        model, tok = load_policy(folder)
-        return model, tok, "sft", {"sft": policy_key(cfg, world), "artifact": folder.name}
-    # A pretrained PM (gguf/hub) is used as shipped: its "SFT policy" is the instruct model itself.
-    tok = pretrained_tokenizer(cfg.pm)
-    model = build_policy(cfg.pm, tok).eval()
-    ident = {k: v for k, v in to_container(cfg.pm).items() if k in ("name", "source", "gguf", "hub_id")}
-    return model, tok, "pretrained", ident
 
 
 def prompt_ids_of(cfg: DictConfig, world) -> list[int]:
@@ -101,51 +50,33 @@ def prompt_ids_of(cfg: DictConfig, world) -> list[int]:
     return [ids[i] for i in sorted(pick)]
 
 
-def ground_truth_table(cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids):
-    n = cfg.seam.ground_truth.n_samples
-    samples = cached_samples(cache, policy_id, world, pm, pm_tok, fmt, ids, n, cfg.pm.generation, cfg.seed)
-    rewards = rm_scores(samples, world, rm, rm_tok)
-    gold = world.gold(samples["prompt_id"].tolist(), samples["text"].tolist())
-    ids_of = samples["prompt_id"].to_numpy()
-    reliability = split_half_reliability(ids_of, samples["sample_index"].to_numpy(), rewards, gold)
-    return true_mismatch(ids_of, rewards, gold), reliability
+@dataclass
+class SeamRow(RunRow):
+    """One row per (variant, ablation): dataset SEAM and its rank correlation with the true mismatch."""
+
+    policy: str
+    variant: str
+    ablation: str
+    k: float
+    n_prompts: int
+    n_gt_prompts: int
+    seam_mean: float
+    gt_mismatch_mean: float
+    gt_reliability: float
+    spearman: float
+    spearman_lo: float
+    spearman_hi: float
+    kendall: float
+    kendall_lo: float
+    kendall_hi: float
+    worse_gold_ge_ref: float
+    pm_seconds: float
+    rm_seconds: float
+    prompts_per_s: float
 
 
-def score_variant(cfg, variant, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids):
-    """The scored candidate table of one variant and the seconds spent by the PM and the RM on it."""
-    builder = make_builder(variant, cfg.seam, world, cache)
-    cands, folder = build_candidates(builder, world, ids, cfg.seam.k, cfg.seam.seed, cache)
-    pm_part, pm_seconds = cached_pm_scores(
-        cache, policy_id, cands, folder.name, world, pm, pm_tok, fmt, cfg.seam.batch_size
-    )
-    start = time.perf_counter()
-    reward = rm_scores(cands, world, rm, rm_tok)
-    rm_seconds = time.perf_counter() - start
-    scored = cands.merge(pm_part, on=["prompt_id", "candidate_index"], validate="one_to_one")
-    scored["reward"] = reward
-    return scored, pm_seconds, rm_seconds
-
-
-def variant_diagnostics(scored: pd.DataFrame, pm_seconds: float, rm_seconds: float, n_prompts: int) -> dict:
-    """Per-variant columns of the results row. pm_seconds is the time the PM scores took when they were
-    computed (they are cached, so a rerun reports the first run's time); rm_seconds is this run's."""
-    worse = scored[~scored["is_reference"]]
-    ref_gold = scored.loc[scored["is_reference"]].set_index("prompt_id")["gold"]
-    return {
-        "k": float(worse.groupby("prompt_id").size().mean()),
-        # How often a "worse" answer is not worse by gold: the builder's own error rate.
-        "worse_gold_ge_ref": float(
-            (worse["gold"].to_numpy() >= ref_gold.loc[worse["prompt_id"]].to_numpy()).mean()
-        ),
-        "pm_seconds": pm_seconds,
-        "rm_seconds": rm_seconds,
-        "prompts_per_s": n_prompts / (pm_seconds + rm_seconds),
-    }
-
-
-def run(cfg: DictConfig) -> list[dict]:
-    set_threads(cfg.trainer.num_threads)
-    world, cache = world_from(cfg), cache_from(cfg)
+def run(cfg: DictConfig) -> list[SeamRow]:
+    world, cache = prepare(cfg)
     pl.seed_everything(cfg.seed)
     ids = prompt_ids_of(cfg, world)
     pm, pm_tok, policy, policy_id = load_pm(cfg, world, cache)
@@ -170,16 +101,16 @@ def run(cfg: DictConfig) -> list[dict]:
     base = to_container(cfg.seam)
     columns, extra, scored_all, tables = {}, {}, [], []
     for variant in cfg.seam.variants:
-        scored, pm_s, rm_s = score_variant(
+        scored, label, pm_s, rm_s = score_variant(
             cfg, variant, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids
         )
         scores = ablation_scores(scored, base, ablations)
-        scores.columns = ["prompt_id", *(f"{variant}:{a}" for a in scores.columns[1:])]
+        scores.columns = ["prompt_id", *(f"{label}:{a}" for a in scores.columns[1:])]
         per_prompt = per_prompt.merge(scores, on="prompt_id", validate="one_to_one")
-        columns |= {f"{variant}:{a}": (variant, a) for a in ablations}
-        extra[variant] = variant_diagnostics(scored, pm_s, rm_s, len(ids))
-        scored_all.append(scored)
-        tables.append(seam_table(scored, seam_config(base)[0]).assign(variant=variant))
+        columns |= {f"{label}:{a}": (label, a) for a in ablations}
+        extra[label] = variant_diagnostics(scored, pm_s, rm_s, len(ids))
+        scored_all.append(scored.assign(variant=label))
+        tables.append(seam_table(scored, seam_config(base)[0]).assign(variant=label))
 
     out = output_dir()
     out.mkdir(parents=True, exist_ok=True)
@@ -187,21 +118,13 @@ def run(cfg: DictConfig) -> list[dict]:
     pd.concat(scored_all, ignore_index=True).to_parquet(out / CANDIDATES_FILE)
     pd.concat(tables, ignore_index=True).to_parquet(out / TABLES_FILE)
     bootstrap = cfg.seam.bootstrap
-    run_info = {
-        "experiment": "seam",
-        "scale": cfg.scale.name,
-        "pm": cfg.pm.name,
-        "rm": cfg.rm.name,
-        "seed": cfg.seed,
-        "run_dir": str(out),
-        "policy": policy,
-        "gt_reliability": reliability,
-    }
     rows = [
-        {**run_info, **r, **extra[r["variant"]]}
+        SeamRow(
+            **run_columns(cfg, out), policy=policy, gt_reliability=reliability, **r, **extra[r["variant"]]
+        )
         for r in validation_rows(per_prompt, columns, bootstrap.n_boot, bootstrap.level, cfg.seed)
     ]
-    df = write_results(rows, out, "seam")
+    df = write_results(rows, out)
     shown = [
         "variant",
         "ablation",
@@ -217,3 +140,131 @@ def run(cfg: DictConfig) -> list[dict]:
     print(f"SEAM vs true mismatch: pm={cfg.pm.name} ({policy}), rm={cfg.rm.name}, scale={cfg.scale.name}")
     print(to_markdown(df[shown]))
     return rows
+
+
+# ----------------------------------------------------------------------------------------- aggregation
+
+KEYS = ["scale", "pm", "policy", "rm", "seed", "variant", "ablation"]
+MAIN_ABLATION = "seam"
+# What each comparison isolates: the full score against the ablation that drops one ingredient.
+COMPARISONS = {"uniform": "PM weighting", "no_length_penalty": "length penalty"}
+
+
+def latest_per_cell(df: pd.DataFrame) -> pd.DataFrame:
+    if not len(df):
+        return df
+    latest = df.groupby(KEYS)["_mtime"].transform("max")
+    return df[df["_mtime"] == latest].drop_duplicates(KEYS, keep="last")
+
+
+def correlation_table(df: pd.DataFrame) -> pd.DataFrame:
+    # Variants and ablations keep the order the runs wrote them in (the config's order), not alphabetical.
+    order = {key: i for i, key in enumerate(dict.fromkeys(zip(df["variant"], df["ablation"], strict=True)))}
+    out = df.assign(_order=[order[k] for k in zip(df["variant"], df["ablation"], strict=True)])
+    out = out.sort_values(["pm", "policy", "rm", "_order"], kind="stable")
+    out["spearman (95% CI)"] = [
+        format_ci(*r) for r in out[["spearman", "spearman_lo", "spearman_hi"]].to_numpy()
+    ]
+    out["kendall (95% CI)"] = [format_ci(*r) for r in out[["kendall", "kendall_lo", "kendall_hi"]].to_numpy()]
+    cols = [
+        "pm",
+        "policy",
+        "rm",
+        "variant",
+        "ablation",
+        "n_gt_prompts",
+        "seam_mean",
+        "gt_mismatch_mean",
+        "gt_reliability",
+        "spearman (95% CI)",
+        "kendall (95% CI)",
+        "worse_gold_ge_ref",
+        "prompts_per_s",
+    ]
+    return out[cols]
+
+
+def scatter_figure(df: pd.DataFrame, variant: str, path: Path) -> bool:
+    """Per-prompt SEAM (main setting) vs true mismatch, one panel per (pm, policy, rm); False if no data."""
+    cells = df[(df["variant"] == variant) & (df["ablation"] == MAIN_ABLATION)].sort_values(
+        ["pm", "policy", "rm"]
+    )
+    panels = []
+    for _, row in cells.iterrows():
+        prompts, column = _prompts_of(row), f"{variant}:{MAIN_ABLATION}"
+        if prompts is not None and column in prompts:
+            panels.append((row, prompts, column))
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    for ax, (row, prompts, column) in zip(axes[0], panels, strict=True):
+        for family, group in prompts.groupby("family"):
+            ax.scatter(group[column], group["gt_mismatch"], s=8, alpha=0.5, label=family)
+        ax.set_title(
+            f"pm={row['pm']} ({row['policy']}), rm={row['rm']}\n"
+            f"Spearman {row['spearman']:+.2f} [{row['spearman_lo']:+.2f}, {row['spearman_hi']:+.2f}]",
+            fontsize=9,
+        )
+        ax.set_xlabel(f"SEAM ({variant})")
+        ax.set_ylabel("true mismatch (PM samples)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=6, markerscale=2)
+    save_figure(fig, path)
+    return True
+
+
+def _prompts_of(row) -> pd.DataFrame | None:
+    file = Path(row["run_dir"]) / PROMPTS_FILE
+    return pd.read_csv(file).dropna(subset=["gt_mismatch"]) if file.is_file() else None
+
+
+def ablation_deltas(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Does each ingredient help? Spearman(full SEAM) - Spearman(ablation without it), with a paired
+    bootstrap CI over prompts, per (cell, variant)."""
+    rows = []
+    main = df[df["ablation"] == MAIN_ABLATION].sort_values(["pm", "policy", "rm"], kind="stable")
+    for _, row in main.iterrows():
+        prompts = _prompts_of(row)
+        for ablation, ingredient in COMPARISONS.items():
+            a, b = f"{row['variant']}:{MAIN_ABLATION}", f"{row['variant']}:{ablation}"
+            if prompts is None or a not in prompts or b not in prompts or len(prompts) < 3:
+                continue
+            d, lo, hi = paired_bootstrap_corr_diff(
+                prompts[a], prompts[b], prompts["gt_mismatch"], n_boot=n_boot, seed=seed
+            )
+            rows.append(
+                {
+                    "pm": row["pm"],
+                    "policy": row["policy"],
+                    "rm": row["rm"],
+                    "variant": row["variant"],
+                    "ingredient": ingredient,
+                    "vs": ablation,
+                    "spearman gain (95% CI)": format_ci(d, lo, hi),
+                    "helps": "yes" if lo > 0 else ("hurts" if hi < 0 else "no evidence"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    df = latest_per_cell(collect_results(outputs, "seam", SeamRow))
+    written = []
+    folder = outputs / "figures" / "seam"
+    for scale, group in df.groupby("scale"):
+        title = f"SEAM vs true PM/RM mismatch, rank correlation over RL prompts (scale={scale})"
+        write_table(correlation_table(group), folder, f"seam_{scale}", title)
+        written.append(folder / f"seam_{scale}.md")
+        deltas = ablation_deltas(group)
+        if len(deltas):
+            title = f"Does each ingredient help? Spearman(SEAM) - Spearman(ablation) (scale={scale})"
+            write_table(deltas, folder, f"seam_{scale}_ablation_gains", title)
+            written.append(folder / f"seam_{scale}_ablation_gains.md")
+        for variant in sorted(group["variant"].unique()):
+            path = folder / f"seam_{scale}_{file_safe(variant)}.png"
+            if scatter_figure(group, variant, path):
+                written.append(path)
+    return written
+
+
+EXPERIMENT = Experiment(run=run, row=SeamRow, aggregate=aggregate)

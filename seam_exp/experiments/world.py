@@ -6,17 +6,13 @@ import logging
 
 from omegaconf import DictConfig
 
+from seam_exp.experiments import Experiment
 from seam_exp.reporting.tables import write_table
-from seam_exp.utils.config import to_dataclass
-from seam_exp.utils.runtime import cache_from, output_dir
-from seam_exp.world.build import WorldConfig, load_world
+from seam_exp.utils.runtime import output_dir
+from seam_exp.world.build import world_from
 from seam_exp.world.summary import counts_table, gold_by_kind, gold_grid, labeler_agreement, length_bias
 
 log = logging.getLogger(__name__)
-
-
-def world_from(cfg: DictConfig):
-    return load_world(to_dataclass(WorldConfig, cfg.data, "data"), cache_from(cfg))
 
 
 def run(cfg: DictConfig) -> dict:
@@ -37,3 +33,6 @@ def run(cfg: DictConfig) -> dict:
     )
     print(f"world artifact: {world.path}\nresults: {out}")
     return {"length_bias": bias}
+
+
+EXPERIMENT = Experiment(run=run)

@@ -11,6 +11,21 @@ from tqdm.auto import tqdm
 from seam_exp.models.batching import encode_prompts
 
 
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How a policy samples: the `generation` block of a pm preset, or RL's pure sampling (no top-k/p)."""
+
+    max_new_tokens: int = 48  # a response that has not ended by then is cut (and has no EOS)
+    temperature: float = 1.0
+    top_k: int = 0  # 0: no top-k filter
+    top_p: float = 1.0  # 1.0: no nucleus filter
+
+    @classmethod
+    def of(cls, cfg) -> GenerationSettings:
+        """From a config node with these four keys (e.g. `pm.generation`)."""
+        return cls(int(cfg.max_new_tokens), float(cfg.temperature), int(cfg.top_k), float(cfg.top_p))
+
+
 @dataclass
 class Samples:
     prompt_index: list[int]  # which prompt each sample answers
@@ -25,17 +40,16 @@ def generate(
     tokenizer,
     prompts: Sequence[str],
     n: int = 1,
-    max_new_tokens: int = 48,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
+    settings: GenerationSettings | None = None,
     greedy: bool = False,
     batch_size: int = 64,
     add_bos: bool = False,
     seed: int | None = None,
     progress: bool = False,
 ) -> Samples:
-    """n responses per prompt (grouped: the n samples of prompt i are contiguous)."""
+    """n responses per prompt (grouped: the n samples of prompt i are contiguous); greedy ignores the
+    sampling settings but keeps their max_new_tokens. The one sampling call of the project."""
+    settings = settings or GenerationSettings()
     if seed is not None:
         torch.manual_seed(seed)
     was_training = model.training
@@ -57,12 +71,17 @@ def generate(
         kwargs = (
             {"do_sample": False}
             if greedy
-            else {"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p}
+            else {
+                "do_sample": True,
+                "temperature": settings.temperature,
+                "top_k": settings.top_k,
+                "top_p": settings.top_p,
+            }
         )
         gen = model.generate(
             input_ids=ids.to(device),
             attention_mask=attn.to(device),
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=settings.max_new_tokens,
             eos_token_id=eos,
             pad_token_id=pad,
             **kwargs,

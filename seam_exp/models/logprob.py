@@ -18,9 +18,13 @@ class ResponseLogProbs:
 
 
 def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    # gather - logsumexp: avoids materialising a full log_softmax over large vocabularies.
+    """`log_softmax(logits)[..., labels]`, the one token log-prob of the project (SFT, PPO, SEAM).
+
+    gather - logsumexp avoids materialising a second `[..., V]` tensor; computed in float32 because
+    logsumexp over a large vocabulary loses too many bits in fp16/bf16.
+    """
     logits = logits.float()
-    return logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return logits.gather(-1, labels.long().unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
 def response_logprobs(model, batch: TokenBatch, temperature: float = 1.0) -> ResponseLogProbs:
@@ -34,14 +38,3 @@ def response_logprobs(model, batch: TokenBatch, temperature: float = 1.0) -> Res
     per_token = torch.where(mask, per_token, torch.zeros_like(per_token))
     # Summed in float64: long responses otherwise drift by ~1e-5 from the exact value.
     return ResponseLogProbs(per_token.double().sum(-1), per_token, mask, mask.sum(-1))
-
-
-@torch.no_grad()
-def score_logprobs(model, batches) -> list[ResponseLogProbs]:
-    """Inference-mode log-probs over an iterable of batches (model put in eval mode)."""
-    was_training = model.training
-    model.eval()
-    try:
-        return [response_logprobs(model, b) for b in batches]
-    finally:
-        model.train(was_training)

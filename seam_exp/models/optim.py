@@ -1,9 +1,11 @@
-"""AdamW with linear warm-up and cosine decay: the schedule every module here trains with."""
+"""AdamW with linear warm-up and cosine decay: the schedule every model trained here (SFT, RM) uses, and
+the LightningModule base that wires it."""
 
 from __future__ import annotations
 
 import math
 
+import lightning.pytorch as pl
 import torch
 
 
@@ -18,3 +20,18 @@ def adamw_with_schedule(params, lr: float, weight_decay: float, warmup_steps: in
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class ScheduledModule(pl.LightningModule):
+    """A LightningModule around `model` that trains with AdamW and the schedule above."""
+
+    def __init__(self, model, lr: float, weight_decay: float, warmup_steps: int, max_steps: int):
+        super().__init__()
+        self.model = model
+        self.lr, self.weight_decay = lr, weight_decay
+        self.warmup_steps, self.max_steps = warmup_steps, max_steps
+
+    def configure_optimizers(self):
+        return adamw_with_schedule(
+            self.parameters(), self.lr, self.weight_decay, self.warmup_steps, self.max_steps
+        )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import lightning.pytorch as pl
 import torch
 
 from seam_exp.models.batching import TokenBatch, encode_pairs
 from seam_exp.models.logprob import response_logprobs
-from seam_exp.models.optim import adamw_with_schedule
+from seam_exp.models.optim import ScheduledModule
 
 
 class SFTCollator:
@@ -24,17 +23,7 @@ class SFTCollator:
         )
 
 
-class SFTModule(pl.LightningModule):
-    def __init__(self, model, lr: float, weight_decay: float, warmup_steps: int, max_steps: int):
-        super().__init__()
-        self.model = model
-        self.lr, self.weight_decay, self.warmup_steps, self.max_steps = (
-            lr,
-            weight_decay,
-            warmup_steps,
-            max_steps,
-        )
-
+class SFTModule(ScheduledModule):
     def loss(self, batch: TokenBatch) -> torch.Tensor:
         """Mean negative log-likelihood per response token (prompt tokens carry no loss)."""
         lp = response_logprobs(self.model, batch)
@@ -44,11 +33,3 @@ class SFTModule(pl.LightningModule):
         loss = self.loss(batch)
         self.log("train/nll", loss, prog_bar=True, batch_size=batch.input_ids.shape[0])
         return loss
-
-    def validation_step(self, batch: TokenBatch, batch_idx: int):
-        self.log("val/nll", self.loss(batch), prog_bar=True, batch_size=batch.input_ids.shape[0])
-
-    def configure_optimizers(self):
-        return adamw_with_schedule(
-            self.parameters(), self.lr, self.weight_decay, self.warmup_steps, self.max_steps
-        )

@@ -3,12 +3,11 @@ Bradley-Terry loss on the labeler's preferences."""
 
 from __future__ import annotations
 
-import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 
 from seam_exp.models.batching import TokenBatch, encode_pairs
-from seam_exp.models.optim import adamw_with_schedule
+from seam_exp.models.optim import ScheduledModule
 
 
 def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -57,38 +56,17 @@ class PairCollator:
         return batch, torch.tensor([r.get("target", 1.0) for r in rows], dtype=torch.float32)
 
 
-class RewardModule(pl.LightningModule):
-    def __init__(self, model, lr: float, weight_decay: float, warmup_steps: int, max_steps: int):
-        super().__init__()
-        self.model = model
-        self.lr, self.weight_decay, self.warmup_steps, self.max_steps = (
-            lr,
-            weight_decay,
-            warmup_steps,
-            max_steps,
-        )
-
+class RewardModule(ScheduledModule):
     def forward(self, batch: TokenBatch) -> torch.Tensor:
         return reward_scores(self.model, batch)
 
-    def _step(self, batch, stage: str):
+    def training_step(self, batch, batch_idx: int):
         tokens, target = batch
         scores = self(tokens)
         chosen, rejected = scores.chunk(2)
         loss = bradley_terry_loss(chosen, rejected, target)
         n = target.shape[0]
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
+        self.log("train/loss", loss, prog_bar=True, batch_size=n)
         for name, value in pair_metrics(chosen, rejected).items():
-            self.log(f"{stage}/{name}", value, prog_bar=name == "accuracy", batch_size=n)
+            self.log(f"train/{name}", value, prog_bar=name == "accuracy", batch_size=n)
         return loss
-
-    def training_step(self, batch, batch_idx: int):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx: int):
-        self._step(batch, "val")
-
-    def configure_optimizers(self):
-        return adamw_with_schedule(
-            self.parameters(), self.lr, self.weight_decay, self.warmup_steps, self.max_steps
-        )

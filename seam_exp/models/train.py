@@ -17,7 +17,6 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
@@ -28,6 +27,7 @@ from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import PairCollator, RewardModule
 from seam_exp.utils.cache import ArtifactCache, code_version
 from seam_exp.utils.config import to_container
+from seam_exp.utils.trainer import build_trainer
 from seam_exp.world.build import World
 
 log = logging.getLogger(__name__)
@@ -36,22 +36,10 @@ logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 MODELS_VERSION = code_version(sys.modules[__name__], batching, factory, logprob, optim, policy, reward)
 
 
-def _trainer(trainer_cfg: DictConfig, max_steps: int, folder: Path, name: str) -> pl.Trainer:
-    return pl.Trainer(
-        accelerator=trainer_cfg.accelerator,
-        devices=trainer_cfg.devices,
-        strategy=trainer_cfg.strategy,
-        precision=trainer_cfg.precision,
-        max_steps=max_steps,
-        max_epochs=-1,
-        logger=CSVLogger(str(folder), name="logs", version=name),
-        log_every_n_steps=trainer_cfg.log_every_n_steps,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=trainer_cfg.enable_progress_bar,
-        gradient_clip_val=1.0,
-        num_sanity_val_steps=0,
-    )
+def _trainer(cfg: DictConfig, max_steps: int, folder: Path, name: str) -> pl.Trainer:
+    """SFT and RM training: `max_steps` optimizer steps over as many epochs as that takes, gradients
+    clipped at norm 1. Built first in each build, so a missing logger package fails before any work."""
+    return build_trainer(cfg, folder, name, max_steps=max_steps, max_epochs=-1, gradient_clip_val=1.0)
 
 
 def _loader(dataset, collate, batch_size: int, seed: int) -> DataLoader:
@@ -81,28 +69,58 @@ def reward_key(cfg: DictConfig, world: World) -> dict:
     return {"world": asdict(world.cfg), "source": rm["source"], "arch": rm.get("arch"), "train": rm["train"]}
 
 
+def _train_into(
+    folder: Path,
+    cfg: DictConfig,
+    preset: str,
+    train: DictConfig,
+    data,
+    tokenizer,
+    build_model,
+    module_cls,
+    collate_cls,
+    key: dict,
+    run_name: str,
+) -> None:
+    """Train a fresh model of `cfg[preset]` on `data` for `train.max_steps` steps and save it, its
+    tokenizer, its config and its training metrics into the artifact folder."""
+    trainer = _trainer(cfg, train.max_steps, folder, run_name)
+    pl.seed_everything(train.seed, workers=True)
+    model = build_model(cfg[preset], tokenizer)
+    module = module_cls(model, train.lr, train.weight_decay, train.warmup_steps, train.max_steps)
+    collate = collate_cls(tokenizer, max_length=cfg[preset].arch.max_position_embeddings)
+    params = count_parameters(model)
+    log.info(
+        "%s of %s=%s (%d params) on %d rows for %d steps",
+        run_name.upper(),
+        preset,
+        cfg[preset].name,
+        params,
+        len(data),
+        train.max_steps,
+    )
+    start = time.perf_counter()
+    trainer.fit(module, _loader(data, collate, train.batch_size, train.seed))
+    metrics = {
+        "params": params,
+        "rows": len(data),
+        "steps": trainer.global_step,
+        "seconds": time.perf_counter() - start,
+        **{k: float(v) for k, v in trainer.callback_metrics.items()},
+    }
+    _save(folder, model, tokenizer, {preset: to_container(cfg[preset]), "key": key}, metrics)
+
+
 def sft_policy(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Path, bool]:
     """Folder of the SFT policy for cfg.pm (trained now if not cached) and whether it was trained now."""
     key = policy_key(cfg, world)
 
     def build(folder: Path) -> None:
-        sft = cfg.pm.sft
-        pl.seed_everything(sft.seed, workers=True)
         tokenizer = model_tokenizer(cfg.pm, world)
-        model = build_policy(cfg.pm, tokenizer)
-        module = SFTModule(model, sft.lr, sft.weight_decay, sft.warmup_steps, sft.max_steps)
-        collate = SFTCollator(tokenizer, max_length=cfg.pm.arch.max_position_embeddings)
-        log.info("SFT of pm=%s (%d params) for %d steps", cfg.pm.name, count_parameters(model), sft.max_steps)
-        start = time.perf_counter()
-        trainer = _trainer(cfg.trainer, sft.max_steps, folder, "sft")
-        trainer.fit(module, _loader(world.data["sft"], collate, sft.batch_size, sft.seed))
-        metrics = {
-            "params": count_parameters(model),
-            "steps": trainer.global_step,
-            "seconds": time.perf_counter() - start,
-            **{k: float(v) for k, v in trainer.callback_metrics.items()},
-        }
-        _save(folder, model, tokenizer, {"pm": to_container(cfg.pm), "key": key}, metrics)
+        data = world.data["sft"]
+        _train_into(
+            folder, cfg, "pm", cfg.pm.sft, data, tokenizer, build_policy, SFTModule, SFTCollator, key, "sft"
+        )
 
     return cache.get_or_build("pm", key, MODELS_VERSION, build)
 
@@ -113,32 +131,13 @@ def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple
 
     def build(folder: Path) -> None:
         train = cfg.rm.train
-        pl.seed_everything(train.seed, workers=True)
         pairs = world.data["rm"].shuffle(seed=train.seed)
         if train.num_pairs is not None:
             pairs = pairs.select(range(min(train.num_pairs, len(pairs))))
         tokenizer = model_tokenizer(cfg.rm, world)
-        model = build_reward(cfg.rm, tokenizer)
-        module = RewardModule(model, train.lr, train.weight_decay, train.warmup_steps, train.max_steps)
-        collate = PairCollator(tokenizer, max_length=cfg.rm.arch.max_position_embeddings)
-        log.info(
-            "RM training of rm=%s (%d params) on %d pairs for %d steps",
-            cfg.rm.name,
-            count_parameters(model),
-            len(pairs),
-            train.max_steps,
+        _train_into(
+            folder, cfg, "rm", train, pairs, tokenizer, build_reward, RewardModule, PairCollator, key, "rm"
         )
-        start = time.perf_counter()
-        trainer = _trainer(cfg.trainer, train.max_steps, folder, "rm")
-        trainer.fit(module, _loader(pairs, collate, train.batch_size, train.seed))
-        metrics = {
-            "params": count_parameters(model),
-            "pairs": len(pairs),
-            "steps": trainer.global_step,
-            "seconds": time.perf_counter() - start,
-            **{k: float(v) for k, v in trainer.callback_metrics.items()},
-        }
-        _save(folder, model, tokenizer, {"rm": to_container(cfg.rm), "key": key}, metrics)
 
     return cache.get_or_build("rm", key, MODELS_VERSION, build)
 

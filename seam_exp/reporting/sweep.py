@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from seam_exp.reporting.results import RESULTS_FILE, SCHEMAS, collect_results
+from seam_exp.reporting.results import RESULTS_FILE, collect_results, columns_of
 from seam_exp.utils.task_wrapper import FAILED_MARKER
 
 
@@ -24,7 +24,18 @@ def _reason(job: Path) -> str:
 
 
 # Command-line overrides that say where or how a job ran, not what it computed (a trailing dot: a prefix).
-NOT_A_VARIANT = ("experiment", "scale", "scale.sweep.", "seed", "paths.", "hydra.", "trainer", "trainer.")
+NOT_A_VARIANT = (
+    "experiment",
+    "scale",
+    "scale.sweep.",
+    "seed",
+    "paths.",
+    "hydra.",
+    "trainer",
+    "trainer.",
+    "logger",
+    "logger.",
+)
 
 
 def _not_a_variant(key: str) -> bool:
@@ -73,16 +84,18 @@ def sweep_jobs(root: Path, task: str, keys: dict[str, str]) -> pd.DataFrame:
     return df.groupby([*keys, "variant"], dropna=False, as_index=False).last()
 
 
-def sweep_results(root: Path, task: str, keys: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def sweep_results(
+    root: Path, task: str, keys: dict[str, str], row_type: type
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(results rows of the newest successful job of each cell, with its variant; the cells whose newest
     job is missing)."""
     jobs = sweep_jobs(root, task, keys)
     done = jobs["ok"].astype(bool)  # an empty object column would index columns, not rows
     ok = jobs[done]
     pairs = zip(ok["job_dir"], ok["variant"], strict=True)
-    frames = [collect_results(job, task).assign(variant=variant) for job, variant in pairs]
+    frames = [collect_results(job, task, row_type).assign(variant=variant) for job, variant in pairs]
     frames = [f for f in frames if len(f)]
-    empty = pd.DataFrame(columns=[*SCHEMAS[task], "variant"])
+    empty = pd.DataFrame(columns=[*columns_of(row_type), "variant"])
     results = pd.concat(frames, ignore_index=True) if frames else empty
     return results, jobs[~done].drop(columns=["ok"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -18,3 +19,34 @@ def write_table(df: pd.DataFrame, folder: Path, name: str, title: str | None = N
     md = to_markdown(df)
     (folder / f"{name}.md").write_text((f"## {title}\n\n" if title else "") + md + "\n")
     return (f"{title}\n" if title else "") + md
+
+
+# Size presets in the order of growing quality, for axes and rows (names outside it sort after).
+SIZE_ORDER = ["xs", "s", "m", "l"]
+
+
+def format_ci(point: float, lo: float, hi: float, signed: bool = True, digits: int = 3) -> str:
+    """'+0.123 [+0.100, +0.150]', or the point alone when the interval is undefined (one seed)."""
+    fmt = f"{'+' if signed else ''}.{digits}f"
+    if lo != lo:  # NaN
+        return f"{point:{fmt}}"
+    return f"{point:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def file_safe(label: str) -> str:
+    """A label as a file-name part: 'gpt[local:smollm2_135m]' -> 'gpt-local-smollm2_135m'."""
+    out = "".join(c if c.isalnum() or c in "._-" else "-" for c in label)
+    return "-".join(part for part in out.split("-") if part)
+
+
+def write_table_and_figures(
+    folder: Path, name: str, title: str, table: pd.DataFrame, figures: dict[str, Callable[[Path], object]]
+) -> list[Path]:
+    """One group of an aggregation: <name>.md/.csv, and each figure `draw(path)` at <name><suffix>.png.
+    Returns the files written."""
+    write_table(table, folder, name, title)
+    written = [folder / f"{name}.md"]
+    for suffix, draw in figures.items():
+        written.append(folder / f"{name}{suffix}.png")
+        draw(written[-1])
+    return written

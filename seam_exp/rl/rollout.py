@@ -3,7 +3,7 @@
 Prompts are left-padded to a common width P and responses right-padded to a common width T, so
 response token t of every row sits at column P + t and is predicted by the logits at column P + t - 1.
 Slicing `[:, P - 1 : -1]` then gives response-aligned `[B, T]` tensors whose real tokens form a prefix
-of each row: the layout `seam_exp.rl.ppo_math` expects. Position ids come from the attention mask, so
+of each row: the layout `seam_exp.rl.advantages` describes. Position ids come from the attention mask, so
 the left padding does not shift positions.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from seam_exp.models.batching import TokenBatch, encode_prompts, positions_from_mask
-from seam_exp.models.generation import generate
-from seam_exp.rl.ppo_math import logprobs_from_logits
+from seam_exp.models.generation import GenerationSettings, generate
+from seam_exp.models.logprob import token_logprobs
 
 
 @dataclass
@@ -96,17 +96,8 @@ def sample_rollout(
     """
     # Encoded exactly as `generate` encodes them, so the batch holds the very tokens that were sampled.
     prompt_ids = encode_prompts(tokenizer, prompts, add_bos=False)
-    samples = generate(
-        policy,
-        tokenizer,
-        prompts,
-        n=n,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_k=0,
-        top_p=1.0,
-        seed=seed,
-    )
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
+    samples = generate(policy, tokenizer, prompts, n=n, settings=settings, seed=seed)
     batch = build_rollout_batch(
         [prompt_ids[i] for i in samples.prompt_index],
         samples.response_ids,
@@ -125,4 +116,4 @@ def response_logits(model, batch: RolloutBatch, temperature: float = 1.0) -> tor
 
 def response_token_logprobs(model, batch: RolloutBatch, temperature: float = 1.0) -> torch.Tensor:
     """`[B, T]` log-probs of the response tokens (values on padding are meaningless: mask them)."""
-    return logprobs_from_logits(response_logits(model, batch, temperature), batch.response_ids)
+    return token_logprobs(response_logits(model, batch, temperature), batch.response_ids)

@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -109,3 +110,23 @@ class ArtifactCache:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
         return final, True
+
+
+TIMING_FILE = "timing.json"
+
+
+def cached_frame(
+    cache: ArtifactCache, kind: str, key: Any, version: str, file: str, make: Callable[[], Any]
+) -> tuple[Any, float]:
+    """(a pandas frame built by `make` and cached as parquet, seconds it took when it was built): timings
+    survive the cache, so a rerun can still report what the computation cost."""
+    import pandas as pd  # only frame artifacts need it
+
+    def build(tmp: Path) -> None:
+        start = time.perf_counter()
+        df = make()
+        (tmp / TIMING_FILE).write_text(json.dumps({"seconds": time.perf_counter() - start}))
+        df.to_parquet(tmp / file)
+
+    folder, _ = cache.get_or_build(kind, key, version, build)
+    return pd.read_parquet(folder / file), json.loads((folder / TIMING_FILE).read_text())["seconds"]

@@ -28,7 +28,6 @@ def force_offline() -> None:
 def quiet_known_warnings() -> None:
     """Silence warnings that repeat for every artifact and say nothing about this project's runs."""
     for pattern in (
-        ".*validation_step.*val_dataloader.*",  # we validate with gold, outside Lightning's loop
         ".*LeafSpec.*",  # a deprecation inside Lightning itself
         ".*smaller than the logging interval.*",
         ".*does not have many workers.*",  # the world's batches are built in microseconds

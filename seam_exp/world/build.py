@@ -22,6 +22,8 @@ from datasets import Dataset, DatasetDict, disable_progress_bars, load_from_disk
 from transformers import PreTrainedTokenizerFast
 
 from seam_exp.utils.cache import ArtifactCache, code_version
+from seam_exp.utils.config import to_dataclass
+from seam_exp.utils.runtime import cache_from
 from seam_exp.world import facts as facts_module
 from seam_exp.world import families as families_module
 from seam_exp.world import gold as gold_module
@@ -75,9 +77,7 @@ class WorldConfig:
     )
     responses_per_prompt: int = 5
     pairs_per_prompt: int = 4
-    labeler: dict = field(
-        default_factory=lambda: {"tau": 0.3, "noise": 0.0, "tie_margin": 1e-6, "tie_policy": "drop"}
-    )
+    labeler: dict = field(default_factory=lambda: {"tau": 0.3, "noise": 0.0, "tie_policy": "drop"})
     gold: dict = field(default_factory=lambda: asdict(GoldWeights()))
     vocab_size: int = 600
 
@@ -312,3 +312,8 @@ def load_world(cfg: WorldConfig, cache: ArtifactCache) -> World:
     data = load_from_disk(str(folder / "data"))
     tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
     return World(cfg, data, tokenizer, folder)
+
+
+def world_from(cfg) -> World:
+    """The world of a run's config (`data` group), loaded from or built into the run's artifact cache."""
+    return load_world(to_dataclass(WorldConfig, cfg.data, "data"), cache_from(cfg))

@@ -8,7 +8,9 @@
     R  relevance in [0, 1]: share of the question's key terms (its numbers, entity, units, target word)
        that y mentions.
     F  well-formedness in [0, 1]: mean of four checks: starts with a capital letter or digit, ends with
-       a period, only plain characters (letters, digits, spaces, , . : ? ' -), no doubled spaces.
+       a period, only plain characters (letters, digits, spaces, , . : ? ' -), no doubled spaces; all
+       read on the text without leading and trailing whitespace, like every other term, so a text and
+       its stripped copy get the same gold.
     V  verbosity in [0, 1]: min(1, max(0, |y| - 1.5 |y+|) / (3 |y+|)), lengths in words, y+ the
        reference answer: up to 1.5x the reference is free, 4.5x costs the whole weight.
     P  repetition in [0, 1]: share of word 3-grams of y that repeat an earlier 3-gram.
@@ -56,7 +58,7 @@ def form(response: str) -> float:
         text[0].isupper() or text[0].isdigit(),
         text.endswith("."),
         bool(_PLAIN.match(text)),
-        "  " not in response,
+        "  " not in text,
     )
     return sum(checks) / len(checks)
 

@@ -2,8 +2,8 @@
 
     P(a > b) = sigmoid((g(a) - g(b)) / tau)
 
-then, with probability `noise`, the label is flipped (a careless labeler). Pairs whose gold scores are
-within `tie_margin` are ties; `tie_policy` says what happens to them: "drop" (not labeled), "half"
+then, with probability `noise`, the label is flipped (a careless labeler). Pairs whose gold scores tie
+(seam_exp.metrics.ties: the one tie tolerance of the project) are ties; `tie_policy` says what happens to them: "drop" (not labeled), "half"
 (label 0.5: the RM loss then pulls the two rewards together) or "random" (a coin flip, as a labeler
 forced to choose would do).
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from seam_exp.metrics.ties import gold_order
 
 TIE_POLICIES = ("drop", "half", "random")
 
@@ -26,14 +28,14 @@ class Label:
 
 
 class HumanLabeler:
-    def __init__(self, tau: float, noise: float = 0.0, tie_margin: float = 1e-6, tie_policy: str = "drop"):
+    def __init__(self, tau: float, noise: float = 0.0, tie_policy: str = "drop"):
         if tau <= 0:
             raise ValueError(f"labeler tau must be > 0, got {tau}")
         if not 0 <= noise <= 0.5:
             raise ValueError(f"labeler noise must be in [0, 0.5], got {noise}")
         if tie_policy not in TIE_POLICIES:
             raise ValueError(f"unknown tie_policy {tie_policy!r}; valid: {', '.join(TIE_POLICIES)}")
-        self.tau, self.noise, self.tie_margin, self.tie_policy = tau, noise, tie_margin, tie_policy
+        self.tau, self.noise, self.tie_policy = tau, noise, tie_policy
 
     def prob(self, g_a: float, g_b: float) -> float:
         return float(1.0 / (1.0 + np.exp(-(g_a - g_b) / self.tau)))
@@ -41,7 +43,7 @@ class HumanLabeler:
     def label(self, g_a: float, g_b: float, rng: np.random.Generator) -> Label | None:
         """The labeler's verdict on (a, b), or None when a tie is dropped."""
         p = self.prob(g_a, g_b)
-        if abs(g_a - g_b) <= self.tie_margin:
+        if gold_order(g_a, g_b) == 0:
             if self.tie_policy == "drop":
                 return None
             if self.tie_policy == "half":
@@ -58,7 +60,7 @@ def agreement_with_gold(labeler: HumanLabeler, gold_a, gold_b, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     agree = total = 0
     for g_a, g_b in zip(gold_a, gold_b, strict=True):
-        if abs(g_a - g_b) <= labeler.tie_margin:
+        if gold_order(g_a, g_b) == 0:
             continue
         lab = labeler.label(g_a, g_b, rng)
         total += 1

@@ -76,7 +76,7 @@ def labeler_agreement(world: World, taus=(0.05, 0.1, 0.3, 1.0, 3.0)) -> pd.DataF
     configured = world.labeler.tau
     rows = []
     for tau in sorted({*taus, configured}):
-        lab = HumanLabeler(tau, world.labeler.noise, world.labeler.tie_margin, world.labeler.tie_policy)
+        lab = HumanLabeler(tau, world.labeler.noise, world.labeler.tie_policy)
         rows.append(
             {
                 "tau": tau,

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seam_exp.reporting.results import SCHEMAS
+from seam_exp.experiments.mismatch import MismatchRow
+from seam_exp.experiments.saturation import SaturationRow
+from seam_exp.reporting.results import columns_of
 from tests.slow.helpers import run_experiment
 
 pytestmark = pytest.mark.slow
@@ -31,7 +33,7 @@ def test_saturation_sweep_writes_a_row_per_cell_heatmap_curves_and_table(tmp_pat
     run_experiment(tmp_path, "+experiment=saturation")
     assert _artifacts(tmp_path) == trained  # nothing trained again, nothing rewritten
     rows = _rows(tmp_path, "saturation")
-    assert list(rows.columns) == SCHEMAS["saturation"]
+    assert list(rows.columns) == columns_of(SaturationRow)
     assert sorted(zip(rows["pm"], rows["rm"], strict=True)) == [
         ("s", "s"),
         ("s", "xs"),
@@ -60,7 +62,7 @@ def test_saturation_sweep_writes_a_row_per_cell_heatmap_curves_and_table(tmp_pat
 def test_mismatch_sweep_writes_curves_and_table(tmp_path):
     run_experiment(tmp_path, "+experiment=mismatch")
     rows = _rows(tmp_path, "mismatch")
-    assert list(rows.columns) == SCHEMAS["mismatch"]
+    assert list(rows.columns) == columns_of(MismatchRow)
     assert set(rows["pm"]) == {"xs", "s"} and (rows["pm"] == rows["rm"]).all()
     for _, cell in rows.groupby("pm"):
         assert sorted(cell["step"]) == [0, 1, 2, 3, 4]  # every fifth of 4 steps: each step, plus the start

@@ -8,12 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seam_exp.reporting.results import SCHEMAS
-from seam_exp.seam.score import SeamConfig, seam_score
+from seam_exp.experiments.seam import SeamRow
+from seam_exp.reporting.results import columns_of
+from seam_exp.reporting.tables import file_safe
+from seam_exp.seam.formula import SeamConfig, seam_score
 from tests.slow.helpers import run_experiment
 
 pytestmark = pytest.mark.slow
-VARIANTS = ["contrast", "gpt", "adv"]
+VARIANTS = ["contrast", "gpt[scripted]", "adv"]  # the scripted writer is named for what it is
 ABLATIONS = ["seam", "soft", "no_length_penalty", "uniform", "rank_discordance"]
 
 
@@ -21,7 +23,7 @@ def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(tmp_path
     run_experiment(tmp_path, "+experiment=seam")
     results = sorted((tmp_path / "outputs" / "seam").rglob("results.csv"))
     rows = pd.concat(pd.read_csv(p) for p in results)
-    assert list(rows.columns) == SCHEMAS["seam"]
+    assert list(rows.columns) == columns_of(SeamRow)
     assert (
         sorted(set(rows["rm"])) == ["m", "xs"] and set(rows["pm"]) == {"s"} and set(rows["policy"]) == {"sft"}
     )
@@ -43,19 +45,21 @@ def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(tmp_path
     cands = pd.read_parquet(run_dir / "seam_candidates.parquet")
     assert {"text", "provenance", "gold", "logp", "length", "reward"} <= set(cands.columns)
     pid = int(prompts["prompt_id"].iloc[0])
-    mine = cands[(cands["variant"] == "gpt") & (cands["prompt_id"] == pid)].sort_values("candidate_index")
+    mine = cands[(cands["variant"] == "gpt[scripted]") & (cands["prompt_id"] == pid)].sort_values(
+        "candidate_index"
+    )
     worse, ref = mine.iloc[1:], mine.iloc[0]
     assert json.loads(worse["provenance"].iloc[0])["backend"] == "scripted"
     by_hand = seam_score(
         worse["logp"], worse["length"], worse["reward"], np.float64(ref["reward"]), **vars(SeamConfig())
     )
-    assert prompts.set_index("prompt_id").loc[pid, "gpt:seam"] == pytest.approx(float(by_hand))
+    assert prompts.set_index("prompt_id").loc[pid, "gpt[scripted]:seam"] == pytest.approx(float(by_hand))
 
     figures = tmp_path / "outputs" / "figures" / "seam"
     table = (figures / "seam_smoke.md").read_text()
     assert "| contrast" in table and "no_length_penalty" in table
     for variant in VARIANTS:
-        assert (figures / f"seam_smoke_{variant}.png").stat().st_size > 10_000
+        assert (figures / f"seam_smoke_{file_safe(variant)}.png").stat().st_size > 10_000
 
     # A second sweep reuses every cached artifact: world, PM, RMs, index, candidates, PM scores, samples.
     cached = sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json"))

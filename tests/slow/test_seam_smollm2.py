@@ -13,9 +13,9 @@ from hydra import compose, initialize_config_dir
 
 from seam_exp.cli import CONF_DIR
 from seam_exp.models.factory import build_policy, pretrained_tokenizer
-from seam_exp.seam.candidates import candidate_frame
-from seam_exp.seam.gpt import GptBuilder, LocalWriter
-from seam_exp.seam.scorer import format_prompts, pm_scores, prompt_format_of
+from seam_exp.seam.candidates.base import candidate_frame
+from seam_exp.seam.candidates.gpt import GptBuilder, LocalWriter
+from seam_exp.seam.scoring import format_prompts, pm_scores, prompt_format_of
 from tests.slow.helpers import run_experiment
 
 pytestmark = pytest.mark.slow

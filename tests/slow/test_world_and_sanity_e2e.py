@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from seam_exp.reporting.results import SCHEMAS
+from seam_exp.experiments.sanity import SanityRow
+from seam_exp.reporting.results import columns_of
 from tests.slow.helpers import run_experiment
 
 pytestmark = pytest.mark.slow
@@ -23,7 +24,7 @@ def test_world_experiment_writes_its_summary(tmp_path):
 def test_sanity_sweep_writes_rows_table_and_figure(tmp_path):
     run_experiment(tmp_path, "+experiment=sanity")
     rows = pd.concat(pd.read_csv(p) for p in (tmp_path / "outputs").rglob("results.csv"))
-    assert list(rows.columns) == SCHEMAS["sanity"]
+    assert list(rows.columns) == columns_of(SanityRow)
     assert set(rows["pm"]) == {"xs", "s"} and (rows["pm"] == rows["rm"]).all()
     assert rows["pm_params"].is_unique
     assert (

@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from seam_exp.seam.adv import ALL_OPS, perturb, perturb_with_edits
+from seam_exp.seam.candidates.adv import ALL_OPS, perturb, perturb_with_edits
 
 # 40 words: plain words, numbers, and mid-sentence names.
 TEXT = (

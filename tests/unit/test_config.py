@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -116,3 +117,19 @@ def test_offline_hub_preset_fails_fast_with_one_line(tmp_path):
     )
     assert "Traceback" not in proc.stderr
     assert not list((tmp_path / "cache").glob("pm/*/MANIFEST.json"))  # nothing half-built left as an artifact
+
+
+def test_full_scale_is_larger_than_default_in_every_dimension():
+    def leaves(scale: str) -> dict:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            node = compose("config", overrides=["+experiment=world", f"scale={scale}"]).scale
+        flat = pd.json_normalize(OmegaConf.to_container(node, resolve=True)).iloc[0].to_dict()
+        return {k: v for k, v in flat.items() if k != "name"}
+
+    default, full = leaves("default"), leaves("full")
+    assert default.keys() == full.keys()
+    for key, value in default.items():
+        if key.startswith("sweep."):  # comma-separated axes: full sweeps at least what default does
+            assert set(str(value).split(",")) <= set(str(full[key]).split(",")), key
+        else:
+            assert full[key] > value, f"scale.{key}: full {full[key]} is not larger than default {value}"

@@ -11,7 +11,7 @@ from transformers import LlamaForCausalLM, LlamaForSequenceClassification
 from seam_exp.cli import CONF_DIR
 from seam_exp.models.batching import encode_pairs
 from seam_exp.models.factory import llama_config
-from seam_exp.models.generation import generate
+from seam_exp.models.generation import GenerationSettings, generate
 from seam_exp.models.logprob import response_logprobs
 from seam_exp.models.reward import bradley_terry_loss, reward_scores
 from seam_exp.models.train import load_policy, sft_policy, trained_reward
@@ -89,8 +89,11 @@ def test_bradley_terry_loss_by_hand():
 def test_batched_greedy_generation_equals_one_prompt_at_a_time(policy, tiny_world):
     tok = tiny_world.tokenizer
     prompts = tiny_world.data["eval"]["prompt"][:5]
-    together = generate(policy, tok, prompts, greedy=True, max_new_tokens=12)
-    alone = [generate(policy, tok, [p], greedy=True, max_new_tokens=12).texts[0] for p in prompts]
+    together = generate(policy, tok, prompts, greedy=True, settings=GenerationSettings(max_new_tokens=12))
+    alone = [
+        generate(policy, tok, [p], greedy=True, settings=GenerationSettings(max_new_tokens=12)).texts[0]
+        for p in prompts
+    ]
     assert together.texts == alone
     assert together.prompt_index == list(range(5))
 

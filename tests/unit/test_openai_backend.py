@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from seam_exp.seam.openai_backend import (
+from seam_exp.seam.candidates.openai_writer import (
     MissingAPIKeyError,
     OpenAIBackendError,
     OpenAIHTTPError,

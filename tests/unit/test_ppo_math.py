@@ -1,27 +1,22 @@
-"""Unit tests of the PPO/RLOO tensor math; every expected value is worked out by hand in the test."""
+"""Unit tests of the PPO/RLOO tensor math (seam_exp.rl.tensor_ops, advantages, losses, kl_control); every
+expected value is worked out by hand in the test."""
 
 import math
 
 import pytest
 import torch
 
-from seam_exp.rl.ppo_math import (
-    AdaptiveKLController,
-    FixedKLController,
+from seam_exp.models.logprob import token_logprobs
+from seam_exp.rl.advantages import gae, rloo_advantages, token_rewards
+from seam_exp.rl.kl_control import AdaptiveKLController, FixedKLController
+from seam_exp.rl.losses import kl_per_token, policy_loss, value_loss
+from seam_exp.rl.tensor_ops import (
     NonFiniteLossError,
     check_finite,
     entropy_from_logits,
-    first_eos_mask,
-    gae,
-    kl_per_token,
-    logprobs_from_logits,
     masked_mean,
     masked_var,
     masked_whiten,
-    policy_loss,
-    rloo_advantages,
-    token_rewards,
-    value_loss,
 )
 
 NAN = float("nan")
@@ -29,46 +24,6 @@ NAN = float("nan")
 
 def close(actual, expected, atol=1e-6):
     torch.testing.assert_close(actual, torch.as_tensor(expected, dtype=actual.dtype), atol=atol, rtol=0)
-
-
-# ---------------------------------------------------------------------------------------------- masks
-
-
-def test_first_eos_mask_eos_distinct_from_pad():
-    eos, pad = 2, 0
-    ids = torch.tensor(
-        [
-            [5, 6, 2, 0],  # EOS at 2
-            [5, 6, 7, 8],  # truncated, no EOS, full row
-            [2, 0, 0, 0],  # immediate EOS
-            [5, 6, 0, 0],  # no EOS, shorter than the batch
-            [5, 2, 7, 2],  # only the first EOS counts
-            [0, 6, 0, 0],  # no EOS: only the trailing pad run is padding, a sampled pad is real
-            [0, 0, 0, 0],  # nothing real at all
-        ]
-    )
-    mask, has_eos = first_eos_mask(ids, eos, pad)
-    expected = torch.tensor(
-        [
-            [1, 1, 1, 0],
-            [1, 1, 1, 1],
-            [1, 0, 0, 0],
-            [1, 1, 0, 0],
-            [1, 1, 0, 0],
-            [1, 1, 0, 0],
-            [0, 0, 0, 0],
-        ],
-        dtype=torch.bool,
-    )
-    assert torch.equal(mask, expected)
-    assert has_eos.tolist() == [True, False, True, False, True, False, False]
-
-
-def test_first_eos_mask_pad_equals_eos():
-    ids = torch.tensor([[5, 2, 2, 2], [5, 6, 7, 8]])
-    mask, has_eos = first_eos_mask(ids, eos_token_id=2, pad_token_id=2)
-    assert mask.tolist() == [[True, True, False, False], [True, True, True, True]]
-    assert has_eos.tolist() == [True, False]
 
 
 # ----------------------------------------------------------------------------------------------- GAE
@@ -141,10 +96,10 @@ def test_masked_whiten_hand_computed_and_padding_invariant():
 # ---------------------------------------------------------------------------------------- log-probs, KL
 
 
-def test_logprobs_from_logits_and_entropy():
+def test_token_logprobs_and_entropy():
     logits = torch.tensor([[[0.0, math.log(3.0)], [0.0, 0.0]]])  # softmax (1/4, 3/4) and (1/2, 1/2)
     labels = torch.tensor([[1, 0]])
-    close(logprobs_from_logits(logits, labels), [[math.log(0.75), math.log(0.5)]])
+    close(token_logprobs(logits, labels), [[math.log(0.75), math.log(0.5)]])
 
     # Entropy of uniform over 4 is log 4; the padded position holds garbage that must be ignored.
     uniform = torch.zeros(1, 3, 4)
@@ -189,9 +144,9 @@ def test_token_rewards_kl_penalty_and_score_on_last_real_token():
 
 
 def test_token_rewards_no_eos_penalty_only_on_rows_without_eos():
-    eos, pad = 2, 0
-    ids = torch.tensor([[5, 6, 2, 0], [5, 6, 7, 8], [5, 2, 0, 0]])
-    mask, has_eos = first_eos_mask(ids, eos, pad)
+    # Responses [5, 6, EOS, pad], [5, 6, 7, 8] (truncated: no EOS), [5, EOS, pad, pad].
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool)
+    has_eos = torch.tensor([True, False, True])
     kl = torch.full((3, 4), 0.2)
     scores = torch.tensor([1.0, 2.0, 3.0])
     rewards, _ = token_rewards(scores, kl, mask, kl_coef=0.5, no_eos_penalty=-1.0, has_eos=has_eos)

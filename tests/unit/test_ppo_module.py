@@ -11,28 +11,24 @@ import pandas as pd
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 from transformers import LlamaForCausalLM, LlamaForSequenceClassification
 
 from seam_exp.cli import CONF_DIR
 from seam_exp.models.factory import llama_config
 from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_reward
 from seam_exp.rl.config import rl_config
-from seam_exp.rl.ppo import RLHFModule
-from seam_exp.rl.ppo_math import NonFiniteLossError
-from seam_exp.rl.train import fit, prompt_loader, rl_trainer
+from seam_exp.rl.module import RLHFModule
+from seam_exp.rl.run import fit, prompt_loader, rl_trainer
+from seam_exp.rl.tensor_ops import NonFiniteLossError
 from seam_exp.utils.cache import ArtifactCache
 
 ARCH = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
-TRAINER = OmegaConf.create(
-    {
-        "accelerator": "cpu",
-        "devices": 1,
-        "strategy": "auto",
-        "precision": "32-true",
-        "enable_progress_bar": False,
-    }
-)
+
+
+def _run_config():
+    """The real trainer (cpu) and logger (csv) configs, as rl_finetune gets them."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=["+experiment=world", "trainer.enable_progress_bar=false"])
 
 
 def _rl(rl="ppo", **overrides):
@@ -80,7 +76,7 @@ def _slope_t(values: np.ndarray) -> float:
 def _fit(module, world, steps, tmp_path, callbacks=()):
     torch.set_num_threads(1)
     rl = module.cfg
-    trainer = rl_trainer(TRAINER, tmp_path, list(callbacks))
+    trainer = rl_trainer(_run_config(), tmp_path, list(callbacks))
     fit(trainer, module, prompt_loader(world.data["rl"], rl.rollout.prompts_per_step, steps, seed=0))
     log = pd.read_csv(tmp_path / "logs" / "rl" / "metrics.csv")
     return log.dropna(subset=["score/proxy"]).reset_index(drop=True)

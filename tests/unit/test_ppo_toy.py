@@ -1,139 +1,104 @@
-"""A toy PPO run, end to end on the functions of ``seam_exp.rl.ppo_math``, with no world dependency.
+"""A toy task the real RL module must learn, with no world dependency: PPO (and RLOO) through
+`RLHFModule.training_step` in a Lightning Trainer, exactly as `rl_finetune` runs them.
 
-A tiny randomly initialised Llama learns to emit a target token: reward = share of the 8 response slots
-filled with it (so stopping early at EOS is not free). The policy is tied to a frozen reference copy by
-a per-token KL penalty; a separate tiny Llama with a scalar head is the critic.
+A tiny randomly initialised Llama over a 16-token vocabulary learns to emit a target word. The reward is
+the known function "share of the 8 response slots filled with the target" (so stopping early at EOS is
+not free), given as the gold function and trained on directly (rl.reward.source=gold); the policy stays
+tied to a frozen copy of itself by the module's per-token KL penalty.
 """
+
+from __future__ import annotations
 
 import copy
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, LlamaModel
+from datasets import Dataset
+from hydra import compose, initialize_config_dir
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import LlamaForCausalLM, LlamaForSequenceClassification, PreTrainedTokenizerFast
 
-from seam_exp.rl.ppo_math import (
-    FixedKLController,
-    check_finite,
-    entropy_from_logits,
-    first_eos_mask,
-    gae,
-    kl_per_token,
-    logprobs_from_logits,
-    masked_mean,
-    masked_whiten,
-    policy_loss,
-    token_rewards,
-    value_loss,
-)
+from seam_exp.cli import CONF_DIR
+from seam_exp.models.factory import llama_config
+from seam_exp.rl.config import rl_config
+from seam_exp.rl.module import RLHFModule
+from seam_exp.rl.run import fit, prompt_loader, rl_trainer
 
-VOCAB, PAD, EOS, TARGET = 16, 0, 1, 7
-PROMPT = [3, 9, 4, 12]
-RESP_LEN = 8
+WORDS = [f"w{i}" for i in range(12)]
+TARGET = "w7"
+RESPONSE_SLOTS = 8
+ARCH = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
+STEPS = 25
 
 
-def tiny_config() -> LlamaConfig:
-    return LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=32,
-        pad_token_id=PAD,
-        eos_token_id=EOS,
-        bos_token_id=2,
+def toy_tokenizer() -> PreTrainedTokenizerFast:
+    """One token per whitespace-separated word, plus pad, EOS, BOS and unknown: 16 tokens."""
+    specials = ["<pad>", "</s>", "<s>", "<unk>"]
+    vocab = {token: i for i, token in enumerate(specials + WORDS)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", bos_token="<s>", unk_token="<unk>"
     )
 
 
-class Critic(torch.nn.Module):
-    """Value head on its own tiny Llama trunk: value of the state that predicts each position's next token."""
-
-    def __init__(self, config: LlamaConfig) -> None:
-        super().__init__()
-        self.trunk = LlamaModel(config)
-        self.head = torch.nn.Linear(config.hidden_size, 1)
-
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(input_ids=input_ids).last_hidden_state).squeeze(-1)
+def share_of_target(prompt_ids, texts) -> np.ndarray:
+    """The known reward: how many of the response slots hold the target word."""
+    return np.array([text.split().count(TARGET) / RESPONSE_SLOTS for text in texts])
 
 
-@torch.no_grad()
-def sample(policy: LlamaForCausalLM, batch: int) -> torch.Tensor:
-    """Ancestral sampling of RESP_LEN tokens (temperature 1); tokens after the first EOS become PAD."""
-    seq = torch.tensor(PROMPT).repeat(batch, 1)
-    for _ in range(RESP_LEN):
-        logits = policy(input_ids=seq).logits[:, -1]
-        nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1)
-        seq = torch.cat([seq, nxt], dim=1)
-    resp = seq[:, len(PROMPT) :]
-    mask, _ = first_eos_mask(resp, EOS, PAD)
-    return torch.where(mask, resp, torch.full_like(resp, PAD))
+def toy_prompts(n: int = 16) -> Dataset:
+    rng = np.random.default_rng(0)
+    prompts = [" ".join(rng.choice([w for w in WORDS if w != TARGET], size=4)) for _ in range(n)]
+    return Dataset.from_dict({"prompt_id": list(range(n)), "prompt": prompts})
 
 
-def response_logits(model: LlamaForCausalLM, resp: torch.Tensor) -> torch.Tensor:
-    """Logits predicting each response token (positions P-1 .. P+T-2). Right padding needs no attention
-    mask in a causal model: real tokens never see the padding after them."""
-    ids = torch.cat([torch.tensor(PROMPT).repeat(resp.shape[0], 1), resp], dim=1)
-    return model(input_ids=ids).logits[:, len(PROMPT) - 1 : -1]
+def run_config(algorithm: str):
+    overrides = [
+        "+experiment=world",
+        f"rl={algorithm}",
+        "trainer.enable_progress_bar=false",
+        f"rl.steps={STEPS}",
+        "rl.reward.source=gold",
+        "rl.reward.normalize=none",
+        f"rl.rollout.max_new_tokens={RESPONSE_SLOTS}",
+        "rl.rollout.prompts_per_step=8",
+        "rl.rollout.samples_per_prompt=4",
+        "rl.ppo.minibatch_size=16",
+        "rl.ppo.epochs=4",
+        "rl.optim.lr=3e-3",
+        "rl.optim.critic_lr=3e-3",
+        "rl.kl.coef=0.02",
+    ]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=overrides)
 
 
-def critic_values(critic: Critic, resp: torch.Tensor) -> torch.Tensor:
-    ids = torch.cat([torch.tensor(PROMPT).repeat(resp.shape[0], 1), resp], dim=1)
-    return critic(ids)[:, len(PROMPT) - 1 : -1]
-
-
-def run_toy_ppo(seed: int, n_rollouts: int = 30, batch: int = 32) -> list[float]:
+def train_toy(algorithm: str, seed: int, folder) -> np.ndarray:
+    """Per-step mean reward of the rollouts, as the module logged it."""
+    cfg = run_config(algorithm)
+    tokenizer = toy_tokenizer()
     torch.manual_seed(seed)
-    config = tiny_config()
-    policy = LlamaForCausalLM(config)
-    ref = copy.deepcopy(policy).eval().requires_grad_(False)
-    critic = Critic(config)
-    opt = torch.optim.Adam([*policy.parameters(), *critic.parameters()], lr=3e-3)
-    kl_ctl = FixedKLController(0.02)
-    gamma, lam, clip, clip_v, vf_coef, ppo_epochs, n_minibatches = 1.0, 0.95, 0.2, 0.2, 0.5, 4, 2
-
-    mean_rewards = []
-    for _ in range(n_rollouts):
-        # ---- rollout (no gradients): sample, score, old log-probs, reference log-probs, values
-        with torch.no_grad():
-            resp = sample(policy, batch)
-            mask, has_eos = first_eos_mask(resp, EOS, PAD)
-            scores = ((resp == TARGET) & mask).float().sum(dim=1) / RESP_LEN
-            mean_rewards.append(scores.mean().item())
-            old_logp = logprobs_from_logits(response_logits(policy, resp), resp)
-            ref_logp = logprobs_from_logits(response_logits(ref, resp), resp)
-            old_values = critic_values(critic, resp)
-            kl = kl_per_token(old_logp, ref_logp, "k1")
-            rewards, _ = token_rewards(scores, kl, mask, kl_ctl.value)
-            advantages, returns = gae(rewards, old_values, mask, gamma, lam)
-            advantages = masked_whiten(advantages, mask)
-            kl_ctl.update(masked_mean(kl, mask).item(), batch)
-
-        # ---- several PPO epochs of minibatch updates on this rollout
-        for _ in range(ppo_epochs):
-            for idx in torch.randperm(batch).chunk(n_minibatches):
-                logits = response_logits(policy, resp[idx])
-                logp = logprobs_from_logits(logits, resp[idx])
-                pg = policy_loss(logp, old_logp[idx], advantages[idx], mask[idx], clip)
-                vf = value_loss(
-                    critic_values(critic, resp[idx]), old_values[idx], returns[idx], mask[idx], clip_v
-                )
-                loss = check_finite("ppo_loss", pg.loss + vf_coef * vf.loss)
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_([*policy.parameters(), *critic.parameters()], 1.0)
-                opt.step()
-        # entropy is a diagnostic only; computing it exercises the masked path on real logits
-        check_finite("entropy", entropy_from_logits(logits.detach(), mask[idx]))
-    return mean_rewards
+    policy = LlamaForCausalLM(llama_config(ARCH, tokenizer))
+    reward_model = LlamaForSequenceClassification(llama_config(ARCH, tokenizer, num_labels=1))
+    module = RLHFModule(
+        policy, copy.deepcopy(policy), reward_model, tokenizer, rl_config(cfg.rl), gold_fn=share_of_target
+    )
+    loader = prompt_loader(toy_prompts(), cfg.rl.rollout.prompts_per_step, STEPS, seed=seed)
+    fit(rl_trainer(cfg, folder, callbacks=[]), module, loader)
+    log = pd.read_csv(folder / "logs" / "rl" / "metrics.csv").dropna(subset=["score/gold"])
+    return log["score/gold"].to_numpy()
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_toy_ppo_learns_target_token(seed):
-    # Seeds 0-4 measured: reward ~0.05 at the start (1/16 chance per slot), 0.95-0.99 after 30 rollouts.
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    rewards = run_toy_ppo(seed=seed)
-    start = sum(rewards[:3]) / 3
-    end = sum(rewards[-3:]) / 3
-    assert end > start + 0.5, f"PPO did not learn: reward {start:.3f} -> {end:.3f}; curve {rewards}"
+@pytest.mark.parametrize("algorithm, seed", [("ppo", 0), ("rloo", 1)])
+def test_rl_module_learns_to_emit_the_target_word(algorithm, seed, tmp_path):
+    torch.set_num_threads(1)
+    rewards = train_toy(algorithm, seed, tmp_path)
+    assert len(rewards) == STEPS
+    start, end = rewards[:3].mean(), rewards[-3:].mean()
+    # A random policy fills about 1 slot in 16 with the target; trained, nearly all of them (seeds 0-3 of
+    # both algorithms measured: 0.06-0.10 over the first 3 steps, 0.94-1.00 over the last 3).
+    assert start < 0.2
+    assert end > start + 0.5, f"{algorithm} did not learn: reward {start:.3f} -> {end:.3f}; curve {rewards}"

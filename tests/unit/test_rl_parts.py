@@ -10,15 +10,14 @@ from transformers import LlamaForCausalLM, LlamaForSequenceClassification
 
 from seam_exp.cli import CONF_DIR
 from seam_exp.models.batching import encode_prompts, pad_pairs
-from seam_exp.models.evaluate import mismatch_on_samples
 from seam_exp.models.factory import llama_config
 from seam_exp.models.logprob import response_logprobs
 from seam_exp.models.reward import reward_scores
 from seam_exp.rl.config import rl_config
-from seam_exp.rl.evaluate import PolicySamples, gold_metrics, mismatch_metrics
+from seam_exp.rl.critic import ValueModel
+from seam_exp.rl.evaluation import PolicySamples, gold_metrics, mismatch_metrics
+from seam_exp.rl.reward_normalizer import RewardNormalizer
 from seam_exp.rl.rollout import build_rollout_batch, response_token_logprobs, sample_rollout
-from seam_exp.rl.scores import ScoreNormalizer
-from seam_exp.rl.value import ValueModel
 
 ARCH = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
 
@@ -54,7 +53,7 @@ def test_rollout_layout_aligns_every_response_at_the_same_column(tiny_world):
         assert row[batch.prompt_width - len(p) : batch.prompt_width].tolist() == p
         assert batch.response_ids[i, : len(r)].tolist() == r
         mask = batch.response_mask[i]
-        assert mask[: len(r)].all() and not mask[len(r) :].any()  # a prefix, as ppo_math expects
+        assert mask[: len(r)].all() and not mask[len(r) :].any()  # a prefix, as rl.advantages expects
     assert batch.has_eos.tolist() == has_eos
     assert (batch.tokens.position_ids[batch.tokens.attention_mask.bool()] >= 0).all()
 
@@ -120,19 +119,19 @@ def test_sampled_rollout_holds_exactly_the_generated_tokens(tiny_world, models):
 def test_score_normalizer_modes():
     rng = np.random.default_rng(0)
     batches = [torch.tensor(rng.normal(3.0, 2.0, size=n)) for n in (5, 17, 9)]
-    running = ScoreNormalizer("running")
+    running = RewardNormalizer("running")
     for i, b in enumerate(batches):
         out = running(b)
         seen = torch.cat(batches[: i + 1]).numpy()
         assert running.mean == pytest.approx(seen.mean()) and running.std == pytest.approx(seen.std(ddof=1))
         torch.testing.assert_close(out, (b - seen.mean()) / (seen.std(ddof=1) + 1e-6))
-    start = ScoreNormalizer("start", clip=1.0)
+    start = RewardNormalizer("start", clip=1.0)
     first = start(batches[0])
     assert first.abs().max() <= 1.0
     frozen = (batches[0].mean().item(), batches[0].std().item())
     start(batches[1])
     assert (start.mean, start.std) == pytest.approx(frozen)
-    torch.testing.assert_close(ScoreNormalizer("none")(batches[2]), batches[2])
+    torch.testing.assert_close(RewardNormalizer("none")(batches[2]), batches[2])
 
 
 def _samples(gold, rm, n, kl=None):
@@ -163,20 +162,23 @@ def test_gold_metrics_by_hand():
     assert (same["gain"], same["win_rate"], same["kl"]) == (0.0, 0.5, 0.0)
 
 
-def test_mismatch_metrics_agree_with_the_sample_pair_count_and_hacking_by_hand():
-    rng = np.random.default_rng(3)
-    gold = rng.integers(0, 3, size=40).astype(float)  # ties in gold: pairs that do not count
-    rm = rng.normal(size=40)
-    samples = _samples(gold, rm, n=4)
-    ref_gold, ref_rm = np.full(10, 2.5), np.zeros(10)
-    m = mismatch_metrics(samples, ref_rm, ref_gold)
-    expected = mismatch_on_samples(rm, gold, samples.prompt_index.tolist())
-    assert m["mismatch"] == pytest.approx(expected["mismatch"]) and m["mismatch_pairs"] == expected["n_pairs"]
+def test_mismatch_and_hacking_by_hand():
+    # 2 prompts x 3 samples. Prompt 0: gold (3, 1, 1) gives pairs (0 > 1), (0 > 2); (1, 2) tie, no pair.
+    # The RM scores sample 1 above sample 0 (wrong) and ties 0 with 2 (a tie counts as wrong): 2 of 2.
+    # Prompt 1: gold (0, 1, 2) gives 3 pairs; the RM orders them all like gold: 0 of 3.
+    gold = [3.0, 1.0, 1.0, 0.0, 1.0, 2.0]
+    rm = [0.5, 0.9, 0.5, -1.0, 0.0, 1.0]
+    ref_gold, ref_rm = np.array([2.0, 1.5]), np.array([0.6, 0.2])
+    m = mismatch_metrics(_samples(gold, rm, n=3), ref_rm, ref_gold)
+    assert m["mismatch_pairs"] == 5
+    assert m["mismatch"] == pytest.approx(2 / 5)
     assert m["mismatch_lo"] <= m["mismatch"] <= m["mismatch_hi"]
-    assert m["hacking"] == pytest.approx(np.mean((rm > 0) & (gold < 2.5)))
-    assert m["rm_above_reference"] == pytest.approx(np.mean(rm > 0))
+    # RM above the prompt's reference: sample 1 (0.9 > 0.6) and sample 5 (1.0 > 0.2); of those, sample 1
+    # is worse than its reference by gold (1 < 2), sample 5 is not (2 > 1.5).
+    assert m["rm_above_reference"] == pytest.approx(2 / 6)
+    assert m["hacking"] == pytest.approx(1 / 6)
     # An RM that orders every pair like gold has no mismatch.
-    assert mismatch_metrics(_samples(gold, gold, n=4), ref_rm, ref_gold)["mismatch"] == 0.0
+    assert mismatch_metrics(_samples(gold, gold, n=3), ref_rm, ref_gold)["mismatch"] == 0.0
 
 
 @pytest.mark.parametrize("rl", ["ppo", "rloo"])

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from seam_exp.seam.adv_builder import AdvBuilder
-from seam_exp.seam.candidates import Worse, WorseAnswerBuilder, build_candidates
-from seam_exp.seam.contrast import ContrastBuilder, packaged_model_folder, question_index
-from seam_exp.seam.gpt import SCRIPTED_KINDS, GptBuilder, ScriptedWriter, make_writer
-from seam_exp.seam.openai_backend import MissingAPIKeyError
+from seam_exp.seam.candidates.adv import AdvBuilder
+from seam_exp.seam.candidates.base import Worse, WorseAnswerBuilder, build_candidates
+from seam_exp.seam.candidates.contrast import ContrastBuilder, packaged_model_folder, question_index
+from seam_exp.seam.candidates.gpt import SCRIPTED_KINDS, GptBuilder, ScriptedWriter, make_writer
+from seam_exp.seam.candidates.openai_writer import MissingAPIKeyError
 from seam_exp.utils.cache import ArtifactCache
 
 K = 6

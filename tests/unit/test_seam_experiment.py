@@ -7,8 +7,9 @@ from hydra import compose, initialize_config_dir
 from transformers import LlamaForCausalLM
 
 from seam_exp.cli import CONF_DIR
-from seam_exp.experiments.seam import _checkpoint_id, load_checkpoint, prompt_ids_of
+from seam_exp.experiments.seam import prompt_ids_of
 from seam_exp.models.factory import llama_config
+from seam_exp.seam.policy import _checkpoint_id, load_checkpoint
 
 ARCH = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
 

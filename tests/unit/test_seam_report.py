@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seam_exp.experiments.seam import SeamRow, aggregate
+from seam_exp.metrics.intervals import paired_bootstrap_corr_diff
 from seam_exp.reporting.results import write_results
-from seam_exp.reporting.seam import aggregate
-from seam_exp.reporting.stats import paired_bootstrap_corr_diff
-from seam_exp.seam.pipeline import validation_rows
+from seam_exp.seam.validation import validation_rows
 
 
 def test_corr_difference_ci():
@@ -49,10 +49,10 @@ def _fake_run(folder, rm: str, rng) -> None:
         "rm_seconds": 1.0,
     }
     rows = [
-        {**info, **extra, **r, "prompts_per_s": 100.0}
+        SeamRow(**info, **extra, **r, prompts_per_s=100.0)
         for r in validation_rows(prompts, columns, 100, 0.95, 0)
     ]
-    write_results(rows, folder, "seam")
+    write_results(rows, folder)
 
 
 def test_aggregate_writes_table_gains_and_scatter(tmp_path):

@@ -1,4 +1,4 @@
-"""SEAM math against values worked out by hand from DESIGN.md section 4."""
+"""SEAM math against values worked out by hand from the formula in docs/seam.md."""
 
 import math
 
@@ -6,13 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seam_exp.seam.score import (
+from seam_exp.seam.formula import (
     SeamConfig,
     length_normalized_logp,
     pm_weights,
     rank_discordance,
     rm_misjudgement,
-    seam_rank_discordance,
     seam_score,
     seam_table,
 )
@@ -97,12 +96,6 @@ def test_rank_discordance_hand_case():
     assert batched == pytest.approx([0.25, 1.0])
 
 
-def test_seam_rank_discordance_applies_length_penalty():
-    # ref logp -4 / len 4 = -1; worse: -4/2 = -2, -6/3 = -2, -9/3 = -3 -> the hand case above.
-    rd = seam_rank_discordance([-4.0, -6.0, -9.0], [2, 3, 3], [1, 2, 2], 3, -4.0, 4, alpha=1.0)
-    assert rd == pytest.approx(0.25)
-
-
 def _long_table() -> pd.DataFrame:
     rows = [
         # prompt "a": the module-level example, reference logp -4 over 2 tokens
@@ -132,9 +125,9 @@ def test_table_matches_array_functions():
     assert a["seam_uniform"] == pytest.approx(
         seam_score(LOGP, LENGTHS, R_WORSE, R_REF, **kw, weighting="uniform")
     )
-    assert a["rank_discordance"] == pytest.approx(
-        seam_rank_discordance(LOGP, LENGTHS, R_WORSE, R_REF, -4.0, 2, alpha=1.0)
-    )
+    # over reference + worse answers, with the same length penalty: l = [-2, -2, -2, -3]
+    l_all = length_normalized_logp([-4.0, *LOGP], [2, *LENGTHS], alpha=1.0)
+    assert a["rank_discordance"] == pytest.approx(rank_discordance(l_all, [R_REF, *R_WORSE]))
     assert a["l"] == pytest.approx([-2, -2, -3])
     assert a["ref_l"] == pytest.approx(-2.0)
     assert a["candidate_index"] == [1, 2, 3]

@@ -12,12 +12,11 @@ import torch
 from transformers import LlamaForCausalLM, LlamaForSequenceClassification
 
 from seam_exp.models.factory import llama_config
-from seam_exp.seam.ablations import ablation_scores, seam_config
-from seam_exp.seam.candidates import candidate_frame
-from seam_exp.seam.gpt import GptBuilder, ScriptedWriter
-from seam_exp.seam.ground_truth import split_half_reliability, true_mismatch
-from seam_exp.seam.pipeline import validation_rows
-from seam_exp.seam.scorer import format_prompts, pm_scores, rm_scores
+from seam_exp.seam.candidates.base import candidate_frame
+from seam_exp.seam.candidates.gpt import GptBuilder, ScriptedWriter
+from seam_exp.seam.formula import ablation_scores, seam_config
+from seam_exp.seam.scoring import format_prompts, pm_scores, rm_scores
+from seam_exp.seam.validation import split_half_reliability, true_mismatch, validation_rows
 from seam_exp.world.build import format_prompt
 
 ARCH = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}

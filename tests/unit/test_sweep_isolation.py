@@ -11,8 +11,9 @@ from omegaconf import OmegaConf
 import seam_exp.utils.task_wrapper as task_wrapper
 from seam_exp.__main__ import dispatch
 from seam_exp.cli import CONF_DIR
-from seam_exp.reporting import mismatch, saturation
-from seam_exp.reporting.results import SCHEMAS, write_results
+from seam_exp.experiments import mismatch, saturation
+from seam_exp.experiments.saturation import SaturationRow
+from seam_exp.reporting.results import columns_of, write_results
 from seam_exp.reporting.sweep import sweep_jobs, sweep_results
 
 
@@ -48,13 +49,13 @@ def _job(root, name, pm, rm, *, ok: bool, reason: str = "", extra: tuple[str, ..
     OmegaConf.save(_cfg(*overrides[2:]), job / ".hydra" / "config.yaml")
     OmegaConf.save(OmegaConf.create([*overrides, "paths.outputs=/tmp/x"]), job / ".hydra" / "overrides.yaml")
     if ok:
-        row = {c: 0.1 for c in SCHEMAS["saturation"]}
+        row = {c: 0.1 for c in columns_of(SaturationRow)}
         row.update(
             experiment="saturation", scale="smoke", pm=pm, rm=rm, seed=0, run_dir=str(job), grid="size"
         )
         row.update(pm_budget=1.0, rm_budget=1.0, algorithm="ppo", reward_source="rm")
         row.update(gain=0.25, gain_lo=0.1, gain_hi=0.4)
-        write_results([row], job, "saturation")
+        write_results([SaturationRow(**row)], job)
     else:
         (job / "FAILED.txt").write_text(reason + "\n\nTraceback ...")
     time.sleep(0.01)  # distinct mtimes: the newest job of a cell decides
@@ -95,7 +96,7 @@ def test_aggregation_reports_failed_and_silent_cells_as_missing(tmp_path):
 def test_an_outputs_tree_without_this_experiment_aggregates_to_nothing(tmp_path):
     # `make figures` visits every experiment; one that never ran must not crash the others.
     _job(tmp_path / "saturation" / "scale=smoke" / "multirun_x", "a", "xs", "xs", ok=True)
-    results, missing = sweep_results(tmp_path, "mismatch", mismatch.CELL)
+    results, missing = sweep_results(tmp_path, "mismatch", mismatch.CELL, mismatch.MismatchRow)
     assert results.empty and missing.empty
     assert mismatch.aggregate(tmp_path) == []
 

@@ -1,0 +1,140 @@
+"""Confidence intervals: percentile bootstrap over prompts (scipy.stats.bootstrap) and t over seeds.
+
+Samples of one prompt are not independent, so the bootstrap resamples prompts, never samples: callers
+pass one value per prompt (or per-prompt arrays resampled jointly with `paired=True`). Percentile
+intervals need no normality assumption for rates in [0, 1]. Comparisons over a handful of seeds use a
+Student-t interval, because with 3 to 5 seeds a bootstrap has almost nothing to resample.
+An interval that the data cannot define (one value, or resamples whose statistic is undefined, such as
+the rank correlation of a constant resample) is NaN, never a made-up number.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+from scipy import stats as sps
+
+NAN3 = (float("nan"), float("nan"), float("nan"))
+CorrMethod = Literal["spearman", "kendall"]
+
+
+def clean_1d(name: str, values) -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64).ravel()
+    if a.size == 0:
+        raise ValueError(f"{name} is empty")
+    # Silently dropping NaNs would change n behind the caller's back; make them decide.
+    if np.isnan(a).any():
+        raise ValueError(f"{name} contains NaN; drop or impute them first")
+    return a
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+
+
+def _percentile_interval(data: tuple, statistic: Callable, n_boot: int, level: float, seed: int):
+    _check_level(level)
+    if len(data[0]) < 2:
+        return float("nan"), float("nan")
+    with warnings.catch_warnings():
+        # A degenerate bootstrap distribution gives a NaN interval, which is the honest answer.
+        warnings.simplefilter("ignore")
+        res = sps.bootstrap(
+            data,
+            statistic,
+            n_resamples=n_boot,
+            confidence_level=level,
+            method="percentile",
+            paired=len(data) > 1,
+            rng=np.random.default_rng(seed),
+        )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def bootstrap_ci(
+    values,
+    stat: Callable[..., float] = np.mean,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(point, lo, hi): `stat` of the per-prompt values and its percentile bootstrap interval."""
+    a = clean_1d("values", values)
+    lo, hi = _percentile_interval((a,), stat, n_boot, level, seed)
+    return float(stat(a)), lo, hi
+
+
+def ratio_of_sums_ci(
+    numerators, denominators, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """(sum(num) / sum(den), lo, hi) with prompts resampled jointly: a pooled rate whose prompts weigh by
+    how many events they hold (e.g. mismatched pairs over pairs)."""
+    num, den = clean_1d("numerators", numerators), clean_1d("denominators", denominators)
+    if num.size != den.size:
+        raise ValueError(f"numerators and denominators must be paired: {num.size} != {den.size}")
+
+    def ratio(n, d, axis=-1):
+        return n.sum(axis=axis) / d.sum(axis=axis)
+
+    lo, hi = _percentile_interval((num, den), ratio, n_boot, level, seed)
+    return float(ratio(num, den)), lo, hi
+
+
+def correlation(x, y, method: CorrMethod = "spearman") -> float:
+    """Spearman's rho or Kendall's tau-b; NaN (no warning) when either side is constant."""
+    if method not in ("spearman", "kendall"):
+        raise ValueError(f"method must be 'spearman' or 'kendall', got {method!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sps.ConstantInputWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fn = sps.spearmanr if method == "spearman" else sps.kendalltau
+        return float(fn(x, y).statistic)
+
+
+def _paired(names: str, *arrays) -> tuple[np.ndarray, ...]:
+    out = tuple(clean_1d(n, a) for n, a in zip(names.split(","), arrays, strict=True))
+    if len({a.size for a in out}) != 1:
+        raise ValueError(f"{names} must be paired: lengths {', '.join(str(a.size) for a in out)}")
+    return out
+
+
+def paired_bootstrap_corr(
+    x, y, method: CorrMethod = "spearman", n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """(rho, lo, hi): rank correlation of paired per-prompt values, prompts resampled jointly."""
+    xa, ya = _paired("x,y", x, y)
+    point = correlation(xa, ya, method)
+    lo, hi = _percentile_interval((xa, ya), lambda a, b: correlation(a, b, method), n_boot, level, seed)
+    return point, lo, hi
+
+
+def paired_bootstrap_corr_diff(
+    a, b, y, method: CorrMethod = "spearman", n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """(d, lo, hi) for d = corr(a, y) - corr(b, y): do two per-prompt scores track y differently?
+
+    Prompts are resampled jointly for both scores, so the interval accounts for their correlation (a CI
+    per score, compared by overlap, would be far too conservative).
+    """
+    aa, bb, ya = _paired("a,b,y", a, b, y)
+
+    def diff(a_, b_, y_):
+        return correlation(a_, y_, method) - correlation(b_, y_, method)
+
+    lo, hi = _percentile_interval((aa, bb, ya), diff, n_boot, level, seed)
+    return diff(aa, bb, ya), lo, hi
+
+
+def mean_ci_over_seeds(values, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, lo, hi) with a Student-t interval over seeds; one seed gives (value, NaN, NaN)."""
+    a = clean_1d("values", values)
+    _check_level(level)
+    mean = float(a.mean())
+    if a.size < 2 or np.all(a == a[0]):
+        return (mean, mean, mean) if a.size >= 2 else (mean, float("nan"), float("nan"))
+    lo, hi = sps.t.interval(level, df=a.size - 1, loc=mean, scale=sps.sem(a))
+    return mean, float(lo), float(hi)

@@ -1,0 +1,210 @@
+"""Gold-judged evaluation of an RL policy on held-out prompts, and mismatch on its own samples; the
+Lightning callback that runs it at the start, every `rl.eval.every` steps and at the end of RL.
+
+For each evaluation the policy draws n samples per eval prompt with a fixed seed (the SFT start is
+sampled the same way), and every sample gets its gold reward, its RM score and its KL to the start
+(sum over tokens of log pi - log pi_start: an unbiased estimate of the sequence KL, since the tokens
+come from pi). Reported, with bootstrap 95% CIs over prompts (samples of one prompt are not
+independent, so prompts are the resampling unit):
+
+- mean gold, gain over the SFT start (paired by prompt), win rate against the start (sample j of the
+  policy against sample j of the start on the same prompt, gold as judge, ties counted half), KL;
+- mismatch: among pairs of samples of the same prompt with different gold, the share the RM orders
+  against gold (the paper's mismatch, measured exactly);
+- reward hacking: the share of samples the RM scores above the prompt's gold reference answer while
+  gold scores them lower.
+
+The metrics themselves (ties, win outcomes, mismatch, hacking, intervals) come from seam_exp.metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from seam_exp.metrics.intervals import bootstrap_ci
+from seam_exp.metrics.preference import mismatch_counts, reward_hacking, win_outcomes
+from seam_exp.models.reward import reward_scores
+from seam_exp.models.scoring import score_texts
+from seam_exp.rl.losses import kl_per_token
+from seam_exp.rl.rollout import response_token_logprobs, sample_rollout
+from seam_exp.world.build import World
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PolicySamples:
+    """n samples per eval prompt (contiguous by prompt) with their per-sample judgements."""
+
+    n: int
+    prompt_index: np.ndarray  # [N]
+    texts: list[str]
+    gold: np.ndarray  # [N]
+    rm: np.ndarray  # [N] raw RM score
+    kl: np.ndarray  # [N] sequence KL estimate to the start policy
+    length: np.ndarray  # [N] response tokens
+    has_eos: np.ndarray  # [N]
+
+    def per_prompt(self, values: np.ndarray) -> np.ndarray:
+        return values.reshape(-1, self.n)
+
+
+class GoldEvaluator:
+    def __init__(
+        self,
+        world: World,
+        rows,
+        tokenizer,
+        reward_model,
+        n: int,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        batch_size: int = 64,
+    ):
+        self.world, self.tokenizer = world, tokenizer
+        self.prompt_ids, self.prompts = list(rows["prompt_id"]), list(rows["prompt"])
+        self.n, self.max_new_tokens, self.temperature = n, max_new_tokens, temperature
+        self.seed, self.batch_size = seed, batch_size
+        references = [world.problems[i].reference for i in self.prompt_ids]
+        self.ref_gold = world.gold(self.prompt_ids, references)
+        self.ref_rm = score_texts(reward_model, tokenizer, self.prompts, references)
+
+    @torch.no_grad()
+    def sample(self, policy, start_policy, reward_model) -> PolicySamples:
+        was_training = policy.training
+        policy.eval()
+        # A private RNG stream: evaluating must neither depend on nor disturb the training's randomness.
+        with torch.random.fork_rng(devices=[]):
+            batch, prompt_index, texts = sample_rollout(
+                policy,
+                self.tokenizer,
+                self.prompts,
+                n=self.n,
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                seed=self.seed,
+            )
+        device = next(policy.parameters()).device
+        kl, rm = [], []
+        for idx in torch.arange(len(batch)).split(self.batch_size):
+            mb = batch.select(idx).to(device)
+            logp = response_token_logprobs(policy, mb, self.temperature)
+            start_logp = response_token_logprobs(start_policy, mb, self.temperature)
+            per_token = torch.where(mb.response_mask, kl_per_token(logp, start_logp, "k1"), 0.0)
+            kl.append(per_token.double().sum(-1).cpu())
+            rm.append(reward_scores(reward_model, mb.tokens).cpu())
+        policy.train(was_training)
+        ids = [self.prompt_ids[i] for i in prompt_index]
+        return PolicySamples(
+            n=self.n,
+            prompt_index=np.asarray(prompt_index),
+            texts=texts,
+            gold=self.world.gold(ids, texts),
+            rm=torch.cat(rm).numpy().astype(np.float64),
+            kl=torch.cat(kl).numpy(),
+            length=batch.lengths.numpy(),
+            has_eos=batch.has_eos.numpy(),
+        )
+
+    def metrics(self, current: PolicySamples, start: PolicySamples) -> dict[str, float]:
+        """Gold quality of `current` against `start` and the RM's mismatch on `current`'s samples."""
+        return {
+            **gold_metrics(current, start, self.seed),
+            **mismatch_metrics(current, self.ref_rm, self.ref_gold, self.seed),
+            "proxy": float(current.rm.mean()),
+            "correct_rate": self.correct_rate(current),
+            "eos_rate": float(current.has_eos.mean()),
+            "response_tokens": float(current.length.mean()),
+        }
+
+    def correct_rate(self, samples: PolicySamples) -> float:
+        ids = [self.prompt_ids[i] for i in samples.prompt_index]
+        return float(
+            np.mean(
+                [
+                    self.world.components(i, y)["correct"] == 1.0
+                    for i, y in zip(ids, samples.texts, strict=True)
+                ]
+            )
+        )
+
+
+def gold_metrics(current: PolicySamples, start: PolicySamples, seed: int = 0) -> dict[str, float]:
+    """Mean gold, gain over `start`, win rate against `start` (ties half) and KL, each with a bootstrap
+    95% CI over prompts. Sample j of a prompt is compared with sample j of the start on that prompt."""
+    gold, start_gold = current.per_prompt(current.gold), start.per_prompt(start.gold)
+    wins = current.per_prompt(win_outcomes(current.gold, start.gold)).mean(1)
+    out = {}
+    for name, per_prompt in [
+        ("gold", gold.mean(1)),
+        ("gain", gold.mean(1) - start_gold.mean(1)),
+        ("win_rate", wins),
+        ("kl", current.per_prompt(current.kl).mean(1)),
+    ]:
+        point, lo, hi = bootstrap_ci(per_prompt, seed=seed)
+        out.update({name: point, f"{name}_lo": lo, f"{name}_hi": hi})
+    return out
+
+
+def mismatch_metrics(
+    samples: PolicySamples, ref_rm: np.ndarray, ref_gold: np.ndarray, seed: int = 0
+) -> dict[str, float]:
+    """Mismatch (pooled over pairs, bootstrap CI over prompts) and reward hacking; `ref_*` are per prompt."""
+    per_row = samples.prompt_index
+    return {
+        **mismatch_counts(per_row, samples.rm, samples.gold).pooled(seed=seed),
+        **reward_hacking(samples.rm, ref_rm[per_row], samples.gold, ref_gold[per_row]),
+    }
+
+
+class GoldEvaluation(pl.Callback):
+    """Lightning callback: gold-judged evaluation at the start, every `every` RL steps, and at the end."""
+
+    def __init__(self, evaluator: GoldEvaluator, every: int = 0):
+        self.evaluator, self.every = evaluator, every
+        self.history: list[dict] = []  # one row per evaluation: its step and metrics
+        self.start: PolicySamples | None = None
+        self.last: PolicySamples | None = None
+        self.steps_done = 0
+
+    def _evaluate(self, trainer: pl.Trainer, module, step: int) -> None:
+        samples = self.evaluator.sample(module.policy, module.ref, module.rm)
+        if self.start is None:
+            self.start = samples
+        self.last = samples
+        metrics = {"step": step, **self.evaluator.metrics(samples, self.start)}
+        self.history.append(metrics)
+        if trainer.logger is not None:
+            trainer.logger.log_metrics({f"eval/{k}": v for k, v in metrics.items() if k != "step"}, step=step)
+        log.info(
+            "eval @ step %d: gold %.3f (gain %+.3f), win rate %.3f, KL %.2f, proxy %.3f, mismatch %.3f",
+            step,
+            metrics["gold"],
+            metrics["gain"],
+            metrics["win_rate"],
+            metrics["kl"],
+            metrics["proxy"],
+            metrics["mismatch"],
+        )
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._evaluate(trainer, pl_module, 0)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps_done = batch_idx + 1
+        if (
+            self.every > 0
+            and self.steps_done % self.every == 0
+            and self.steps_done < trainer.num_training_batches
+        ):
+            self._evaluate(trainer, pl_module, self.steps_done)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if not self.history or self.history[-1]["step"] != self.steps_done:
+            self._evaluate(trainer, pl_module, self.steps_done)

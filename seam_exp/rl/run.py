@@ -1,0 +1,92 @@
+"""One RLHF run: the cached SFT policy fine-tuned against a cached RM, judged by gold along the way."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, RandomSampler
+
+from seam_exp.models.train import load_policy, load_reward
+from seam_exp.rl.config import RLConfig, rl_config
+from seam_exp.rl.evaluation import GoldEvaluation, GoldEvaluator
+from seam_exp.rl.module import RLHFModule
+from seam_exp.utils.trainer import build_trainer, require_logger_package
+from seam_exp.world.build import World
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RLRun:
+    history: list[dict]  # one row per evaluation (step 0 = the SFT start)
+    steps: int
+    seconds: float
+    module: RLHFModule
+    evaluation: GoldEvaluation
+
+
+def prompt_loader(rows, prompts_per_step: int, steps: int, seed: int) -> DataLoader:
+    """Exactly `steps` batches of RL prompts, reshuffled on every pass (more passes than one if needed)."""
+    rows = rows.select_columns(["prompt_id", "prompt"])
+    sampler = RandomSampler(
+        rows, num_samples=steps * prompts_per_step, generator=torch.Generator().manual_seed(seed)
+    )
+    return DataLoader(rows, batch_size=prompts_per_step, sampler=sampler, drop_last=True, collate_fn=list)
+
+
+def rl_trainer(cfg: DictConfig, folder: Path, callbacks: list) -> pl.Trainer:
+    """One pass over the prompt loader (it holds exactly rl.steps rollouts), every step logged; no
+    gradient clipping here: the module clips its own gradients (manual optimization)."""
+    return build_trainer(cfg, folder, "rl", max_epochs=1, log_every_n_steps=1, callbacks=callbacks)
+
+
+def fit(trainer: pl.Trainer, module: RLHFModule, loader: DataLoader) -> None:
+    with warnings.catch_warnings():
+        # Lightning flags modules left in eval mode: the frozen reference and RM are meant to be.
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+        trainer.fit(module, loader)
+
+
+def rl_finetune(
+    cfg: DictConfig, world: World, pm_dir: Path, rm_dir: Path, out_dir: Path, rl: RLConfig | None = None
+) -> RLRun:
+    rl = rl or rl_config(cfg.rl)
+    require_logger_package(cfg.logger)
+    pl.seed_everything(cfg.seed, workers=True)
+    policy, tokenizer = load_policy(pm_dir)
+    reference, _ = load_policy(pm_dir)
+    reward_model, _ = load_reward(rm_dir)
+    module = RLHFModule(
+        policy.train(), reference, reward_model, tokenizer, rl, gold_fn=world.gold, checkpoint_dir=out_dir
+    )
+    eval_rows = world.data["eval"].select(range(min(rl.eval.prompts, len(world.data["eval"]))))
+    evaluator = GoldEvaluator(
+        world,
+        eval_rows,
+        tokenizer,
+        reward_model,
+        n=rl.eval.samples_per_prompt,
+        max_new_tokens=rl.rollout.max_new_tokens,
+        temperature=rl.rollout.temperature,
+        seed=rl.eval.seed,
+    )
+    evaluation = GoldEvaluation(evaluator, rl.eval.every)
+    trainer = rl_trainer(cfg, out_dir, [evaluation])
+    loader = prompt_loader(world.data["rl"], rl.rollout.prompts_per_step, rl.steps, cfg.seed)
+    log.info(
+        "%s of pm=%s against rm=%s for %d steps", rl.algorithm.upper(), cfg.pm.name, cfg.rm.name, rl.steps
+    )
+    start = time.perf_counter()
+    fit(trainer, module, loader)
+    seconds = time.perf_counter() - start
+    if rl.save_policy:
+        module.policy.save_pretrained(str(out_dir / "policy"))
+        tokenizer.save_pretrained(str(out_dir / "policy"))
+    return RLRun(evaluation.history, evaluation.steps_done, seconds, module, evaluation)

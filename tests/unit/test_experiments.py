@@ -1,0 +1,102 @@
+"""The experiment registry: every experiment is found by its task name, every YAML dispatches to one, and
+every result row round-trips through results.csv and feeds its own aggregation (fast, no training)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from seam_exp import experiments
+from seam_exp.cli import CONF_DIR, group_options
+from seam_exp.reporting.results import collect_results, columns_of, write_results
+
+WITH_ROWS = [name for name in experiments.names() if experiments.get(name).row is not None]
+
+
+def _cfg(experiment: str):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"+experiment={experiment}", "scale=smoke"])
+    OmegaConf.resolve(cfg)
+    return cfg
+
+
+@pytest.mark.parametrize("experiment", group_options("experiment"))
+def test_every_yaml_dispatches_to_a_registered_experiment(experiment):
+    task = _cfg(experiment).task
+    assert task in experiments.names()
+    assert callable(experiments.get(task).run)
+
+
+def test_unknown_task_names_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown task 'nope'; valid: .*saturation"):
+        experiments.get("nope")
+
+
+def _synthetic_row(row_type, cfg, run_dir: str):
+    """A row whose values are the ones a real run of `cfg` would write where aggregation groups by them
+    (names, grid, algorithm), and simple numbers elsewhere."""
+    known = {
+        "experiment": cfg.task,
+        "scale": cfg.scale.name,
+        "pm": cfg.pm.name,
+        "rm": cfg.rm.name,
+        "seed": 0,
+        "run_dir": run_dir,
+        "grid": "size",
+        "algorithm": cfg.rl.algorithm,
+        "reward_source": cfg.rl.reward.source,
+        "policy": "sft",
+        "variant": "adv",
+        "ablation": "seam",
+        "pm_budget": cfg.pm.sft.budget,
+        "rm_budget": cfg.rm.train.budget,
+        "budget": cfg.pm.sft.budget,
+    }
+    by_type = {"int": 3, "float": 0.25, "str": "x"}
+    values = {f.name: known.get(f.name, by_type[str(f.type)]) for f in dataclasses.fields(row_type)}
+    return row_type(**values)
+
+
+@pytest.mark.parametrize("name", WITH_ROWS)
+def test_row_round_trips_and_feeds_the_aggregation(name, tmp_path):
+    experiment = experiments.get(name)
+    assert dataclasses.is_dataclass(experiment.row)
+    cfg = _cfg(name)
+    job = tmp_path / name / f"scale={cfg.scale.name}" / "multirun_x" / "job0"
+    (job / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, job / ".hydra" / "config.yaml")
+    OmegaConf.save(
+        OmegaConf.create([f"+experiment={name}", "scale=smoke"]), job / ".hydra" / "overrides.yaml"
+    )
+    row = _synthetic_row(experiment.row, cfg, str(job))
+    write_results([row], job)
+
+    back = collect_results(tmp_path, cfg.task, experiment.row)
+    assert list(back.columns) == [*columns_of(experiment.row), "_mtime"]
+    assert back.drop(columns="_mtime").iloc[0].to_dict() == pytest.approx(dataclasses.asdict(row))
+
+    written = experiment.aggregate(tmp_path)
+    tables = [p for p in written if p.suffix == ".md"]
+    assert tables, f"{name}: aggregation wrote no table"
+    assert any(cfg.pm.name in p.read_text() for p in tables)
+
+
+def test_a_row_of_another_experiment_is_refused(tmp_path):
+    a, b = (experiments.get(n).row for n in WITH_ROWS[:2])
+    cfg = _cfg(WITH_ROWS[0])
+    with pytest.raises(TypeError, match="one dataclass"):
+        write_results([_synthetic_row(a, cfg, "x"), _synthetic_row(b, cfg, "x")], tmp_path)
+    assert not (tmp_path / "results.csv").exists()
+    with pytest.raises(TypeError):  # a missing field fails where the row is built
+        a(**{f: 0 for f in columns_of(a)[:-1]})
+
+
+def test_collect_skips_results_of_an_older_schema(tmp_path):
+    name = WITH_ROWS[0]
+    row_type = experiments.get(name).row
+    pd.DataFrame({"experiment": [_cfg(name).task], "old_column": [1]}).to_csv(tmp_path / "results.csv")
+    assert len(collect_results(tmp_path, _cfg(name).task, row_type)) == 0
