@@ -8,8 +8,6 @@ first failure into one line, and leave everything else to Hydra.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -17,9 +15,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from seam_exp.utils.config import register_resolvers
-
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from seam_exp.utils.config import CONF_DIR, register_resolvers
 
 
 class ConfigError(Exception):

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from seam_exp.utils.cache import ArtifactCache
+from seam_exp.utils.config import CONF_DIR
 from seam_exp.utils.runtime import cache_from, set_threads
 from seam_exp.world.build import World, world_from
 
@@ -46,3 +50,17 @@ def prepare(cfg: DictConfig) -> tuple[World, ArtifactCache]:
     """What every runner does first: set the job's threads, then load the world and the artifact cache."""
     set_threads(cfg.trainer.num_threads)
     return world_from(cfg), cache_from(cfg)
+
+
+def config_with(overrides: list[str] | None = None, **choices: str) -> DictConfig:
+    """This run's config with other group choices (e.g. pm="l"), for an experiment that needs two presets
+    of one group: composed from the run's own command-line overrides (or `overrides` outside Hydra), so
+    the scale and every other setting stay as they are."""
+    if overrides is None:
+        overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in choices]
+    wanted = [*kept, *(f"{group}={name}" for group, name in choices.items())]
+    if GlobalHydra.instance().is_initialized():
+        return compose("config", overrides=wanted)
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=wanted)

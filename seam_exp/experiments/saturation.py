@@ -17,14 +17,16 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from seam_exp.experiments import Experiment, prepare
+from seam_exp.metrics.intervals import mean_ci_over_seeds
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.grid import axis_order, cell_summary, curves, heatmap, with_axis_labels
+from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import group_name, sweep_groups, sweep_results
 from seam_exp.reporting.tables import format_ci, to_markdown, write_table_and_figures
 from seam_exp.rl.config import rl_config
-from seam_exp.rl.run import rl_finetune
+from seam_exp.rl.run import HISTORY_FILE, rl_finetune
 from seam_exp.utils.runtime import output_dir
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ class SaturationRow(RunRow):
     grid: str
     pm_budget: float
     rm_budget: float
+    sft_steps: int  # what the PM and the RM were trained with (the paper grid's axes)
+    rm_pairs: int
     pm_params: int
     rm_params: int
     rm_acc_heldout: float
@@ -98,6 +102,8 @@ def run(cfg: DictConfig) -> SaturationRow:
         grid=cfg.get("grid", "size"),
         pm_budget=cfg.pm.sft.budget,
         rm_budget=cfg.rm.train.budget,
+        sft_steps=metrics_of(pm_dir)["steps"],
+        rm_pairs=metrics_of(rm_dir)["rows"],
         pm_params=metrics_of(pm_dir)["params"],
         rm_params=metrics_of(rm_dir)["params"],
         rm_acc_heldout=heldout_pair_accuracy(module.rm, module.tokenizer, world)["rm_acc_heldout"],
@@ -136,6 +142,8 @@ CELL = {
     "rm": "rm.name",
     "pm_budget": "pm.sft.budget",
     "rm_budget": "rm.train.budget",
+    "sft_steps": "pm.sft.max_steps",
+    "rm_pairs": "rm.train.num_pairs",
     "seed": "seed",
 }
 GROUP = ["scale", "grid", "algorithm", "reward_source", "variant"]
@@ -173,6 +181,103 @@ def saturation_table(summary: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFra
     ).reset_index(drop=True)
 
 
+# ------------------------------------------------------------- matched KL budgets (Gao et al.'s frame)
+
+KL_BUDGETS = (0.5, 1.0, 2.0, 4.0)  # nats of KL to the SFT start
+
+
+def run_history(run_dir: str) -> pd.DataFrame | None:
+    path = Path(run_dir) / HISTORY_FILE
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def at_kl_budget(history: pd.DataFrame, budget: float) -> pd.Series | None:
+    """The evaluation chosen for a KL budget: the highest validation gold among the evaluations whose
+    validation KL to the start is within the budget (the start itself, KL 0, always is). Chosen on the
+    validation prompts only, so the eval numbers it reports are not selected on."""
+    within = history[history["val_kl"] <= budget]
+    return None if within.empty else within.loc[within["val_gold"].idxmax()]
+
+
+def kl_budget_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per (run, budget): the eval gain, its CI and KL at the evaluation chosen for the budget."""
+    out = []
+    for _, row in rows.iterrows():
+        history = run_history(row["run_dir"])
+        for budget in KL_BUDGETS if history is not None else ():
+            chosen = at_kl_budget(history, budget)
+            if chosen is not None:
+                picked = {
+                    k: chosen[k] for k in ("step", "gain", "gain_lo", "gain_hi", "kl", "kl_lo", "kl_hi")
+                }
+                out.append(
+                    {
+                        "pm_label": row["pm_label"],
+                        "rm_label": row["rm_label"],
+                        "seed": row["seed"],
+                        "budget": budget,
+                        **picked,
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def kl_budget_summary(chosen: pd.DataFrame) -> pd.DataFrame:
+    """Per (cell, budget): the gain over seeds (t-interval; one seed: its own bootstrap CI)."""
+    out = []
+    for (pm, rm, budget), g in chosen.groupby(["pm_label", "rm_label", "budget"]):
+        line = {"pm_label": pm, "rm_label": rm, "budget": budget, "seeds": len(g), "step": g["step"].mean()}
+        for metric in ("gain", "kl"):
+            one = g[[metric, f"{metric}_lo", f"{metric}_hi"]].iloc[0]
+            point, lo, hi = one if len(g) == 1 else mean_ci_over_seeds(g[metric])
+            line.update({metric: point, f"{metric}_lo": lo, f"{metric}_hi": hi})
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+def kl_budget_table(summary: pd.DataFrame) -> pd.DataFrame:
+    wide = {}
+    for _, r in summary.iterrows():
+        cell = wide.setdefault((r["pm_label"], r["rm_label"]), {"PM": r["pm_label"], "RM": r["rm_label"]})
+        cell[f"gain @ KL<={r['budget']:g} (step)"] = (
+            f"{format_ci(r['gain'], r['gain_lo'], r['gain_hi'])} ({r['step']:.0f})"
+        )
+    table = pd.DataFrame(list(wide.values()))
+    pm_order, rm_order = axis_order(table["PM"]), axis_order(table["RM"])
+    rank = {"PM": {v: i for i, v in enumerate(pm_order)}, "RM": {v: i for i, v in enumerate(rm_order)}}
+    return table.sort_values(["PM", "RM"], key=lambda c: c.map(rank[c.name])).reset_index(drop=True)
+
+
+def gold_vs_kl_figure(rows: pd.DataFrame, title: str, path: Path) -> None:
+    """Eval gold against eval KL to the SFT start along each run (mean over seeds at each evaluation):
+    one panel per PM, one line per RM."""
+    histories = []
+    for _, row in rows.iterrows():
+        history = run_history(row["run_dir"])
+        if history is not None:
+            histories.append(history.assign(pm_label=row["pm_label"], rm_label=row["rm_label"]))
+    if not histories:
+        return
+    curves_df = (
+        pd.concat(histories).groupby(["pm_label", "rm_label", "step"], as_index=False)[["kl", "gold"]].mean()
+    )
+    pms = axis_order(curves_df["pm_label"])
+    fig, axes = plt.subplots(1, len(pms), figsize=(3.6 * len(pms) + 1, 3.6), squeeze=False, sharey=True)
+    for ax, pm in zip(axes[0], pms, strict=True):
+        mine = curves_df[curves_df["pm_label"] == pm]
+        for rm in axis_order(mine["rm_label"]):
+            line = mine[mine["rm_label"] == rm].sort_values("step")
+            ax.plot(line["kl"], line["gold"], marker="o", ms=3, label=f"RM {rm}")
+        for budget in KL_BUDGETS:
+            ax.axvline(budget, color="grey", lw=0.6, ls=":")
+        ax.set_title(f"PM {pm}", fontsize=9)
+        ax.set_xlabel("KL to the SFT start (nats)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("gold (eval prompts)")
+    axes[0][0].legend(fontsize=7)
+    save_figure(fig, path, title)
+
+
 def aggregate(outputs: Path) -> list[Path]:
     results, missing = sweep_results(outputs, "saturation", CELL, SaturationRow)
     results, missing = with_axis_labels(results), with_axis_labels(missing)
@@ -186,6 +291,18 @@ def aggregate(outputs: Path) -> list[Path]:
         if len(summary):
             figures["_curves"] = lambda path, s=summary, title=title: curves(s, title, path)
         written += write_table_and_figures(folder, name, title, saturation_table(summary, lost), figures)
+        chosen = kl_budget_rows(rows) if len(rows) else pd.DataFrame()
+        if len(chosen):
+            budgets = kl_budget_summary(chosen)
+            kl_title = f"{title}: at matched KL budgets, checkpoint chosen on validation prompts"
+            kl_figures = {"_gold_vs_kl": lambda path, r=rows, t=title: gold_vs_kl_figure(r, t, path)}
+            for budget, part in budgets.groupby("budget"):
+                kl_figures[f"_heatmap_kl{budget:g}"] = lambda path, s=part, b=budget, t=title: heatmap(
+                    s, pd.DataFrame(columns=["pm_label", "rm_label"]), f"{t}, KL <= {b:g}", path
+                )
+            written += write_table_and_figures(
+                folder, f"{name}_kl_budgets", kl_title, kl_budget_table(budgets), kl_figures
+            )
     return written
 
 

@@ -26,7 +26,14 @@ from seam_exp.models.train import load_reward, trained_reward
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.tables import file_safe, format_ci, to_markdown, write_table
-from seam_exp.seam.formula import ablation_scores, seam_config, seam_table
+from seam_exp.seam.formula import (
+    LEAST_SEAMLESS_END,
+    NO_FORMULA,
+    ablation_scores,
+    orient,
+    seam_config,
+    seam_table,
+)
 from seam_exp.seam.policy import load_pm
 from seam_exp.seam.scoring import prompt_format_of, score_variant, variant_diagnostics
 from seam_exp.seam.validation import ground_truth_table, validation_rows
@@ -56,6 +63,7 @@ class SeamRow(RunRow):
 
     policy: str
     variant: str
+    formula: str  # normalized | paper | paper_prob, or "-" for rank discordance (docs/seam.md)
     ablation: str
     k: float
     n_prompts: int
@@ -69,6 +77,8 @@ class SeamRow(RunRow):
     kendall: float
     kendall_lo: float
     kendall_hi: float
+    spearman_within_family: float
+    family_baseline_spearman: float
     worse_gold_ge_ref: float
     pm_seconds: float
     rm_seconds: float
@@ -98,16 +108,16 @@ def run(cfg: DictConfig) -> list[SeamRow]:
     )
     per_prompt.insert(1, "family", [world.problems[int(p)].family for p in per_prompt["prompt_id"]])
     ablations = to_container(cfg.seam.ablations)
-    base = to_container(cfg.seam)
+    base, formulas = to_container(cfg.seam), list(cfg.seam.formulas)
     columns, extra, scored_all, tables = {}, {}, [], []
     for variant in cfg.seam.variants:
         scored, label, pm_s, rm_s = score_variant(
             cfg, variant, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids
         )
-        scores = ablation_scores(scored, base, ablations)
-        scores.columns = ["prompt_id", *(f"{label}:{a}" for a in scores.columns[1:])]
-        per_prompt = per_prompt.merge(scores, on="prompt_id", validate="one_to_one")
-        columns |= {f"{label}:{a}": (label, a) for a in ablations}
+        scores = ablation_scores(scored, base, ablations, formulas)
+        named = {c: f"{label}:{c}" for c in scores.columns[1:]}  # <variant>:<formula>:<ablation>
+        per_prompt = per_prompt.merge(scores.rename(columns=named), on="prompt_id", validate="one_to_one")
+        columns |= {full: (label, *c.split(":")) for c, full in named.items()}
         extra[label] = variant_diagnostics(scored, pm_s, rm_s, len(ids))
         scored_all.append(scored.assign(variant=label))
         tables.append(seam_table(scored, seam_config(base)[0]).assign(variant=label))
@@ -127,6 +137,7 @@ def run(cfg: DictConfig) -> list[SeamRow]:
     df = write_results(rows, out)
     shown = [
         "variant",
+        "formula",
         "ablation",
         "n_gt_prompts",
         "seam_mean",
@@ -144,8 +155,9 @@ def run(cfg: DictConfig) -> list[SeamRow]:
 
 # ----------------------------------------------------------------------------------------- aggregation
 
-KEYS = ["scale", "pm", "policy", "rm", "seed", "variant", "ablation"]
-MAIN_ABLATION = "seam"
+KEYS = ["scale", "pm", "policy", "rm", "seed", "variant", "formula", "ablation"]
+CELL = ["pm", "policy", "rm"]
+MAIN_ABLATION, MAIN_FORMULA = "seam", "normalized"
 # What each comparison isolates: the full score against the ablation that drops one ingredient.
 COMPARISONS = {"uniform": "PM weighting", "no_length_penalty": "length penalty"}
 
@@ -158,19 +170,18 @@ def latest_per_cell(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def correlation_table(df: pd.DataFrame) -> pd.DataFrame:
-    # Variants and ablations keep the order the runs wrote them in (the config's order), not alphabetical.
-    order = {key: i for i, key in enumerate(dict.fromkeys(zip(df["variant"], df["ablation"], strict=True)))}
-    out = df.assign(_order=[order[k] for k in zip(df["variant"], df["ablation"], strict=True)])
-    out = out.sort_values(["pm", "policy", "rm", "_order"], kind="stable")
-    out["spearman (95% CI)"] = [
-        format_ci(*r) for r in out[["spearman", "spearman_lo", "spearman_hi"]].to_numpy()
-    ]
-    out["kendall (95% CI)"] = [format_ci(*r) for r in out[["kendall", "kendall_lo", "kendall_hi"]].to_numpy()]
+    # Variants, formulas and ablations keep the order the runs wrote them in (the config's order).
+    settings = list(zip(df["variant"], df["formula"], df["ablation"], strict=True))
+    order = {key: i for i, key in enumerate(dict.fromkeys(settings))}
+    out = df.assign(_order=[order[k] for k in settings]).sort_values([*CELL, "_order"], kind="stable")
+    for method in ("spearman", "kendall"):
+        out[f"{method} (95% CI)"] = [
+            format_ci(*r) for r in out[[method, f"{method}_lo", f"{method}_hi"]].to_numpy()
+        ]
     cols = [
-        "pm",
-        "policy",
-        "rm",
+        *CELL,
         "variant",
+        "formula",
         "ablation",
         "n_gt_prompts",
         "seam_mean",
@@ -178,22 +189,27 @@ def correlation_table(df: pd.DataFrame) -> pd.DataFrame:
         "gt_reliability",
         "spearman (95% CI)",
         "kendall (95% CI)",
+        "spearman_within_family",
+        "family_baseline_spearman",
         "worse_gold_ge_ref",
         "prompts_per_s",
     ]
     return out[cols]
 
 
-def scatter_figure(df: pd.DataFrame, variant: str, path: Path) -> bool:
-    """Per-prompt SEAM (main setting) vs true mismatch, one panel per (pm, policy, rm); False if no data."""
-    cells = df[(df["variant"] == variant) & (df["ablation"] == MAIN_ABLATION)].sort_values(
-        ["pm", "policy", "rm"]
-    )
+def _column(row, formula: str | None = None, ablation: str | None = None) -> str:
+    """The per-prompt column of a result row's setting (or of another formula/ablation of its variant)."""
+    return f"{row['variant']}:{formula or row['formula']}:{ablation or row['ablation']}"
+
+
+def scatter_figure(df: pd.DataFrame, variant: str, formula: str, path: Path) -> bool:
+    """Per-prompt SEAM (main ablation) vs true mismatch, one panel per (pm, policy, rm); False if no data."""
+    cells = df[(df["variant"] == variant) & (df["formula"] == formula) & (df["ablation"] == MAIN_ABLATION)]
     panels = []
-    for _, row in cells.iterrows():
-        prompts, column = _prompts_of(row), f"{variant}:{MAIN_ABLATION}"
-        if prompts is not None and column in prompts:
-            panels.append((row, prompts, column))
+    for _, row in cells.sort_values(CELL).iterrows():
+        prompts = _prompts_of(row)
+        if prompts is not None and _column(row) in prompts:
+            panels.append((row, prompts, _column(row)))
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
@@ -202,10 +218,11 @@ def scatter_figure(df: pd.DataFrame, variant: str, path: Path) -> bool:
             ax.scatter(group[column], group["gt_mismatch"], s=8, alpha=0.5, label=family)
         ax.set_title(
             f"pm={row['pm']} ({row['policy']}), rm={row['rm']}\n"
-            f"Spearman {row['spearman']:+.2f} [{row['spearman_lo']:+.2f}, {row['spearman_hi']:+.2f}]",
+            f"Spearman {format_ci(row['spearman'], row['spearman_lo'], row['spearman_hi'], digits=2)}",
             fontsize=9,
         )
-        ax.set_xlabel(f"SEAM ({variant})")
+        end = "lower" if LEAST_SEAMLESS_END.get(formula) == "low" else "higher"
+        ax.set_xlabel(f"SEAM ({variant}, {formula}; {end} = less seamless)")
         ax.set_ylabel("true mismatch (PM samples)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=6, markerscale=2)
@@ -218,30 +235,56 @@ def _prompts_of(row) -> pd.DataFrame | None:
     return pd.read_csv(file).dropna(subset=["gt_mismatch"]) if file.is_file() else None
 
 
+def _paired_delta(prompts: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], n_boot: int, seed: int):
+    """Spearman(a) - Spearman(b) with the true mismatch, each oriented by its formula; a, b = (column,
+    formula); None when a column is missing."""
+    if a[0] not in prompts or b[0] not in prompts or len(prompts) < 3:
+        return None
+    d, lo, hi = paired_bootstrap_corr_diff(
+        orient(prompts[a[0]], a[1]),
+        orient(prompts[b[0]], b[1]),
+        prompts["gt_mismatch"],
+        n_boot=n_boot,
+        seed=seed,
+    )
+    return {
+        "spearman gain (95% CI)": format_ci(d, lo, hi),
+        "helps": "yes" if lo > 0 else ("hurts" if hi < 0 else "no evidence"),
+    }
+
+
 def ablation_deltas(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Does each ingredient help? Spearman(full SEAM) - Spearman(ablation without it), with a paired
-    bootstrap CI over prompts, per (cell, variant)."""
+    bootstrap CI over prompts, per (cell, variant, formula)."""
     rows = []
-    main = df[df["ablation"] == MAIN_ABLATION].sort_values(["pm", "policy", "rm"], kind="stable")
+    main = df[df["ablation"] == MAIN_ABLATION].sort_values(CELL, kind="stable")
     for _, row in main.iterrows():
         prompts = _prompts_of(row)
         for ablation, ingredient in COMPARISONS.items():
-            a, b = f"{row['variant']}:{MAIN_ABLATION}", f"{row['variant']}:{ablation}"
-            if prompts is None or a not in prompts or b not in prompts or len(prompts) < 3:
-                continue
-            d, lo, hi = paired_bootstrap_corr_diff(
-                prompts[a], prompts[b], prompts["gt_mismatch"], n_boot=n_boot, seed=seed
-            )
+            a, b = (_column(row), row["formula"]), (_column(row, ablation=ablation), row["formula"])
+            delta = _paired_delta(prompts, a, b, n_boot, seed) if prompts is not None else None
+            if delta:
+                cell = {k: row[k] for k in (*CELL, "variant", "formula")}
+                rows.append({**cell, "ingredient": ingredient, "vs": ablation, **delta})
+    return pd.DataFrame(rows)
+
+
+def formula_deltas(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Which formula tracks the true mismatch better? Spearman(formula) - Spearman(normalized), both
+    oriented (higher = less seamless), with a paired bootstrap CI over prompts, per (cell, variant)."""
+    rows = []
+    others = df[(df["ablation"] == MAIN_ABLATION) & ~df["formula"].isin([MAIN_FORMULA, NO_FORMULA])]
+    for _, row in others.sort_values(CELL, kind="stable").iterrows():
+        prompts = _prompts_of(row)
+        a, b = (_column(row), row["formula"]), (_column(row, formula=MAIN_FORMULA), MAIN_FORMULA)
+        delta = _paired_delta(prompts, a, b, n_boot, seed) if prompts is not None else None
+        if delta:
             rows.append(
                 {
-                    "pm": row["pm"],
-                    "policy": row["policy"],
-                    "rm": row["rm"],
-                    "variant": row["variant"],
-                    "ingredient": ingredient,
-                    "vs": ablation,
-                    "spearman gain (95% CI)": format_ci(d, lo, hi),
-                    "helps": "yes" if lo > 0 else ("hurts" if hi < 0 else "no evidence"),
+                    **{k: row[k] for k in (*CELL, "variant")},
+                    "formula": row["formula"],
+                    "vs": MAIN_FORMULA,
+                    **delta,
                 }
             )
     return pd.DataFrame(rows)
@@ -255,14 +298,27 @@ def aggregate(outputs: Path) -> list[Path]:
         title = f"SEAM vs true PM/RM mismatch, rank correlation over RL prompts (scale={scale})"
         write_table(correlation_table(group), folder, f"seam_{scale}", title)
         written.append(folder / f"seam_{scale}.md")
-        deltas = ablation_deltas(group)
-        if len(deltas):
-            title = f"Does each ingredient help? Spearman(SEAM) - Spearman(ablation) (scale={scale})"
-            write_table(deltas, folder, f"seam_{scale}_ablation_gains", title)
-            written.append(folder / f"seam_{scale}_ablation_gains.md")
-        for variant in sorted(group["variant"].unique()):
-            path = folder / f"seam_{scale}_{file_safe(variant)}.png"
-            if scatter_figure(group, variant, path):
+        for name, deltas, what in (
+            (
+                "ablation_gains",
+                ablation_deltas(group),
+                "Does each ingredient help? Spearman(SEAM) - Spearman(ablation)",
+            ),
+            (
+                "formula_gains",
+                formula_deltas(group),
+                "Which formula tracks mismatch better? Spearman(formula) - Spearman(normalized)",
+            ),
+        ):
+            if len(deltas):
+                write_table(deltas, folder, f"seam_{scale}_{name}", f"{what} (scale={scale})")
+                written.append(folder / f"seam_{scale}_{name}.md")
+        for variant, formula in sorted(
+            set(zip(group["variant"], group["formula"], strict=True))
+            - {(v, NO_FORMULA) for v in group["variant"]}
+        ):
+            path = folder / f"seam_{scale}_{file_safe(variant)}_{formula}.png"
+            if scatter_figure(group, variant, formula, path):
                 written.append(path)
     return written
 

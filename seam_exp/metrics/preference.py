@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seam_exp.metrics.intervals import NAN3, bootstrap_ci, clean_1d, ratio_of_sums_ci
-from seam_exp.metrics.ties import GOLD_TIE_ATOL, gold_order
+from seam_exp.metrics.ties import gold_order
 
 
 def gold_ordered_pairs(groups, gold) -> tuple[np.ndarray, np.ndarray]:
@@ -97,12 +97,12 @@ def win_rate(a, b, ci: bool = False, n_boot: int = 1000, level: float = 0.95, se
     return bootstrap_ci(outcomes, n_boot=n_boot, level=level, seed=seed) if ci else float(outcomes.mean())
 
 
-__all__ = [
-    "GOLD_TIE_ATOL",
-    "MismatchCounts",
-    "gold_ordered_pairs",
-    "mismatch_counts",
-    "reward_hacking",
-    "win_outcomes",
-    "win_rate",
-]
+def pick_disagreement(rm_a, rm_b, judge_prefers_a, n_boot: int = 1000, level: float = 0.95, seed: int = 0):
+    """(share, lo, hi) of response pairs where the RM's pick differs from a judge's (a labeler or gold),
+    one pair per prompt, bootstrapped over prompts. An RM tie counts as a miss, as in mismatch_counts."""
+    rm_a, rm_b = clean_1d("rm_a", rm_a), clean_1d("rm_b", rm_b)
+    judge = np.asarray(judge_prefers_a, dtype=bool)
+    if not rm_a.size == rm_b.size == judge.size:
+        raise ValueError(f"rm_a, rm_b and the judge must be paired: {rm_a.size}, {rm_b.size}, {judge.size}")
+    miss = (rm_a == rm_b) | ((rm_a > rm_b) != judge)
+    return bootstrap_ci(miss.astype(np.float64), n_boot=n_boot, level=level, seed=seed)

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
 
+from seam_exp.errors import UserError
 from seam_exp.models import batching, factory, logprob, optim, policy, reward
 from seam_exp.models.factory import build_policy, build_reward, count_parameters, pretrained_tokenizer
 from seam_exp.models.policy import SFTCollator, SFTModule
@@ -66,7 +67,22 @@ def policy_key(cfg: DictConfig, world: World) -> dict:
 
 def reward_key(cfg: DictConfig, world: World) -> dict:
     rm = to_container(cfg.rm)
-    return {"world": asdict(world.cfg), "source": rm["source"], "arch": rm.get("arch"), "train": rm["train"]}
+    key = {"world": asdict(world.cfg), "source": rm["source"], "arch": rm.get("arch"), "train": rm["train"]}
+    if rm.get("init", "scratch") == "sft":
+        key["init_sft"] = policy_key(init_policy_cfg(cfg), world)
+    return key
+
+
+def init_policy_cfg(cfg: DictConfig) -> DictConfig:
+    """The config of the SFT policy an `rm.init=sft` reward model starts from: the `pm` preset trained for
+    `rm.init_sft_steps` steps, which must have the RM's architecture (its trunk is copied)."""
+    shape = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+    pm_arch, rm_arch = (to_container(cfg[p].arch) for p in ("pm", "rm"))
+    if any(pm_arch.get(k) != rm_arch.get(k) for k in shape):
+        raise UserError(
+            f"rm.init=sft needs the pm and rm presets to share an architecture: pm={cfg.pm.name}, rm={cfg.rm.name}"
+        )
+    return OmegaConf.merge(cfg, {"pm": {"sft": {"max_steps": int(cfg.rm.init_sft_steps)}}})
 
 
 def _train_into(
@@ -100,7 +116,8 @@ def _train_into(
         train.max_steps,
     )
     start = time.perf_counter()
-    trainer.fit(module, _loader(data, collate, train.batch_size, train.seed))
+    if train.max_steps > 0:  # 0 steps: the model as built (the paper's "no SFT" PM, "0 pairs" RM)
+        trainer.fit(module, _loader(data, collate, train.batch_size, train.seed))
     metrics = {
         "params": params,
         "rows": len(data),
@@ -126,8 +143,20 @@ def sft_policy(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Pat
 
 
 def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Path, bool]:
-    """Folder of the reward model for cfg.rm (trained now if not cached) and whether it was trained now."""
+    """Folder of the reward model for cfg.rm (trained now if not cached) and whether it was trained now.
+
+    With `rm.init=sft` its trunk starts from an SFT policy (init_policy_cfg) and only the scalar head is
+    new, as the paper (and InstructGPT) initialise reward models; otherwise it starts from scratch."""
     key = reward_key(cfg, world)
+    build_model = build_reward
+    if cfg.rm.get("init", "scratch") == "sft":
+        sft_dir, _ = sft_policy(init_policy_cfg(cfg), world, cache)
+
+        def build_model(rm_cfg, tokenizer):
+            # from_pretrained returns eval mode; Lightning keeps submodules in the mode it finds them
+            return AutoModelForSequenceClassification.from_pretrained(
+                str(sft_dir / "model"), num_labels=1
+            ).train()
 
     def build(folder: Path) -> None:
         train = cfg.rm.train
@@ -136,7 +165,7 @@ def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple
             pairs = pairs.select(range(min(train.num_pairs, len(pairs))))
         tokenizer = model_tokenizer(cfg.rm, world)
         _train_into(
-            folder, cfg, "rm", train, pairs, tokenizer, build_reward, RewardModule, PairCollator, key, "rm"
+            folder, cfg, "rm", train, pairs, tokenizer, build_model, RewardModule, PairCollator, key, "rm"
         )
 
     return cache.get_or_build("rm", key, MODELS_VERSION, build)

@@ -3,6 +3,7 @@ one line per cell with a CI over seeds, a heatmap of the gain, and curves along 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +14,24 @@ from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.tables import SIZE_ORDER
 
 
-def axis_label(name: str, budget: float, grid: str) -> str:
-    return f"{name} x{float(budget):g}" if grid == "budget" else str(name)
+def axis_label(row: pd.Series, model: str) -> str:
+    """How a cell's PM or RM is named on the axes: its size preset (size grid), size and budget (budget
+    grid), or the training it got (paper grid: SFT steps, preference pairs)."""
+    if row["grid"] == "paper":
+        return f"SFT {int(row['sft_steps'])}" if model == "pm" else f"{int(row['rm_pairs'])} pairs"
+    if row["grid"] == "budget":
+        return f"{row[model]} x{float(row[f'{model}_budget']):g}"
+    return str(row[model])
 
 
 def axis_order(labels) -> list[str]:
+    """Labels in the order of growing quality: size presets first by size, then by the numbers they hold."""
+
     def key(label: str):
-        name, _, budget = label.partition(" x")
-        rank = SIZE_ORDER.index(name) if name in SIZE_ORDER else len(SIZE_ORDER)
-        return (rank, name, float(budget) if budget else 0.0)
+        first = label.split()[0] if label.split() else ""
+        size = SIZE_ORDER.index(first) if first in SIZE_ORDER else len(SIZE_ORDER)
+        numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", label)]
+        return (size, re.sub(r"[\d.]+", "", label), numbers)
 
     return sorted(set(labels), key=key)
 
@@ -30,8 +40,8 @@ def with_axis_labels(df: pd.DataFrame) -> pd.DataFrame:
     if not len(df):
         return df.assign(pm_label=[], rm_label=[])
     return df.assign(
-        pm_label=[axis_label(n, b, g) for n, b, g in zip(df["pm"], df["pm_budget"], df["grid"], strict=True)],
-        rm_label=[axis_label(n, b, g) for n, b, g in zip(df["rm"], df["rm_budget"], df["grid"], strict=True)],
+        pm_label=[axis_label(r, "pm") for _, r in df.iterrows()],
+        rm_label=[axis_label(r, "rm") for _, r in df.iterrows()],
     )
 
 

@@ -73,6 +73,7 @@ class EvalConfig:
     prompts: int
     samples_per_prompt: int
     seed: int
+    val_prompts: int
 
 
 @dataclass

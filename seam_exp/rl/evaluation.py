@@ -166,19 +166,27 @@ def mismatch_metrics(
 class GoldEvaluation(pl.Callback):
     """Lightning callback: gold-judged evaluation at the start, every `every` RL steps, and at the end."""
 
-    def __init__(self, evaluator: GoldEvaluator, every: int = 0):
-        self.evaluator, self.every = evaluator, every
+    def __init__(self, evaluator: GoldEvaluator, every: int = 0, validator: GoldEvaluator | None = None):
+        self.evaluator, self.every, self.validator = evaluator, every, validator
         self.history: list[dict] = []  # one row per evaluation: its step and metrics
         self.start: PolicySamples | None = None
         self.last: PolicySamples | None = None
         self.steps_done = 0
+
+    def _validate(self, module) -> dict[str, float]:
+        """Gold and KL to the start on the validation prompts (NaN without them): what checkpoints are
+        chosen on, so that the eval prompts only ever report."""
+        if self.validator is None:
+            return {"val_gold": float("nan"), "val_kl": float("nan")}
+        samples = self.validator.sample(module.policy, module.ref, module.rm)
+        return {"val_gold": float(samples.gold.mean()), "val_kl": float(samples.kl.mean())}
 
     def _evaluate(self, trainer: pl.Trainer, module, step: int) -> None:
         samples = self.evaluator.sample(module.policy, module.ref, module.rm)
         if self.start is None:
             self.start = samples
         self.last = samples
-        metrics = {"step": step, **self.evaluator.metrics(samples, self.start)}
+        metrics = {"step": step, **self.evaluator.metrics(samples, self.start), **self._validate(module)}
         self.history.append(metrics)
         if trainer.logger is not None:
             trainer.logger.log_metrics({f"eval/{k}": v for k, v in metrics.items() if k != "step"}, step=step)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as pl
+import pandas as pd
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, RandomSampler
@@ -54,6 +55,17 @@ def fit(trainer: pl.Trainer, module: RLHFModule, loader: DataLoader) -> None:
         trainer.fit(module, loader)
 
 
+HISTORY_FILE = "history.csv"  # every evaluation of the run: step, eval metrics, val_gold, val_kl
+
+
+def validation_prompts(world: World, n: int):
+    """The first n distinct prompts of the held-out RM-test split: disjoint from the RL prompts (trained
+    on) and the eval prompts (reported), so choosing a checkpoint on them biases no reported number."""
+    rows = world.data["rm_test"].select_columns(["prompt_id", "prompt"]).to_pandas()
+    rows = rows.drop_duplicates("prompt_id").head(max(0, n))
+    return {"prompt_id": rows["prompt_id"].tolist(), "prompt": rows["prompt"].tolist()}
+
+
 def rl_finetune(
     cfg: DictConfig, world: World, pm_dir: Path, rm_dir: Path, out_dir: Path, rl: RLConfig | None = None
 ) -> RLRun:
@@ -77,7 +89,22 @@ def rl_finetune(
         temperature=rl.rollout.temperature,
         seed=rl.eval.seed,
     )
-    evaluation = GoldEvaluation(evaluator, rl.eval.every)
+    val_rows = validation_prompts(world, rl.eval.val_prompts)
+    validator = (
+        GoldEvaluator(
+            world,
+            val_rows,
+            tokenizer,
+            reward_model,
+            n=rl.eval.samples_per_prompt,
+            max_new_tokens=rl.rollout.max_new_tokens,
+            temperature=rl.rollout.temperature,
+            seed=rl.eval.seed,
+        )
+        if len(val_rows)
+        else None
+    )
+    evaluation = GoldEvaluation(evaluator, rl.eval.every, validator)
     trainer = rl_trainer(cfg, out_dir, [evaluation])
     loader = prompt_loader(world.data["rl"], rl.rollout.prompts_per_step, rl.steps, cfg.seed)
     log.info(
@@ -86,6 +113,7 @@ def rl_finetune(
     start = time.perf_counter()
     fit(trainer, module, loader)
     seconds = time.perf_counter() - start
+    pd.DataFrame(evaluation.history).to_csv(out_dir / HISTORY_FILE, index=False)
     if rl.save_policy:
         module.policy.save_pretrained(str(out_dir / "policy"))
         tokenizer.save_pretrained(str(out_dir / "policy"))

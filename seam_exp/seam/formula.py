@@ -1,12 +1,20 @@
-"""SEAM: per-prompt PM/RM discrepancy, the project's normalised reading (docs/seam.md; numpy only).
+"""SEAM: per-prompt PM/RM discrepancy under three formulas (docs/seam.md; numpy only).
 
-For a prompt x with reference y+ and k worse answers y_1..y_k:
+For a prompt x with reference y+ and k worse answers y_1..y_k, all formulas share the length-normalised
+log-probability  l_i = log pi(y_i | x) / |y_i|^alpha  (alpha = 0 disables the length penalty):
 
-    l_i    = log pi(y_i | x) / |y_i|^alpha             (alpha = 0 disables the length penalty)
-    w_i    = softmax_i(l_i / T)                         (or 1/k: the "uniform" RM-only ablation)
-    m_i    = 1[r(x, y_i) >= r(x, y+)]                   (hard; a tie counts as a misjudgement)
-           | sigmoid((r(x, y_i) - r(x, y+)) / tau)      (soft)
-    SEAM(x) = sum_i w_i m_i   in [0, 1]; higher = less seamless.
+  normalized   (this project's reading; in [0, 1], higher = less seamless)
+      w_i = softmax_i(l_i / T)   (or 1/k: "uniform", the RM-only ablation)
+      m_i = 1[r(x, y_i) >= r(x, y+)] (hard; an RM tie counts)  |  sigmoid((r(x, y_i) - r(x, y+)) / tau) (soft)
+      SEAM(x) = sum_i w_i m_i
+  paper        (the paper's Eq. 2-3 with its length penalty; <= 0, LOWER = less seamless)
+      eps_i = max(r(x, y_i) - r(x, y+), 0)
+      SEAM(x) = sum_i l_i eps_i             (uniform: every l_i replaced by -1, keeping the sign)
+  paper_prob   (the same hinge weighted by the per-token probability; >= 0, higher = less seamless)
+      SEAM(x) = sum_i exp(l_i) eps_i        (uniform: exp(l_i) replaced by 1)
+
+Which end is "least seamless" differs (LEAST_SEAMLESS_END); `unseamlessness` turns any formula's score into
+one where higher always means less seamless, and every selection and correlation goes through it.
 
 Array functions take one prompt (shape [k]) or a batch (shape [..., k]); the last axis indexes the worse
 answers. `seam_table` does the same from a long DataFrame and keeps every intermediate.
@@ -14,8 +22,8 @@ answers. `seam_table` does the same from a long DataFrame and keeps every interm
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -23,8 +31,33 @@ import pandas as pd
 
 Mode = Literal["hard", "soft"]
 Weighting = Literal["pm", "uniform"]
+Formula = Literal["normalized", "paper", "paper_prob"]
+
+FORMULAS = ("normalized", "paper", "paper_prob")
+# The end of each formula's scale where the least seamless prompts are (the paper filters its lowest 20%).
+LEAST_SEAMLESS_END = {"normalized": "high", "paper": "low", "paper_prob": "high"}
 
 REQUIRED_COLUMNS = ("prompt_id", "candidate_index", "is_reference", "logp", "length", "reward")
+
+
+@dataclass(frozen=True)
+class SeamConfig:
+    alpha: float = 1.0
+    temperature: float = 1.0
+    mode: Mode = "hard"
+    tau: float = 1.0
+    weighting: Weighting = "pm"
+    formula: Formula = "normalized"
+
+    def __post_init__(self):
+        if self.formula not in FORMULAS:
+            raise ValueError(f"unknown seam formula '{self.formula}'; valid: {', '.join(FORMULAS)}")
+        if self.mode not in ("hard", "soft"):
+            raise ValueError(f"mode must be 'hard' or 'soft', got {self.mode!r}")
+        if self.weighting not in ("pm", "uniform"):
+            raise ValueError(f"weighting must be 'pm' or 'uniform', got {self.weighting!r}")
+        if not self.temperature > 0 or not self.tau > 0:
+            raise ValueError("temperature and tau must be > 0")
 
 
 def _finite(name: str, a: np.ndarray) -> np.ndarray:
@@ -87,27 +120,67 @@ def rm_misjudgement(r_worse, r_ref, mode: Mode = "hard", tau: float = 1.0) -> np
     raise ValueError(f"mode must be 'hard' or 'soft', got {mode!r}")
 
 
-def seam_score(
-    logp,
-    lengths,
-    r_worse,
-    r_ref,
-    *,
-    alpha: float = 1.0,
-    temperature: float = 1.0,
-    mode: Mode = "hard",
-    tau: float = 1.0,
-    weighting: Weighting = "pm",
-):
-    """Per-prompt SEAM = sum_i w_i m_i; returns shape [...] (a numpy scalar for a single prompt)."""
-    if weighting not in ("pm", "uniform"):
-        raise ValueError(f"weighting must be 'pm' or 'uniform', got {weighting!r}")
-    ln = length_normalized_logp(logp, lengths, alpha)
-    w = pm_weights(ln, temperature, uniform=weighting == "uniform")
-    m = rm_misjudgement(r_worse, r_ref, mode, tau)
-    if w.shape != m.shape:
-        raise ValueError(f"logp shape {w.shape} != r_worse shape {m.shape}")
-    return _as_scalar_if_0d((w * m).sum(axis=-1))
+def hinge_excess(r_worse, r_ref) -> np.ndarray:
+    """eps_i = max(r(y_i) - r(y+), 0): how far the RM ranks a worse answer above the reference (Eq. 3)."""
+    r_worse = _finite("r_worse", np.asarray(r_worse, dtype=np.float64))
+    r_ref = _finite("r_ref", np.asarray(r_ref, dtype=np.float64))
+    if r_worse.ndim == 0 or r_ref.shape != r_worse.shape[:-1]:
+        raise ValueError(
+            f"r_ref shape {r_ref.shape} must equal r_worse shape {r_worse.shape} without its last axis"
+        )
+    return np.maximum(r_worse - r_ref[..., None], 0.0)
+
+
+def seam_terms(l, r_worse, r_ref, cfg: SeamConfig) -> tuple[np.ndarray, np.ndarray]:  # noqa: E741
+    """(w, e), the per-answer weight and RM term of cfg.formula, so that SEAM = sum_i w_i e_i."""
+    l = _finite("l", np.asarray(l, dtype=np.float64))  # noqa: E741 (the paper's l)
+    uniform = cfg.weighting == "uniform"
+    if cfg.formula == "normalized":
+        w = pm_weights(l, cfg.temperature, uniform=uniform)
+        e = rm_misjudgement(r_worse, r_ref, cfg.mode, cfg.tau)
+    else:
+        if l.ndim == 0 or l.shape[-1] == 0:
+            raise ValueError("need at least one worse answer (last axis of l is empty)")
+        e = hinge_excess(r_worse, r_ref)
+        if cfg.formula == "paper":
+            w = np.full_like(l, -1.0) if uniform else l
+        else:
+            w = np.ones_like(l) if uniform else np.exp(l)
+    if w.shape != e.shape:
+        raise ValueError(f"logp shape {w.shape} != r_worse shape {e.shape}")
+    return w, e
+
+
+def seam_score(logp, lengths, r_worse, r_ref, **settings):
+    """Per-prompt SEAM of the formula in `settings` (SeamConfig fields; default: normalized, hard, pm
+    weights); returns shape [...] (a numpy scalar for a single prompt)."""
+    cfg = SeamConfig(**settings)
+    w, e = seam_terms(length_normalized_logp(logp, lengths, cfg.alpha), r_worse, r_ref, cfg)
+    return _as_scalar_if_0d((w * e).sum(axis=-1))
+
+
+def unseamlessness(scores, formula: Formula) -> np.ndarray:
+    """The scores of `formula` oriented so that higher always means less seamless."""
+    if formula not in FORMULAS:
+        raise ValueError(f"unknown seam formula '{formula}'; valid: {', '.join(FORMULAS)}")
+    scores = np.asarray(scores, dtype=np.float64)
+    return -scores if LEAST_SEAMLESS_END[formula] == "low" else scores
+
+
+def least_seamless(prompt_ids, scores, formula: Formula, fraction: float, seed: int = 0) -> np.ndarray:
+    """The round(fraction * n) prompt ids that are least seamless under `formula`, whichever end of its
+    scale that is. Ties are broken by a seeded random order, never by id: ids follow task families, and
+    many prompts tie (e.g. SEAM 0 when the RM ranks every worse answer below the reference)."""
+    ids, badness = np.asarray(prompt_ids), unseamlessness(scores, formula)
+    if ids.shape != badness.shape or ids.ndim != 1:
+        raise ValueError(f"prompt_ids {ids.shape} and scores {badness.shape} must be 1-D and paired")
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    if np.isnan(badness).any():
+        raise ValueError("scores contain NaN")
+    shuffle = np.random.default_rng(seed).permutation(len(ids))
+    order = shuffle[np.argsort(-badness[shuffle], kind="stable")]
+    return ids[order[: int(round(fraction * len(ids)))]]
 
 
 def rank_discordance(l_all, r_all):
@@ -136,23 +209,6 @@ def rank_discordance(l_all, r_all):
     n_disc = discordant.sum(axis=(-2, -1))
     out = np.where(n_comp > 0, n_disc / np.maximum(n_comp, 1), 0.0)
     return _as_scalar_if_0d(out)
-
-
-@dataclass(frozen=True)
-class SeamConfig:
-    alpha: float = 1.0
-    temperature: float = 1.0
-    mode: Mode = "hard"
-    tau: float = 1.0
-    weighting: Weighting = "pm"
-
-    def __post_init__(self):
-        if self.mode not in ("hard", "soft"):
-            raise ValueError(f"mode must be 'hard' or 'soft', got {self.mode!r}")
-        if self.weighting not in ("pm", "uniform"):
-            raise ValueError(f"weighting must be 'pm' or 'uniform', got {self.weighting!r}")
-        if not self.temperature > 0 or not self.tau > 0:
-            raise ValueError("temperature and tau must be > 0")
 
 
 def _validate_long(df: pd.DataFrame) -> pd.DataFrame:
@@ -192,8 +248,9 @@ def seam_table(df: pd.DataFrame, cfg: SeamConfig | None = None) -> pd.DataFrame:
         prompt_id, k, ref_logp, ref_length, ref_l, ref_reward, seam, seam_uniform, rank_discordance
     and list columns, aligned element-wise over the k worse answers in candidate_index order:
         candidate_index, logp, length, l, reward, weight, misjudgement
-    so that seam == sum(weight * misjudgement) and seam_uniform == mean(misjudgement) can be checked by
-    hand. `seam` uses cfg.weighting; `seam_uniform` always uses 1/k. cfg is stored in `out.attrs`.
+    where `misjudgement` is the formula's RM term (m_i, or the hinge eps_i of the paper formulas), so
+    that seam == sum(weight * misjudgement) can be checked by hand. `seam` uses cfg.weighting,
+    `seam_uniform` the uniform weights of the same formula. cfg is stored in `out.attrs`.
     Prompts may have different k.
     """
     cfg = cfg or SeamConfig()
@@ -208,9 +265,10 @@ def seam_table(df: pd.DataFrame, cfg: SeamConfig | None = None) -> pd.DataFrame:
         idx = starts[sel][:, None] + np.arange(n)  # [prompts, k+1], reference in column 0
         logp, length, reward = cols["logp"][idx], cols["length"][idx], cols["reward"][idx]
         l_all = length_normalized_logp(logp, length, cfg.alpha)
-        uniform = cfg.weighting == "uniform"
-        w = pm_weights(l_all[:, 1:], cfg.temperature, uniform=uniform)
-        m = rm_misjudgement(reward[:, 1:], reward[:, 0], cfg.mode, cfg.tau)
+        w, m = seam_terms(l_all[:, 1:], reward[:, 1:], reward[:, 0], cfg)
+        w_uniform, _ = seam_terms(
+            l_all[:, 1:], reward[:, 1:], reward[:, 0], replace(cfg, weighting="uniform")
+        )
         rows.append(
             pd.DataFrame(
                 {
@@ -221,7 +279,7 @@ def seam_table(df: pd.DataFrame, cfg: SeamConfig | None = None) -> pd.DataFrame:
                     "ref_l": l_all[:, 0],
                     "ref_reward": reward[:, 0],
                     "seam": (w * m).sum(axis=-1),
-                    "seam_uniform": m.mean(axis=-1),
+                    "seam_uniform": (w_uniform * m).sum(axis=-1),
                     "rank_discordance": np.asarray(rank_discordance(l_all, reward)),
                     "candidate_index": cols["candidate_index"][idx][:, 1:].astype(np.int64).tolist(),
                     "logp": logp[:, 1:].tolist(),
@@ -242,12 +300,15 @@ def seam_table(df: pd.DataFrame, cfg: SeamConfig | None = None) -> pd.DataFrame:
 # Named SEAM settings (the full score and its ablations) evaluated on one scored candidate table.
 #
 # An ablation is a dict of overrides of the base setting (`seam.alpha`, `temperature`, `mode`, `tau`,
-# `weighting`) plus `score`: `seam` (sum_i w_i m_i) or `rank_discordance` (PM vs RM ordering over all
-# k+1 candidates, with the same length penalty). E.g. `{weighting: uniform}` is the RM-only ablation and
-# `{alpha: 0}` drops the length penalty.
+# `weighting`, `formula`) plus `score`: `seam` (sum_i w_i e_i) or `rank_discordance` (PM vs RM ordering
+# over all k+1 candidates, with the same length penalty). E.g. `{weighting: uniform}` is the RM-only
+# ablation and `{alpha: 0}` drops the length penalty. Every ablation is scored under every formula
+# asked for, except where that would repeat a number: rank discordance has no formula (reported once,
+# formula "-"), and hard/soft (`mode`) is a knob of the normalized formula only.
 
 SCORES = ("seam", "rank_discordance")
-SEAM_KEYS = ("alpha", "temperature", "mode", "tau", "weighting")
+SEAM_KEYS = ("alpha", "temperature", "mode", "tau", "weighting", "formula")
+NO_FORMULA = "-"
 
 
 def seam_config(base: Mapping, overrides: Mapping | None = None) -> tuple[SeamConfig, str]:
@@ -263,11 +324,37 @@ def seam_config(base: Mapping, overrides: Mapping | None = None) -> tuple[SeamCo
     return SeamConfig(**merged), score
 
 
-def ablation_scores(scored: pd.DataFrame, base: Mapping, ablations: Mapping[str, Mapping]) -> pd.DataFrame:
-    """One row per prompt, one column per named ablation (the per-prompt score under that setting)."""
-    out = None
-    for name, overrides in ablations.items():
-        cfg, score = seam_config(base, overrides)
-        table = seam_table(scored, cfg)[["prompt_id", score]].rename(columns={score: name})
-        out = table if out is None else out.merge(table, on="prompt_id", validate="one_to_one")
+def score_settings(
+    base: Mapping, ablations: Mapping[str, Mapping], formulas: Sequence[str]
+) -> dict[tuple[str, str], tuple[SeamConfig, str]]:
+    """(formula, ablation) -> (SeamConfig, score name) for every distinct score to report."""
+    out = {}
+    for formula in formulas:
+        for name, overrides in ablations.items():
+            cfg, score = seam_config({**base, "formula": formula}, overrides)
+            if score == "rank_discordance":
+                out.setdefault((NO_FORMULA, name), (cfg, score))
+            elif formula == "normalized" or "mode" not in (overrides or {}):
+                out[(formula, name)] = (cfg, score)
     return out
+
+
+def ablation_scores(
+    scored: pd.DataFrame,
+    base: Mapping,
+    ablations: Mapping[str, Mapping],
+    formulas: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per prompt, one column "<formula>:<ablation>" per distinct score (see score_settings)."""
+    out = scored[["prompt_id"]].drop_duplicates().sort_values("prompt_id").reset_index(drop=True)
+    for (formula, name), (cfg, score) in score_settings(
+        base, ablations, formulas or [base.get("formula", "normalized")]
+    ).items():
+        table = seam_table(scored, cfg)[["prompt_id", score]].rename(columns={score: f"{formula}:{name}"})
+        out = out.merge(table, on="prompt_id", validate="one_to_one")
+    return out
+
+
+def orient(scores, formula: str) -> np.ndarray:
+    """Scores of a reported column oriented so that higher = less seamless (rank discordance already is)."""
+    return np.asarray(scores, dtype=np.float64) if formula == NO_FORMULA else unseamlessness(scores, formula)

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from seam_exp.metrics.intervals import paired_bootstrap_corr
+from seam_exp.metrics.intervals import correlation, paired_bootstrap_corr
 from seam_exp.metrics.preference import mismatch_counts
 from seam_exp.models.generation import GenerationSettings, generate
+from seam_exp.seam.formula import orient
 from seam_exp.seam.scoring import format_prompts, rm_scores
 from seam_exp.utils.cache import ArtifactCache, cached_frame, code_version, stable_hash
 from seam_exp.world.build import World
@@ -126,31 +127,68 @@ def correlation_row(scores: np.ndarray, truth: np.ndarray, n_boot: int, level: f
     return row
 
 
+def within_family_spearman(scores: np.ndarray, truth: np.ndarray, families: np.ndarray) -> float:
+    """Spearman inside each task family, averaged with the families' sizes as weights: does a score
+    rank prompts within a family, or only tell families apart? (NaN-free families only.)"""
+    rhos, sizes = [], []
+    for family in np.unique(families):
+        inside = families == family
+        rho = correlation(scores[inside], truth[inside]) if inside.sum() > 2 else float("nan")
+        if rho == rho:  # a family with a constant score or truth has no ranking
+            rhos.append(rho)
+            sizes.append(inside.sum())
+    return float(np.average(rhos, weights=sizes)) if rhos else float("nan")
+
+
+def family_baseline_spearman(truth: np.ndarray, families: np.ndarray) -> float:
+    """How well the family alone predicts the true mismatch: Spearman of each prompt's family mean (in
+    sample) with its own mismatch. A score must beat this to say more than which family a prompt is in."""
+    means = pd.Series(truth).groupby(families).transform("mean").to_numpy()
+    return correlation(means, truth)
+
+
 def validation_rows(
-    per_prompt: pd.DataFrame, columns: Mapping[str, tuple[str, str]], n_boot: int, level: float, seed: int
+    per_prompt: pd.DataFrame,
+    columns: Mapping[str, tuple[str, str, str]],
+    n_boot: int,
+    level: float,
+    seed: int,
 ) -> list[dict]:
-    """One row per score column (named (variant, ablation)): dataset SEAM and its correlation with the
-    ground truth over the prompts that have one."""
+    """One row per score column (named (variant, formula, ablation)): dataset SEAM and the correlation
+    of its unseamlessness (higher = less seamless, whatever the formula's sign) with the ground truth,
+    over the prompts that have one; overall, within families, and the family-only baseline."""
     has_gt = per_prompt["gt_mismatch"].notna()
     truth = per_prompt.loc[has_gt, "gt_mismatch"].to_numpy()
+    families = per_prompt.loc[has_gt, "family"].to_numpy() if "family" in per_prompt else None
+    enough = len(truth) > 2
+    baseline = family_baseline_spearman(truth, families) if enough and families is not None else float("nan")
     rows = []
-    for column, (variant, ablation) in columns.items():
+    for column, (variant, formula, ablation) in columns.items():
+        scores = orient(per_prompt.loc[has_gt, column].to_numpy(), formula)
+        correlations = (
+            correlation_row(scores, truth, n_boot, level, seed)
+            if enough
+            else dict.fromkeys(
+                ["spearman", "spearman_lo", "spearman_hi", "kendall", "kendall_lo", "kendall_hi"],
+                float("nan"),
+            )
+        )
         rows.append(
             {
                 "variant": variant,
+                "formula": formula,
                 "ablation": ablation,
                 "n_prompts": len(per_prompt),
                 "n_gt_prompts": int(has_gt.sum()),
                 "seam_mean": float(per_prompt[column].mean()),
                 "gt_mismatch_mean": float(truth.mean()) if len(truth) else float("nan"),
-                **(
-                    correlation_row(per_prompt.loc[has_gt, column].to_numpy(), truth, n_boot, level, seed)
-                    if len(truth) > 2
-                    else dict.fromkeys(
-                        ["spearman", "spearman_lo", "spearman_hi", "kendall", "kendall_lo", "kendall_hi"],
-                        float("nan"),
-                    )
+                **correlations,
+                "spearman_within_family": (
+                    within_family_spearman(scores, truth, families)
+                    if enough and families is not None
+                    else float("nan")
                 ),
+                "family_baseline_spearman": baseline,
             }
         )
     return rows

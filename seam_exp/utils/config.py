@@ -3,20 +3,45 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
 T = TypeVar("T")
+# The Hydra config tree of the repository (conf/), for everything that composes configs itself.
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def _int_mul(a: Any, b: Any) -> int:
     return max(1, int(round(float(a) * float(b))))
 
 
+def _steps_for(num_pairs: Any, batch_size: Any, epochs: Any) -> int:
+    """Optimizer steps for `epochs` passes over `num_pairs` examples: 0 for no data (an untrained model)."""
+    return int(round(float(num_pairs) * float(epochs) / float(batch_size)))
+
+
+def _last_of(values: Any) -> int | str:
+    """The last (largest) value of a comma-separated sweep axis: a grid's default single cell is its top."""
+    last = str(values).split(",")[-1].strip()
+    return int(last) if last.isdigit() else last
+
+
+def _middle_of(values: Any) -> int | str:
+    """The middle value of a comma-separated axis (the lower one of an even count): a mid-grid preset."""
+    items = [v.strip() for v in str(values).split(",")]
+    middle = items[(len(items) - 1) // 2]
+    return int(middle) if middle.isdigit() else middle
+
+
+RESOLVERS = {"int_mul": _int_mul, "steps_for": _steps_for, "last_of": _last_of, "middle_of": _middle_of}
+
+
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("int_mul"):
-        OmegaConf.register_new_resolver("int_mul", _int_mul)
+    for name, fn in RESOLVERS.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
 
 
 def to_container(cfg: DictConfig | dict) -> dict:

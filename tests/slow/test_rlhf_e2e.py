@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,6 +51,12 @@ def test_saturation_sweep_writes_a_row_per_cell_heatmap_curves_and_table(tmp_pat
         assert (figures / f"saturation_smoke_size_ppo{suffix}").stat().st_size > 10_000
     table = (figures / "saturation_smoke_size_ppo.md").read_text()
     assert table.count("| ok") == 4 and "missing" not in table
+    # evaluations along the run (every fifth of it) on eval and validation prompts: gold against KL
+    history = pd.read_csv(next(Path(d) for d in rows["run_dir"]) / "history.csv")
+    assert list(history["step"]) == [0, 1, 2, 3, 4] and history["val_kl"].notna().all()
+    budgets = (figures / "saturation_smoke_size_ppo_kl_budgets.md").read_text()
+    assert "gain @ KL<=0.5" in budgets and budgets.count("\n| ") == 5  # header + 4 cells
+    assert (figures / "saturation_smoke_size_ppo_kl_budgets_gold_vs_kl.png").stat().st_size > 10_000
 
     # One cell failing at run time (an unknown algorithm) does not stop the other, and is reported missing.
     run_experiment(tmp_path, "+experiment=saturation", "scale.sweep.sizes=xs", "rl.algorithm=ppo,bogus")
@@ -70,3 +78,41 @@ def test_mismatch_sweep_writes_curves_and_table(tmp_path):
     figures = tmp_path / "outputs" / "figures" / "mismatch"
     assert (figures / "mismatch_smoke_ppo.png").stat().st_size > 10_000
     assert (figures / "mismatch_smoke_ppo.md").read_text().count("| ok") == 2
+
+
+def test_saturation_paper_grid_spans_sft_steps_and_rm_pairs(tmp_path):
+    run_experiment(tmp_path, "+experiment=saturation_paper", "rl=rloo", "trainer.num_threads=1")
+    rows = _rows(tmp_path, "saturation")
+    assert (rows["grid"] == "paper").all() and set(rows["pm"]) == {"s"} and set(rows["rm"]) == {"s"}
+    assert sorted(zip(rows["sft_steps"], rows["rm_pairs"], strict=True)) == [
+        (0, 0),
+        (0, 200),
+        (40, 0),
+        (40, 200),
+    ]
+    # 0 pairs is an untrained head: at chance, below an RM trained on 200 pairs x 2 epochs
+    acc = rows.groupby("rm_pairs")["rm_acc_heldout"].mean()
+    assert abs(acc[0] - 0.5) < 0.2 and acc[200] > acc[0]
+    # every RM starts from the grid's top SFT policy: one SFT policy per PM-axis value, one RM per column
+    assert len(list((tmp_path / "cache" / "pm").glob("*[!k]"))) == 2
+    assert len(list((tmp_path / "cache" / "rm").glob("*[!k]"))) == 2
+    table = (tmp_path / "outputs" / "figures" / "saturation" / "saturation_smoke_paper_rloo.md").read_text()
+    assert "SFT 0" in table and "200 pairs" in table and "missing" not in table
+
+
+def test_paper_mismatch_protocol_judges_the_same_prompts_three_ways(tmp_path):
+    run_experiment(tmp_path, "+experiment=mismatch_paper", "trainer.num_threads=1")
+    rows = _rows(tmp_path, "mismatch_paper")
+    assert sorted(rows["rm"]) == ["s", "xs"]
+    assert (rows["pm_best"] == "s").all() and (rows["pm_mid"] == "xs").all()
+    assert (rows["n_prompts"] > 20).all() and (rows["gold_pairs"] > 0).all()
+    assert (rows["labeled_pairs"] <= rows["n_prompts"]).all() and (
+        rows["gold_pairs"] <= rows["n_prompts"]
+    ).all()
+    for judge in ("labeler", "gold"):
+        lo, mid, hi = (rows[f"mismatch_vs_{judge}{s}"] for s in ("_lo", "", "_hi"))
+        assert mid.between(0, 1).all() and (lo <= mid + 1e-9).all() and (mid <= hi + 1e-9).all()
+    # both RMs judged the very same answers: the PMs sample once per prompt and the answers are cached
+    assert len(list((tmp_path / "cache" / "pm_samples").glob("*[!k]"))) == 2
+    table = (tmp_path / "outputs" / "figures" / "mismatch_paper" / "mismatch_paper_smoke.md").read_text()
+    assert "0.35-0.40" in table and "s vs xs" in table

@@ -16,7 +16,12 @@ from tests.slow.helpers import run_experiment
 
 pytestmark = pytest.mark.slow
 VARIANTS = ["contrast", "gpt[scripted]", "adv"]  # the scripted writer is named for what it is
-ABLATIONS = ["seam", "soft", "no_length_penalty", "uniform", "rank_discordance"]
+# (formula, ablation) of every reported score: soft only for the normalized formula, rank discordance once
+SETTINGS = (
+    {("normalized", a) for a in ("seam", "soft", "no_length_penalty", "uniform")}
+    | {(f, a) for f in ("paper", "paper_prob") for a in ("seam", "no_length_penalty", "uniform")}
+    | {("-", "rank_discordance")}
+)
 
 
 def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(tmp_path):
@@ -27,9 +32,9 @@ def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(tmp_path
     assert (
         sorted(set(rows["rm"])) == ["m", "xs"] and set(rows["pm"]) == {"s"} and set(rows["policy"]) == {"sft"}
     )
-    assert len(rows) == 2 * len(VARIANTS) * len(ABLATIONS)
-    assert set(zip(rows["variant"], rows["ablation"], strict=True)) == {
-        (v, a) for v in VARIANTS for a in ABLATIONS
+    assert len(rows) == 2 * len(VARIANTS) * len(SETTINGS)
+    assert set(zip(rows["variant"], rows["formula"], rows["ablation"], strict=True)) == {
+        (v, f, a) for v in VARIANTS for f, a in SETTINGS
     }
     assert (rows["n_gt_prompts"] > 10).all() and (rows["k"] == 8).all()
     for method in ("spearman", "kendall"):
@@ -53,13 +58,15 @@ def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(tmp_path
     by_hand = seam_score(
         worse["logp"], worse["length"], worse["reward"], np.float64(ref["reward"]), **vars(SeamConfig())
     )
-    assert prompts.set_index("prompt_id").loc[pid, "gpt[scripted]:seam"] == pytest.approx(float(by_hand))
+    assert prompts.set_index("prompt_id").loc[pid, "gpt[scripted]:normalized:seam"] == pytest.approx(
+        float(by_hand)
+    )
 
     figures = tmp_path / "outputs" / "figures" / "seam"
     table = (figures / "seam_smoke.md").read_text()
     assert "| contrast" in table and "no_length_penalty" in table
     for variant in VARIANTS:
-        assert (figures / f"seam_smoke_{file_safe(variant)}.png").stat().st_size > 10_000
+        assert (figures / f"seam_smoke_{file_safe(variant)}_normalized.png").stat().st_size > 10_000
 
     # A second sweep reuses every cached artifact: world, PM, RMs, index, candidates, PM scores, samples.
     cached = sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json"))

@@ -159,3 +159,45 @@ def test_sft_lowers_nll_on_demonstrations(tiny_world, tmp_path):
     col = logged[0].split(",").index("train/nll")
     nll = [float(r.split(",")[col]) for r in logged[1:] if r.split(",")[col]]
     assert nll[-1] < 0.6 * nll[0]
+
+
+def test_reward_model_initialised_from_sft_starts_from_its_weights(tiny_world, tmp_path):
+    from seam_exp.models.train import init_policy_cfg, load_reward
+
+    # rm.init=sft, 0 pairs (0 steps): the paper's "untrained head" RM on the SFT trunk
+    cfg = _cfg(
+        tmp_path,
+        **{"rm.init": "sft", "rm.init_sft_steps": 5, "rm.train.num_pairs": 0, "rm.train.max_steps": 0},
+    )
+    cache = ArtifactCache(tmp_path)
+    rm_dir, _ = trained_reward(cfg, tiny_world, cache)
+    sft_dir, built = sft_policy(init_policy_cfg(cfg), tiny_world, cache)
+    assert not built  # the RM build trained (and cached) the SFT policy it starts from
+    rm, _ = load_reward(rm_dir)
+    policy, _ = load_policy(sft_dir)
+    trunk, sft_trunk = rm.base_model.state_dict(), policy.get_decoder().state_dict()
+    assert trunk.keys() == sft_trunk.keys()
+    assert all(torch.equal(trunk[k], sft_trunk[k]) for k in trunk)
+    # a scratch RM of the same preset does not share those weights, and the key tells the two apart
+    scratch_dir, _ = trained_reward(_cfg(tmp_path, **{"rm.train.max_steps": 0}), tiny_world, cache)
+    scratch, _ = load_reward(scratch_dir)
+    assert scratch_dir != rm_dir
+    assert not torch.equal(scratch.base_model.embed_tokens.weight, rm.base_model.embed_tokens.weight)
+    # a trained step moves the trunk away from the SFT weights
+    trained_dir, _ = trained_reward(
+        _cfg(
+            tmp_path,
+            **{"rm.init": "sft", "rm.init_sft_steps": 5, "rm.train.num_pairs": 64, "rm.train.max_steps": 2},
+        ),
+        tiny_world,
+        cache,
+    )
+    trained, _ = load_reward(trained_dir)
+    assert not torch.equal(trained.base_model.embed_tokens.weight, rm.base_model.embed_tokens.weight)
+
+
+def test_rm_init_from_sft_needs_the_same_architecture(tiny_world, tmp_path):
+    from seam_exp.errors import UserError
+
+    with pytest.raises(UserError, match="share an architecture"):
+        trained_reward(_cfg(tmp_path, **{"rm.init": "sft", "pm": "s"}), tiny_world, ArtifactCache(tmp_path))

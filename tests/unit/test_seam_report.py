@@ -32,13 +32,14 @@ def _fake_run(folder, rm: str, rng) -> None:
             "prompt_id": range(n),
             "family": ["arithmetic", "lookup"] * (n // 2),
             "gt_mismatch": truth,
-            "adv:seam": truth + 0.05 * rng.normal(size=n),  # tracks the truth
-            "adv:uniform": rng.uniform(size=n),  # does not
+            "adv:normalized:seam": truth + 0.05 * rng.normal(size=n),  # tracks the truth
+            "adv:normalized:uniform": rng.uniform(size=n),  # does not
+            "adv:paper:seam": -truth - 0.5 * rng.normal(size=n),  # tracks it, noisier, with the paper's sign
         }
     )
     folder.mkdir(parents=True)
     prompts.to_csv(folder / "seam_prompts.csv", index=False)
-    columns = {"adv:seam": ("adv", "seam"), "adv:uniform": ("adv", "uniform")}
+    columns = {c: tuple(c.split(":")) for c in prompts.columns if c.startswith("adv:")}
     info = {"experiment": "seam", "scale": "smoke", "pm": "s", "rm": rm, "seed": 0, "run_dir": str(folder)}
     extra = {
         "policy": "sft",
@@ -61,10 +62,15 @@ def test_aggregate_writes_table_gains_and_scatter(tmp_path):
         _fake_run(tmp_path / "seam" / f"rm={rm}", rm, rng)
     written = aggregate(tmp_path)
     folder = tmp_path / "figures" / "seam"
-    assert folder / "seam_smoke.md" in written and folder / "seam_smoke_adv.png" in written
+    assert folder / "seam_smoke.md" in written and folder / "seam_smoke_adv_normalized.png" in written
     table = pd.read_csv(folder / "seam_smoke.csv")
-    assert len(table) == 4 and list(table["ablation"]) == ["seam", "uniform", "seam", "uniform"]
+    assert len(table) == 6 and list(table["ablation"]) == ["seam", "uniform", "seam"] * 2
+    assert list(table["formula"]) == ["normalized", "normalized", "paper"] * 2
     gains = pd.read_csv(folder / "seam_smoke_ablation_gains.csv")
     weighting = gains[gains["ingredient"] == "PM weighting"]
     assert sorted(weighting["rm"]) == ["m", "xs"] and (weighting["helps"] == "yes").all()
-    assert (folder / "seam_smoke_adv.png").stat().st_size > 10_000
+    # the paper formula, oriented, tracks the truth but worse than the less noisy normalized score
+    formulas = pd.read_csv(folder / "seam_smoke_formula_gains.csv")
+    assert list(formulas["formula"]) == ["paper", "paper"] and (formulas["helps"] == "hurts").all()
+    assert (folder / "seam_smoke_adv_normalized.png").stat().st_size > 10_000
+    assert (folder / "seam_smoke_adv_paper.png").is_file()

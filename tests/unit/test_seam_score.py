@@ -8,12 +8,15 @@ import pytest
 
 from seam_exp.seam.formula import (
     SeamConfig,
+    hinge_excess,
+    least_seamless,
     length_normalized_logp,
     pm_weights,
     rank_discordance,
     rm_misjudgement,
     seam_score,
     seam_table,
+    unseamlessness,
 )
 
 # One prompt, k = 3. With alpha = 1: l = logp / length = [-2, -2, -3].
@@ -175,3 +178,64 @@ def test_bad_arguments():
         seam_score([-1.0, float("nan"), -2.0], LENGTHS, R_WORSE, R_REF)
     with pytest.raises(ValueError):
         SeamConfig(weighting="rm")
+
+
+# ------------------------------------------------------------------------ the paper's formula (Eq. 2-3)
+
+
+def test_paper_formula_by_hand():
+    # eps = max(r - r_ref, 0) = [0, 0, 1]: the tie earns no hinge, unlike the hard misjudgement.
+    assert hinge_excess(R_WORSE, R_REF).tolist() == [0.0, 0.0, 1.0]
+    # paper: sum l_i eps_i = -3 * 1; paper_prob: sum exp(l_i) eps_i = e^-3
+    assert seam_score(LOGP, LENGTHS, R_WORSE, R_REF, formula="paper") == pytest.approx(-3.0)
+    assert seam_score(LOGP, LENGTHS, R_WORSE, R_REF, formula="paper_prob") == pytest.approx(E(-3))
+    # without the length penalty l = log P: -6 * 1 and e^-6
+    assert seam_score(LOGP, LENGTHS, R_WORSE, R_REF, formula="paper", alpha=0.0) == pytest.approx(-6.0)
+    assert seam_score(LOGP, LENGTHS, R_WORSE, R_REF, formula="paper_prob", alpha=0.0) == pytest.approx(E(-6))
+    # uniform keeps each formula's sign: -(sum eps) and +(sum eps)
+    assert seam_score(LOGP, LENGTHS, R_WORSE, R_REF, formula="paper", weighting="uniform") == -1.0
+    assert seam_score(LOGP, LENGTHS, R_WORSE, R_REF, formula="paper_prob", weighting="uniform") == 1.0
+
+
+def test_paper_formula_signs_and_hinge_at_zero():
+    # An RM that ranks every worse answer at or below the reference scores exactly 0 under both.
+    for formula in ("paper", "paper_prob"):
+        assert seam_score(LOGP, LENGTHS, [0.5, 1.0, 0.9], R_REF, formula=formula) == 0.0
+    rng = np.random.default_rng(0)
+    logp, r_worse = -rng.uniform(1, 30, size=(50, 4)), rng.normal(size=(50, 4))
+    lengths, r_ref = rng.integers(1, 10, size=(50, 4)), rng.normal(size=50)
+    assert (seam_score(logp, lengths, r_worse, r_ref, formula="paper") <= 0).all()
+    assert (seam_score(logp, lengths, r_worse, r_ref, formula="paper_prob") >= 0).all()
+    # the further the RM ranks a worse answer above the reference, the less seamless under both
+    worse, better = [0.5, 1.0, 3.0], [0.5, 1.0, 2.0]
+    for formula in ("paper", "paper_prob"):
+        a, b = (seam_score(LOGP, LENGTHS, r, R_REF, formula=formula) for r in (worse, better))
+        assert unseamlessness(a, formula) > unseamlessness(b, formula)
+
+
+def test_least_seamless_picks_the_same_prompts_whichever_sign():
+    ids = np.arange(100, 120)
+    scores = np.random.default_rng(1).uniform(size=20)
+    high = least_seamless(ids, scores, "normalized", 0.25)
+    assert len(high) == 5 and set(high) == set(ids[np.argsort(scores)[-5:]])
+    assert set(least_seamless(ids, -scores, "paper", 0.25)) == set(high)
+    assert set(least_seamless(ids, scores, "paper_prob", 0.25)) == set(high)
+    assert len(least_seamless(ids, scores, "paper", 0.0)) == 0
+    assert set(least_seamless(ids, scores, "paper", 1.0)) == set(ids)
+
+
+def test_least_seamless_breaks_ties_by_seed_not_by_id():
+    ids, scores = np.arange(40), np.zeros(40)  # all tied
+    picks = [set(least_seamless(ids, scores, "normalized", 0.25, seed=s)) for s in range(3)]
+    assert picks[0] != picks[1] and len(picks[0]) == 10
+    assert picks[0] != set(range(10)) and picks[0] != set(range(30, 40))
+    assert set(least_seamless(ids, scores, "normalized", 0.25, seed=0)) == picks[0]
+    with pytest.raises(ValueError, match="unknown seam formula"):
+        least_seamless(ids, scores, "gpt", 0.2)
+
+
+def test_table_of_the_paper_formula_matches_its_terms():
+    out = seam_table(_long_table(), SeamConfig(formula="paper"))
+    a = out.iloc[0]
+    assert a["misjudgement"] == [0.0, 0.0, 1.0] and a["weight"] == pytest.approx([-2, -2, -3])
+    assert a["seam"] == pytest.approx(-3.0) and a["seam_uniform"] == pytest.approx(-1.0)

@@ -105,19 +105,51 @@ def _discordance_by_hand(rows: pd.DataFrame, alpha) -> float:
     return discordant / comparable if comparable else 0.0
 
 
+def _paper_by_hand(rows: pd.DataFrame, alpha, prob: bool) -> float:
+    ref = rows[rows["candidate_index"] == 0].iloc[0]
+    worse = rows[rows["candidate_index"] > 0]
+    total = 0.0
+    for lp, n, r in zip(worse["logp"], worse["length"], worse["reward"], strict=True):
+        l = lp / n**alpha  # noqa: E741
+        total += (math.exp(l) if prob else l) * max(r - ref["reward"], 0.0)
+    return total
+
+
 def test_every_ablation_equals_the_formula_by_hand(scored):
     df, _, _ = scored
-    table = ablation_scores(df, BASE, ABLATIONS)
-    assert list(table.columns) == ["prompt_id", *ABLATIONS]
-    for row in table.itertuples():
-        rows = df[df["prompt_id"] == row.prompt_id]
-        assert row.seam == pytest.approx(_seam_by_hand(rows, 1.0, 0.5, "hard", 0.7, "pm"), abs=1e-9)
-        assert row.soft == pytest.approx(_seam_by_hand(rows, 1.0, 0.5, "soft", 0.7, "pm"), abs=1e-9)
-        assert row.alpha0 == pytest.approx(_seam_by_hand(rows, 0.0, 0.5, "hard", 0.7, "pm"), abs=1e-9)
-        assert row.uniform == pytest.approx(_seam_by_hand(rows, 1.0, 0.5, "hard", 0.7, "uniform"), abs=1e-9)
-        assert row.rank == pytest.approx(_discordance_by_hand(rows, 1.0), abs=1e-9)
+    table = ablation_scores(df, BASE, ABLATIONS).set_index("prompt_id")
+    assert list(table.columns) == [f"normalized:{a}" for a in ABLATIONS if a != "rank"] + ["-:rank"]
+    for pid, row in table.iterrows():
+        rows = df[df["prompt_id"] == pid]
+        assert row["normalized:seam"] == pytest.approx(
+            _seam_by_hand(rows, 1.0, 0.5, "hard", 0.7, "pm"), abs=1e-9
+        )
+        assert row["normalized:soft"] == pytest.approx(
+            _seam_by_hand(rows, 1.0, 0.5, "soft", 0.7, "pm"), abs=1e-9
+        )
+        assert row["normalized:alpha0"] == pytest.approx(
+            _seam_by_hand(rows, 0.0, 0.5, "hard", 0.7, "pm"), abs=1e-9
+        )
+        uniform = _seam_by_hand(rows, 1.0, 0.5, "hard", 0.7, "uniform")
+        assert row["normalized:uniform"] == pytest.approx(uniform, abs=1e-9)
+        assert row["-:rank"] == pytest.approx(_discordance_by_hand(rows, 1.0), abs=1e-9)
     # The random tiny RM misjudges some answers but not all: the checks above are not all zeros.
-    assert 0 < table["uniform"].mean() < 1
+    assert 0 < table["normalized:uniform"].mean() < 1
+
+
+def test_every_formula_is_scored_once_per_distinct_setting(scored):
+    df, _, _ = scored
+    table = ablation_scores(df, BASE, ABLATIONS, ["normalized", "paper", "paper_prob"]).set_index("prompt_id")
+    # soft is a knob of the normalized formula; rank discordance has no formula and is reported once
+    assert "paper:soft" not in table and "paper_prob:soft" not in table
+    assert [c for c in table.columns if c.endswith(":rank")] == ["-:rank"]
+    for pid, row in table.iterrows():
+        rows = df[df["prompt_id"] == pid]
+        assert row["paper:seam"] == pytest.approx(_paper_by_hand(rows, 1.0, prob=False), abs=1e-9)
+        assert row["paper_prob:seam"] == pytest.approx(_paper_by_hand(rows, 1.0, prob=True), abs=1e-9)
+        assert row["paper:alpha0"] == pytest.approx(_paper_by_hand(rows, 0.0, prob=False), abs=1e-9)
+    assert (table["paper:seam"] <= 0).all() and (table["paper_prob:seam"] >= 0).all()
+    assert (table["paper:seam"] < 0).any()  # the tiny RM ranks some worse answer above a reference
 
 
 def test_ablation_config_errors_name_the_key():
@@ -149,22 +181,32 @@ def test_true_mismatch_by_hand():
     assert tie["gt_mismatch"].iloc[0] == 1.0
 
 
-def test_validation_rows_skip_prompts_without_ground_truth():
+def test_validation_rows_skip_prompts_without_ground_truth_and_orient_each_formula():
+    truth = [0.1, 0.2, 0.3, np.nan, 0.4, 0.5, 0.6, 0.7]
     per_prompt = pd.DataFrame(
         {
             "prompt_id": range(8),
-            "gt_mismatch": [0.1, 0.2, 0.3, np.nan, 0.4, 0.5, 0.6, 0.7],
-            "a:seam": [1.0, 2.0, 3.0, 100.0, 4.0, 5.0, 6.0, 7.0],  # monotone in the truth where it exists
-            "a:rev": [7.0, 6.0, 5.0, 0.0, 4.0, 3.0, 2.0, 1.0],
+            "family": ["a", "b"] * 4,
+            "gt_mismatch": truth,
+            "a:normalized:seam": [1.0, 2.0, 3.0, 100.0, 4.0, 5.0, 6.0, 7.0],  # monotone in the truth
+            "a:normalized:rev": [7.0, 6.0, 5.0, 0.0, 4.0, 3.0, 2.0, 1.0],
+            "a:paper:seam": [-1.0, -2.0, -3.0, 0.0, -4.0, -5.0, -6.0, -7.0],  # lower = less seamless
         }
     )
-    rows = validation_rows(per_prompt, {"a:seam": ("a", "seam"), "a:rev": ("a", "rev")}, 200, 0.95, 0)
-    by = {r["ablation"]: r for r in rows}
-    assert by["seam"]["n_prompts"] == 8 and by["seam"]["n_gt_prompts"] == 7
-    assert by["seam"]["spearman"] == pytest.approx(1.0) and by["seam"]["kendall"] == pytest.approx(1.0)
-    assert by["rev"]["spearman"] == pytest.approx(-1.0)
-    assert by["seam"]["seam_mean"] == pytest.approx(per_prompt["a:seam"].mean())
-    assert by["seam"]["gt_mismatch_mean"] == pytest.approx(0.4)
+    columns = {c: tuple(c.split(":")) for c in per_prompt.columns if c.startswith("a:")}
+    rows = validation_rows(per_prompt, columns, 200, 0.95, 0)
+    by = {(r["formula"], r["ablation"]): r for r in rows}
+    main = by[("normalized", "seam")]
+    assert main["n_prompts"] == 8 and main["n_gt_prompts"] == 7
+    assert main["spearman"] == pytest.approx(1.0) and main["kendall"] == pytest.approx(1.0)
+    assert by[("normalized", "rev")]["spearman"] == pytest.approx(-1.0)
+    # the paper formula's scores fall as mismatch rises: oriented, they track it perfectly
+    assert by[("paper", "seam")]["spearman"] == pytest.approx(1.0)
+    assert by[("paper", "seam")]["seam_mean"] == pytest.approx(np.mean(per_prompt["a:paper:seam"]))
+    assert main["gt_mismatch_mean"] == pytest.approx(0.4)
+    # within each family the score is still monotone; the family alone predicts little here
+    assert main["spearman_within_family"] == pytest.approx(1.0)
+    assert abs(main["family_baseline_spearman"]) < 1.0
 
 
 def test_split_half_reliability_of_a_consistent_ground_truth_is_one():

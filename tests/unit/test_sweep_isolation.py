@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -116,3 +117,35 @@ def test_runs_that_differ_in_a_swept_knob_are_reported_apart_not_merged(tmp_path
     ]
     table = (tmp_path / "figures" / "saturation" / "saturation_smoke_size_ppo_rl.kl.coef=0.2.md").read_text()
     assert "rl.kl.coef=0.2" in table.splitlines()[0] and table.count("| ok") == 1
+
+
+def test_kl_budgets_choose_the_checkpoint_on_validation_prompts_only(tmp_path):
+    from seam_exp.experiments.saturation import at_kl_budget
+
+    history = pd.DataFrame(
+        {
+            "step": [0, 12, 24, 36],
+            "val_kl": [0.0, 0.4, 0.9, 3.0],
+            "val_gold": [1.0, 1.5, 1.2, 2.0],
+            "gain": [0.0, 0.1, 0.9, 0.5],  # eval gain: highest at step 24, which validation does not prefer
+            "kl": [0.0, 0.5, 1.0, 3.1],
+        }
+    )
+    assert at_kl_budget(history, 0.5)["step"] == 12
+    assert at_kl_budget(history, 1.0)["step"] == 12  # not 24, although its eval gain is larger
+    assert at_kl_budget(history, 4.0)["step"] == 36
+    assert at_kl_budget(history.assign(val_kl=[0.2, 1, 2, 3]), 0.1) is None
+
+    sweep = tmp_path / "saturation" / "scale=smoke" / "multirun_x"
+    job = _job(sweep, "a", "xs", "xs", ok=True)
+    history.assign(
+        gain_lo=history["gain"] - 0.1, gain_hi=history["gain"] + 0.1, kl_lo=0.0, kl_hi=5.0, gold=1.0
+    ).to_csv(job / "history.csv", index=False)
+    written = {p.name for p in saturation.aggregate(tmp_path)}
+    assert {
+        "saturation_smoke_size_ppo_kl_budgets.md",
+        "saturation_smoke_size_ppo_kl_budgets_gold_vs_kl.png",
+    } <= written
+    assert "saturation_smoke_size_ppo_kl_budgets_heatmap_kl1.png" in written
+    table = (tmp_path / "figures" / "saturation" / "saturation_smoke_size_ppo_kl_budgets.md").read_text()
+    assert "+0.100 [+0.000, +0.200] (12)" in table  # KL <= 1: step 12's eval gain and its CI

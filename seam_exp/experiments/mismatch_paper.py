@@ -1,0 +1,183 @@
+"""`+experiment=mismatch_paper`: the paper's own mismatch protocol (its section 4.2 and appendix B).
+
+Two PMs of the grid, the best and a mid-grid one (`mismatch_paper.pms`), each answer the same RL
+prompts once. Per prompt the pair of answers is judged three ways: the world's human labeler picks one
+(as the paper's annotators did; its ties are handled by `data.labeler.tie_policy`), gold picks the one
+with the higher gold reward (pairs gold ties are left out), and the RM picks the one it scores higher.
+Mismatch = share of pairs where the RM's pick differs from the judge's, with a bootstrap CI over prompts,
+against the labeler (the paper's number: 35% in its abstract, about 40% in 4.2 and appendix B) and
+against gold (exact). One job per RM; the answers are sampled once per PM and cached.
+Aggregation: a table and a bar chart per scale, the paper's 35-40% beside them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from seam_exp.experiments import Experiment, config_with, prepare
+from seam_exp.metrics.preference import pick_disagreement
+from seam_exp.metrics.ties import gold_order
+from seam_exp.models.evaluate import heldout_pair_accuracy
+from seam_exp.models.train import load_reward, trained_reward
+from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
+from seam_exp.reporting.tables import SIZE_ORDER, format_ci, to_markdown, write_table_and_figures
+from seam_exp.seam.policy import load_pm
+from seam_exp.seam.scoring import rm_scores
+from seam_exp.seam.validation import cached_samples
+from seam_exp.utils.runtime import output_dir
+
+log = logging.getLogger(__name__)
+PAPER_MISMATCH = (0.35, 0.40)  # abstract; section 4.2 and appendix B (60.5% agreement)
+
+
+@dataclass
+class MismatchPaperRow(RunRow):
+    pm_best: str
+    pm_mid: str
+    n_prompts: int
+    rm_params: int
+    rm_acc_heldout: float
+    best_wins_by_gold: float  # share of gold-decided pairs the best PM's answer wins
+    labeled_pairs: int  # pairs the labeler judged (its ties left out)
+    gold_pairs: int  # pairs whose gold differs
+    labeler_gold_agreement: float  # how often the "human" agrees with gold on gold-decided labeled pairs
+    mismatch_vs_labeler: float
+    mismatch_vs_labeler_lo: float
+    mismatch_vs_labeler_hi: float
+    mismatch_vs_gold: float
+    mismatch_vs_gold_lo: float
+    mismatch_vs_gold_hi: float
+
+
+def answers(cfg: DictConfig, world, cache, pm_name: str, prompt_ids: list[int]) -> pd.DataFrame:
+    """One sampled answer per prompt from the SFT policy of preset `pm_name` (cached per PM)."""
+    pm_cfg = config_with(pm=pm_name)
+    model, tok, _, policy_id = load_pm(pm_cfg, world, cache)
+    samples = cached_samples(
+        cache, policy_id, world, model, tok, "world", prompt_ids, 1, pm_cfg.pm.generation, cfg.seed
+    )
+    return samples.set_index("prompt_id").loc[prompt_ids, "text"].reset_index()
+
+
+def run(cfg: DictConfig) -> MismatchPaperRow:
+    world, cache = prepare(cfg)
+    protocol = cfg.mismatch_paper
+    ids = [int(i) for i in world.data["rl"]["prompt_id"]][: protocol.prompts]
+    best, mid = (answers(cfg, world, cache, name, ids) for name in (protocol.pms.best, protocol.pms.mid))
+    rm_dir, _ = trained_reward(cfg, world, cache)
+    rm, rm_tok = load_reward(rm_dir)
+    r_best, r_mid = (rm_scores(a, world, rm, rm_tok) for a in (best, mid))
+    g_best, g_mid = world.gold(ids, best["text"].tolist()), world.gold(ids, mid["text"].tolist())
+
+    rng = np.random.default_rng(cfg.seed)
+    labels = [world.labeler.label(a, b, rng) for a, b in zip(g_best, g_mid, strict=True)]
+    # A labeler tie (dropped, or kept as a half label) picks neither answer: left out, as gold ties are.
+    labeled = np.array([lab is not None and not lab.is_tie for lab in labels])
+    human_prefers_best = np.array(
+        [lab.a_preferred for lab, ok in zip(labels, labeled, strict=True) if ok], dtype=bool
+    )
+    by_gold = gold_order(g_best, g_mid)
+    decided = by_gold != 0
+    boot = {"n_boot": protocol.n_boot, "seed": cfg.seed}
+    vs_labeler = pick_disagreement(r_best[labeled], r_mid[labeled], human_prefers_best, **boot)
+    vs_gold = pick_disagreement(r_best[decided], r_mid[decided], by_gold[decided] > 0, **boot)
+    both = labeled & decided
+    human_on_both = np.array([lab.a_preferred for lab, b in zip(labels, both, strict=True) if b], dtype=bool)
+    row = MismatchPaperRow(
+        **run_columns(cfg, output_dir()),
+        pm_best=protocol.pms.best,
+        pm_mid=protocol.pms.mid,
+        n_prompts=len(ids),
+        rm_params=sum(p.numel() for p in rm.parameters()),
+        rm_acc_heldout=heldout_pair_accuracy(rm, rm_tok, world)["rm_acc_heldout"],
+        best_wins_by_gold=float(np.mean(by_gold[decided] > 0)),
+        labeled_pairs=int(labeled.sum()),
+        gold_pairs=int(decided.sum()),
+        labeler_gold_agreement=float(np.mean(human_on_both == (by_gold[both] > 0))),
+        mismatch_vs_labeler=vs_labeler[0],
+        mismatch_vs_labeler_lo=vs_labeler[1],
+        mismatch_vs_labeler_hi=vs_labeler[2],
+        mismatch_vs_gold=vs_gold[0],
+        mismatch_vs_gold_lo=vs_gold[1],
+        mismatch_vs_gold_hi=vs_gold[2],
+    )
+    df = write_results([row], output_dir())
+    shown = df.drop(columns=["run_dir"]).T.reset_index()
+    print(to_markdown(shown.rename(columns={"index": "metric", 0: "value"})))
+    return row
+
+
+# ----------------------------------------------------------------------------------------- aggregation
+
+
+def paper_protocol_table(df: pd.DataFrame) -> pd.DataFrame:
+    order = {s: i for i, s in enumerate(SIZE_ORDER)}
+    df = df.sort_values(["pm_best", "pm_mid", "rm"], key=lambda c: c.map(order) if c.name == "rm" else c)
+    return pd.DataFrame(
+        {
+            "PMs (best vs mid)": [f"{b} vs {m}" for b, m in zip(df["pm_best"], df["pm_mid"], strict=True)],
+            "RM": df["rm"],
+            "RM acc (held-out)": df["rm_acc_heldout"],
+            "pairs labeled / gold-decided": [
+                f"{a} / {b}" for a, b in zip(df["labeled_pairs"], df["gold_pairs"], strict=True)
+            ],
+            "best PM wins by gold": df["best_wins_by_gold"],
+            "labeler agrees with gold": df["labeler_gold_agreement"],
+            "mismatch vs labeler (95% CI)": [
+                format_ci(*r, signed=False)
+                for r in df[
+                    ["mismatch_vs_labeler", "mismatch_vs_labeler_lo", "mismatch_vs_labeler_hi"]
+                ].to_numpy()
+            ],
+            "mismatch vs gold (95% CI)": [
+                format_ci(*r, signed=False)
+                for r in df[["mismatch_vs_gold", "mismatch_vs_gold_lo", "mismatch_vs_gold_hi"]].to_numpy()
+            ],
+            "paper (vs humans)": f"{PAPER_MISMATCH[0]:.2f}-{PAPER_MISMATCH[1]:.2f}",
+        }
+    )
+
+
+def paper_protocol_figure(df: pd.DataFrame, title: str, path: Path) -> None:
+    order = {s: i for i, s in enumerate(SIZE_ORDER)}
+    df = df.sort_values("rm", key=lambda c: c.map(order))
+    x = np.arange(len(df))
+    fig, ax = plt.subplots(figsize=(1.2 * len(df) + 3, 3.8))
+    for shift, judge in ((-0.2, "labeler"), (0.2, "gold")):
+        mid = df[f"mismatch_vs_{judge}"]
+        err = [mid - df[f"mismatch_vs_{judge}_lo"], df[f"mismatch_vs_{judge}_hi"] - mid]
+        ax.bar(x + shift, mid, width=0.4, yerr=err, capsize=3, label=f"RM vs {judge}")
+    ax.axhspan(*PAPER_MISMATCH, color="grey", alpha=0.25, label="paper: 35-40% (vs humans)")
+    ax.set_xticks(x, [f"RM {r}" for r in df["rm"]])
+    ax.set_ylabel("share of pairs the RM picks wrongly")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    save_figure(fig, path, title)
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    df = collect_results(outputs, "mismatch_paper", MismatchPaperRow)
+    if len(df):  # the newest run of each (scale, PM pair, RM, seed)
+        df = (
+            df.sort_values("_mtime")
+            .groupby(["scale", "pm_best", "pm_mid", "rm", "seed"], as_index=False)
+            .last()
+        )
+    written = []
+    folder = outputs / "figures" / "mismatch_paper"
+    for scale, group in df.groupby("scale"):
+        name = f"mismatch_paper_{scale}"
+        title = f"Mismatch by the paper's protocol: best vs mid-grid PM on the same prompts (scale={scale})"
+        figures = {"": lambda path, g=group, t=title: paper_protocol_figure(g, t, path)}
+        written += write_table_and_figures(folder, name, title, paper_protocol_table(group), figures)
+    return written
+
+
+EXPERIMENT = Experiment(run=run, row=MismatchPaperRow, aggregate=aggregate)
