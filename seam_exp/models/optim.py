@@ -1,24 +1,20 @@
-"""AdamW with linear warm-up and cosine decay: the schedule every model trained here (SFT, RM) uses, and
-the LightningModule base that wires it."""
+"""AdamW with linear warm-up and cosine decay to 10% of the peak (transformers' schedule): what every
+model trained here (SFT, RM) uses, and the LightningModule base that wires it."""
 
 from __future__ import annotations
 
-import math
-
 import lightning.pytorch as pl
 import torch
+from transformers import get_cosine_with_min_lr_schedule_with_warmup
+
+MIN_LR_RATE = 0.1  # the cosine ends at this share of the peak learning rate, not at 0
 
 
 def adamw_with_schedule(params, lr: float, weight_decay: float, warmup_steps: int, max_steps: int):
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / max(1, warmup_steps)
-        progress = (step - warmup_steps) / max(1, max_steps - warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    scheduler = get_cosine_with_min_lr_schedule_with_warmup(
+        optimizer, num_warmup_steps=warmup_steps, num_training_steps=max_steps, min_lr_rate=MIN_LR_RATE
+    )
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 

@@ -78,22 +78,12 @@ def rl_finetune(
     module = RLHFModule(
         policy.train(), reference, reward_model, tokenizer, rl, gold_fn=world.gold, checkpoint_dir=out_dir
     )
-    eval_rows = world.data["eval"].select(range(min(rl.eval.prompts, len(world.data["eval"]))))
-    evaluator = GoldEvaluator(
-        world,
-        eval_rows,
-        tokenizer,
-        reward_model,
-        n=rl.eval.samples_per_prompt,
-        max_new_tokens=rl.rollout.max_new_tokens,
-        temperature=rl.rollout.temperature,
-        seed=rl.eval.seed,
-    )
-    val_rows = validation_prompts(world, rl.eval.val_prompts)
-    validator = (
-        GoldEvaluator(
+
+    def evaluator_on(rows) -> GoldEvaluator:
+        # eval and validation prompts are judged the same way, with the same sampling seed
+        return GoldEvaluator(
             world,
-            val_rows,
+            rows,
             tokenizer,
             reward_model,
             n=rl.eval.samples_per_prompt,
@@ -101,9 +91,10 @@ def rl_finetune(
             temperature=rl.rollout.temperature,
             seed=rl.eval.seed,
         )
-        if len(val_rows)
-        else None
-    )
+
+    evaluator = evaluator_on(world.data["eval"].select(range(min(rl.eval.prompts, len(world.data["eval"])))))
+    val_rows = validation_prompts(world, rl.eval.val_prompts)
+    validator = evaluator_on(val_rows) if len(val_rows["prompt_id"]) else None
     evaluation = GoldEvaluation(evaluator, rl.eval.every, validator)
     trainer = rl_trainer(cfg, out_dir, [evaluation])
     loader = prompt_loader(world.data["rl"], rl.rollout.prompts_per_step, rl.steps, cfg.seed)
