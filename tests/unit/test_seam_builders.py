@@ -149,3 +149,20 @@ def test_candidate_table_layout_and_cache(tiny_world, rl_ids, tmp_path):
     assert builder.calls == 1 and folder_again == folder and again.equals(df)
     build_candidates(builder, tiny_world, rl_ids[:5], 3, seed=1, cache=cache)  # another seed: built anew
     assert builder.calls == 2
+
+
+def test_the_default_contrast_pool_never_retrieves_an_eval_answer(tiny_world, index_and_cache, rl_ids):
+    from hydra import compose, initialize_config_dir
+
+    from seam_exp.utils.config import CONF_DIR
+
+    _, cache, folder = index_and_cache
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        pool = list(compose("config", overrides=["+experiment=seam"]).seam.contrast.pool_splits)
+    assert "eval" not in pool
+    index = question_index(tiny_world, cache, folder, pool)
+    eval_ids = set(tiny_world.data["eval"]["prompt_id"])
+    assert not eval_ids & set(index.pool_ids.tolist())
+    built = ContrastBuilder(index, max_similarity=1.0).build(tiny_world, rl_ids, K, seed=0)
+    sources = {w.provenance["source_prompt_id"] for worse in built.values() for w in worse}
+    assert sources and not sources & eval_ids
