@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import pandas as pd
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, RandomSampler
 
+from seam_exp.errors import UserError
 from seam_exp.models.train import load_policy, load_reward
 from seam_exp.rl.config import RLConfig, rl_config
 from seam_exp.rl.evaluation import GoldEvaluation, GoldEvaluator
@@ -56,6 +58,28 @@ def fit(trainer: pl.Trainer, module: RLHFModule, loader: DataLoader) -> None:
 
 
 HISTORY_FILE = "history.csv"  # every evaluation of the run: step, eval metrics, val_gold, val_kl
+EVAL_SAMPLES_FILE = "eval_samples.parquet"  # the start's and the final policy's eval samples, judged
+
+
+def eval_samples_frame(evaluation: GoldEvaluation) -> pd.DataFrame:
+    """One row per eval sample of the SFT start and of the final policy (prompt, sample j, gold, RM, KL):
+    runs that share a seed share these samples' randomness, so two runs compare sample j with sample j."""
+    frames = []
+    for policy, s in (("start", evaluation.start), ("final", evaluation.last)):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "policy": policy,
+                    "prompt_id": [evaluation.evaluator.prompt_ids[i] for i in s.prompt_index],
+                    "sample": np.arange(len(s.texts)) % s.n,
+                    "text": s.texts,
+                    "gold": s.gold,
+                    "rm": s.rm,
+                    "kl": s.kl,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def validation_prompts(world: World, n: int):
@@ -67,9 +91,20 @@ def validation_prompts(world: World, n: int):
 
 
 def rl_finetune(
-    cfg: DictConfig, world: World, pm_dir: Path, rm_dir: Path, out_dir: Path, rl: RLConfig | None = None
+    cfg: DictConfig,
+    world: World,
+    pm_dir: Path,
+    rm_dir: Path,
+    out_dir: Path,
+    rl: RLConfig | None = None,
+    prompts=None,
 ) -> RLRun:
+    """RL of the SFT policy in pm_dir against the RM in rm_dir on `prompts` (rows of the world's RL split,
+    all of them by default; a selection passes its kept subset, with the same steps and batch)."""
     rl = rl or rl_config(cfg.rl)
+    prompts = world.data["rl"] if prompts is None else prompts
+    if len(prompts) == 0:
+        raise UserError("the RL prompt set is empty: nothing to train on")
     require_logger_package(cfg.logger)
     pl.seed_everything(cfg.seed, workers=True)
     policy, tokenizer = load_policy(pm_dir)
@@ -97,7 +132,7 @@ def rl_finetune(
     validator = evaluator_on(val_rows) if len(val_rows["prompt_id"]) else None
     evaluation = GoldEvaluation(evaluator, rl.eval.every, validator)
     trainer = rl_trainer(cfg, out_dir, [evaluation])
-    loader = prompt_loader(world.data["rl"], rl.rollout.prompts_per_step, rl.steps, cfg.seed)
+    loader = prompt_loader(prompts, rl.rollout.prompts_per_step, rl.steps, cfg.seed)
     log.info(
         "%s of pm=%s against rm=%s for %d steps", rl.algorithm.upper(), cfg.pm.name, cfg.rm.name, rl.steps
     )
@@ -105,6 +140,7 @@ def rl_finetune(
     fit(trainer, module, loader)
     seconds = time.perf_counter() - start
     pd.DataFrame(evaluation.history).to_csv(out_dir / HISTORY_FILE, index=False)
+    eval_samples_frame(evaluation).to_parquet(out_dir / EVAL_SAMPLES_FILE)
     if rl.save_policy:
         module.policy.save_pretrained(str(out_dir / "policy"))
         tokenizer.save_pretrained(str(out_dir / "policy"))

@@ -1,0 +1,67 @@
+"""One RL run on a chosen prompt subset: it trains on those prompts only and leaves its eval samples."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from seam_exp.errors import UserError
+from seam_exp.models.train import sft_policy, trained_reward
+from seam_exp.rl.run import EVAL_SAMPLES_FILE, HISTORY_FILE, rl_finetune
+from seam_exp.utils.cache import ArtifactCache
+from seam_exp.utils.config import CONF_DIR
+
+
+def _cfg(tmp_path):
+    overrides = [
+        "+experiment=saturation",
+        "scale=smoke",
+        "pm=xs",
+        "rm=xs",
+        f"paths.cache_dir={tmp_path}",
+        "trainer.enable_progress_bar=false",
+        "pm.sft.max_steps=5",
+        "rm.train.max_steps=5",
+        "rl.steps=3",
+        "rl.eval.every=1",
+        "rl.eval.prompts=6",
+        "rl.eval.val_prompts=4",
+    ]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def test_rl_on_a_filtered_set_sees_no_dropped_prompt(tiny_world, tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path)
+    cache = ArtifactCache(tmp_path)
+    pm_dir, _ = sft_policy(cfg, tiny_world, cache)
+    rm_dir, _ = trained_reward(cfg, tiny_world, cache)
+    rl_rows = tiny_world.data["rl"]
+    kept = rl_rows.select(range(0, len(rl_rows), 3))  # a third of the RL prompts
+    seen = []
+    gold = tiny_world.gold
+
+    def recording_gold(ids, texts):
+        seen.extend(int(i) for i in ids)
+        return gold(ids, texts)
+
+    monkeypatch.setattr(tiny_world, "gold", recording_gold)
+    run = rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "run", prompts=kept)
+    eval_ids = set(tiny_world.data["eval"]["prompt_id"])
+    val_ids = set(tiny_world.data["rm_test"]["prompt_id"])
+    trained_on = {i for i in seen if i not in eval_ids | val_ids}  # gold also judges eval and validation
+    assert trained_on and trained_on <= set(kept["prompt_id"])
+    assert not trained_on & (set(rl_rows["prompt_id"]) - set(kept["prompt_id"]))
+
+    # history has every evaluation, with validation gold and KL; the eval samples of start and end
+    history = pd.read_csv(tmp_path / "run" / HISTORY_FILE)
+    assert list(history["step"]) == [0, 1, 2, 3] and history["val_gold"].notna().all()
+    assert history["gold"].tolist() == pytest.approx([h["gold"] for h in run.history])
+    samples = pd.read_parquet(tmp_path / "run" / EVAL_SAMPLES_FILE)
+    final = samples[samples["policy"] == "final"]
+    assert len(final) == 6 * cfg.rl.eval.samples_per_prompt and set(final["prompt_id"]) <= eval_ids
+    assert final["gold"].mean() == pytest.approx(run.history[-1]["gold"])
+
+    with pytest.raises(UserError, match="RL prompt set is empty"):
+        rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "none", prompts=rl_rows.select([]))
