@@ -15,6 +15,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from seam_exp.config_checks import BadValue, check_config
 from seam_exp.utils.config import CONF_DIR, register_resolvers
 
 
@@ -108,6 +109,9 @@ def check(args: list[str]) -> None:
             with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
                 cfg = compose("config", overrides=variant)
                 OmegaConf.resolve(cfg)
+            check_config(cfg)
+        except BadValue as exc:
+            raise ConfigError(str(exc)) from None
         except (
             ConfigCompositionException,
             MissingConfigException,

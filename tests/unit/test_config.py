@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from seam_exp.cli import CONF_DIR, ConfigError, check, group_options
+from seam_exp.config_checks import check_config
 from seam_exp.utils.config import to_dataclass
 from seam_exp.world.build import WorldConfig
 
@@ -138,3 +139,62 @@ def test_full_scale_is_larger_than_default_in_every_dimension():
                 assert set(theirs) <= set(ours), key
         else:
             assert full[key] > value, f"scale.{key}: full {full[key]} is not larger than default {value}"
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("data.labeler.tau=-1", "data.labeler.tau: must be > 0, got -1"),
+        ("data.prompts_per_family=abc", "data.prompts_per_family: expected an integer, got 'abc'"),
+        ("seam.k=0", "seam.k: must be >= 1, got 0"),
+        ("seam.max_prompts=0", "seam.max_prompts: must be >= 1, got 0"),
+        ("seam.formula=paperr", "seam.formula: unknown 'paperr'; valid: normalized, paper, paper_prob"),
+        ("seam.variants=[contrast,gtp]", "seam.variants: unknown 'gtp'; valid: contrast, gpt, adv"),
+        ("rl.steps=-5", "rl.steps: must be >= 1, got -5"),
+        ("rl.kl.coef=-0.1", "rl.kl.coef: must be >= 0, got -0.1"),
+        ("pm.generation.top_p=0", "pm.generation.top_p: must be in (0,1], got 0"),
+        ("pm.arch.hidden_size=97", "pm.arch.hidden_size: must be a multiple of num_attention_heads (4)"),
+        ("rm.train.num_pairs=-3", "rm.train.num_pairs: must be >= 0, got -3"),
+        ("trainer.num_threads=-1", "trainer.num_threads: must be >= 0, got -1"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_its_key(override, expected):
+    with pytest.raises(ConfigError) as info:
+        check(["+experiment=seam", override])
+    assert str(info.value) == expected
+
+
+def test_a_bad_value_in_one_sweep_point_is_caught_before_any_job(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seam_exp",
+            "+experiment=world",
+            "data.labeler.tau=0.3,0",
+            f"paths.outputs={tmp_path}/out",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2 and proc.stderr == "error: data.labeler.tau: must be > 0, got 0\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("experiment", group_options("experiment"))
+@pytest.mark.parametrize("scale", group_options("scale"))
+def test_every_shipped_config_passes_the_value_checks(experiment, scale):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"+experiment={experiment}", f"scale={scale}"])
+    OmegaConf.resolve(cfg)
+    check_config(cfg)  # raises on any rule the shipped configs break
+
+
+@pytest.mark.parametrize("group", ["pm", "rm", "rl", "trainer", "logger"])
+def test_every_preset_passes_the_value_checks(group):
+    for preset in group_options(group):
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=["+experiment=seam", f"{group}={preset}"])
+        OmegaConf.resolve(cfg)
+        check_config(cfg)

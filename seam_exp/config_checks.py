@@ -1,0 +1,203 @@
+"""Every config group's values checked at compose time, before any work starts.
+
+A bad value (a negative temperature, k = 0, a word where a number goes) would otherwise surface as a
+raw exception minutes into a run, or deep inside a sweep job. Each group's rules are listed once here,
+next to the names that are valid for it (taken from the packages that define them), and the command line
+check (cli.py) turns the first broken rule into `error: <key>: <why>` with exit code 2.
+
+A rule is (key, kind, condition): kind is int, float, str or bool (None allowed where `optional`), the
+condition a comparison string (">0", ">=1", "[0,1]", "(0,1]") or a tuple of valid values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from seam_exp.models.factory import SOURCES
+from seam_exp.rl.config import ALGORITHMS, KL_ESTIMATORS, REWARD_NORMS, REWARD_SOURCES
+from seam_exp.seam.candidates import VARIANTS
+from seam_exp.seam.candidates.adv import ALL_OPS
+from seam_exp.seam.candidates.gpt import BACKENDS
+from seam_exp.seam.formula import FORMULAS
+from seam_exp.world.labeler import TIE_POLICIES
+
+
+class BadValue(ValueError):
+    """A config value outside what its key accepts; the message is `<key>: <why>`."""
+
+
+OPTIONAL = "optional"
+
+_GENERATION = [
+    ("generation.max_new_tokens", int, ">=1"),
+    ("generation.temperature", float, ">0"),
+    ("generation.top_k", int, ">=0"),
+    ("generation.top_p", float, "(0,1]"),
+]
+_SCRATCH_ARCH = [
+    ("arch.hidden_size", int, ">=1"),
+    ("arch.num_hidden_layers", int, ">=1"),
+    ("arch.num_attention_heads", int, ">=1"),
+    ("arch.intermediate_size", int, ">=1"),
+    ("arch.max_position_embeddings", int, ">=8"),
+]
+
+RULES: dict[str, list[tuple]] = {
+    "data": [
+        ("seed", int, None),
+        ("prompts_per_family", int, ">=1"),
+        ("num_entities", int, ">=2"),
+        ("responses_per_prompt", int, ">=2"),
+        ("pairs_per_prompt", int, ">=1"),
+        ("vocab_size", int, ">=50"),
+        ("labeler.tau", float, ">0"),
+        ("labeler.noise", float, "[0,0.5]"),
+        ("labeler.tie_policy", str, TIE_POLICIES),
+    ],
+    "pm": [
+        ("source", str, SOURCES),
+        ("sft.lr", float, ">=0"),  # 0: a pretrained PM used as shipped
+        ("sft.batch_size", int, ">=1"),
+        ("sft.max_steps", int, ">=0"),
+        ("sft.warmup_steps", int, ">=0"),
+        ("sft.budget", float, ">0"),
+        *_GENERATION,
+    ],
+    "rm": [
+        ("source", str, SOURCES),
+        ("init", str, ("scratch", "sft")),
+        ("train.lr", float, ">0"),
+        ("train.batch_size", int, ">=1"),
+        ("train.max_steps", int, ">=0"),
+        ("train.warmup_steps", int, ">=0"),
+        ("train.num_pairs", int, ">=0", OPTIONAL),
+        ("train.budget", float, ">0"),
+    ],
+    "rl": [
+        ("algorithm", str, ALGORITHMS),
+        ("steps", int, ">=1"),
+        ("max_loss", float, ">0"),
+        ("rollout.prompts_per_step", int, ">=1"),
+        ("rollout.samples_per_prompt", int, ">=1"),
+        ("rollout.max_new_tokens", int, ">=1"),
+        ("rollout.temperature", float, ">0"),
+        ("ppo.epochs", int, ">=1"),
+        ("ppo.minibatch_size", int, ">=1"),
+        ("ppo.clip_range", float, ">0"),
+        ("ppo.gamma", float, "[0,1]"),
+        ("ppo.lam", float, "[0,1]"),
+        ("kl.estimator", str, KL_ESTIMATORS),
+        ("kl.coef", float, ">=0"),
+        ("reward.source", str, REWARD_SOURCES),
+        ("reward.normalize", str, REWARD_NORMS),
+        ("optim.lr", float, ">0"),
+        ("optim.critic_lr", float, ">0"),
+        ("optim.max_grad_norm", float, ">0"),
+        ("eval.every", int, ">=0"),
+        ("eval.prompts", int, ">=1"),
+        ("eval.samples_per_prompt", int, ">=1"),
+        ("eval.val_prompts", int, ">=0"),
+    ],
+    "seam": [
+        ("k", int, ">=1"),
+        ("formula", str, FORMULAS),
+        ("alpha", float, ">=0"),
+        ("temperature", float, ">0"),
+        ("mode", str, ("hard", "soft")),
+        ("tau", float, ">0"),
+        ("weighting", str, ("pm", "uniform")),
+        ("max_prompts", int, ">=1", OPTIONAL),
+        ("batch_size", int, ">=1"),
+        ("ground_truth.n_samples", int, ">=2"),
+        ("bootstrap.n_boot", int, ">=1"),
+        ("bootstrap.level", float, "(0,1)"),
+        ("contrast.max_similarity", float, "[-1,1]"),
+        ("gpt.backend", str, BACKENDS),
+        ("adv.rate", float, "(0,1]"),
+    ],
+    "scale": [
+        ("world.prompts_per_family", int, ">=1"),
+        ("sft_steps", int, ">=0"),
+        ("rm_steps", int, ">=0"),
+        ("rl_steps", int, ">=1"),
+        ("eval_prompts", int, ">=1"),
+        ("samples_per_prompt", int, ">=1"),
+    ],
+    "trainer": [("num_threads", int, ">=0")],
+}
+# Lists whose every item must be one of the valid names.
+LIST_RULES: dict[str, list[tuple[str, Sequence[str]]]] = {
+    "seam": [("variants", VARIANTS), ("formulas", FORMULAS), ("adv.ops", ALL_OPS)],
+}
+KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _typed(key: str, value: Any, kind: type, optional: bool) -> Any:
+    if value is None and optional:
+        return None
+    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        raise BadValue(f"{key}: expected {KIND_NAMES[kind]}, got {value!r}")
+    return value
+
+
+def _satisfies(value: Any, condition) -> bool:
+    if isinstance(condition, tuple):
+        return value in condition
+    if condition.startswith(">="):
+        return value >= float(condition[2:])
+    if condition.startswith(">"):
+        return value > float(condition[1:])
+    lo, hi = (float(x) for x in condition[1:-1].split(","))
+    above = value >= lo if condition[0] == "[" else value > lo
+    below = value <= hi if condition[-1] == "]" else value < hi
+    return above and below
+
+
+def _why(condition, value) -> str:
+    if isinstance(condition, tuple):
+        return f"unknown {value!r}; valid: {', '.join(condition)}"
+    if condition[0] in "[(":
+        return f"must be in {condition}, got {value!r}"
+    op = condition.rstrip("0123456789.-")
+    return f"must be {op} {condition[len(op) :]}, got {value!r}"
+
+
+def check_group(group: str, node: DictConfig) -> None:
+    """Raise BadValue for the first value of `node` (the config of `group`) that breaks its rules."""
+    for rule in RULES.get(group, []):
+        key, kind, condition, *flags = rule
+        if group in ("pm", "rm") and key.startswith("arch.") and node.get("source") != "scratch":
+            continue
+        value = OmegaConf.select(node, key, default=None)
+        if value is None and OPTIONAL not in flags and OmegaConf.select(node, key, default="?") == "?":
+            continue  # a key this preset does not have (e.g. no generation block on an RM)
+        value = _typed(f"{group}.{key}", value, kind, OPTIONAL in flags)
+        if value is not None and condition is not None and not _satisfies(value, condition):
+            raise BadValue(f"{group}.{key}: {_why(condition, value)}")
+    for key, valid in LIST_RULES.get(group, []):
+        values = OmegaConf.select(node, key, default=None)
+        if values is not None:
+            if not len(values):
+                raise BadValue(f"{group}.{key}: must name at least one of {', '.join(valid)}")
+            for value in values:
+                if value not in valid:
+                    raise BadValue(f"{group}.{key}: unknown {value!r}; valid: {', '.join(valid)}")
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Check every group of a composed (resolved) run config; the first broken rule raises BadValue."""
+    for group in RULES:
+        if group in cfg:
+            check_group(group, cfg[group])
+    for group in ("pm", "rm"):
+        arch = cfg[group].get("arch") if group in cfg else None
+        scratch = arch is not None and cfg[group].source == "scratch"
+        if scratch and arch.hidden_size % arch.num_attention_heads:
+            heads = arch.num_attention_heads
+            raise BadValue(f"{group}.arch.hidden_size: must be a multiple of num_attention_heads ({heads})")
