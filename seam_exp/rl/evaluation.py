@@ -79,8 +79,10 @@ class GoldEvaluator:
     def sample(self, policy, start_policy, reward_model) -> PolicySamples:
         was_training = policy.training
         policy.eval()
-        # A private RNG stream: evaluating must neither depend on nor disturb the training's randomness.
-        with torch.random.fork_rng(devices=[]):
+        # A private RNG stream: evaluating must neither depend on nor disturb the training's randomness,
+        # on the CPU and on the GPU that samples (where the CUDA generator drives the rollouts).
+        device = next(policy.parameters()).device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             batch, prompt_index, texts = sample_rollout(
                 policy,
                 self.tokenizer,
@@ -90,7 +92,6 @@ class GoldEvaluator:
                 temperature=self.temperature,
                 seed=self.seed,
             )
-        device = next(policy.parameters()).device
         kl, rm = [], []
         for idx in torch.arange(len(batch)).split(self.batch_size):
             mb = batch.select(idx).to(device)
