@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -12,7 +13,9 @@ from omegaconf import DictConfig
 from seam_exp import experiments
 from seam_exp.cli import ConfigError, check
 from seam_exp.models.factory import ensure_available
-from seam_exp.utils.runtime import force_offline, quiet_known_warnings
+from seam_exp.reporting.sweep import CODE_STAMP, finished_twin, reuse
+from seam_exp.utils.cache import source_version
+from seam_exp.utils.runtime import force_offline, in_multirun, output_dir, quiet_known_warnings
 from seam_exp.utils.task_wrapper import task_wrapper
 from seam_exp.utils.trainer import require_logger_package
 
@@ -26,6 +29,15 @@ def dispatch(cfg: DictConfig):
     for preset in ("pm", "rm"):
         ensure_available(cfg[preset])
     require_logger_package(cfg.logger)
+    out, code = output_dir(), source_version(Path(__file__).parent)
+    if in_multirun() and not cfg.get("rerun", False):
+        twin = finished_twin(Path(cfg.paths.outputs) / cfg.task, cfg, code, out)
+        if twin is not None:  # resuming a sweep: this cell already ran with this config and this code
+            reuse(twin, out)
+            print(f"{cfg.run_name}: results found in {twin} (rerun=true runs it again)")
+            return None
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CODE_STAMP).write_text(code)
     return experiment.run(cfg)
 
 

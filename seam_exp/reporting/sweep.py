@@ -7,10 +7,11 @@ judged by its newest job, so a cell that failed after an earlier success is repo
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from seam_exp.reporting.results import RESULTS_FILE, collect_results, columns_of
 from seam_exp.utils.task_wrapper import FAILED_MARKER
@@ -35,6 +36,7 @@ NOT_A_VARIANT = (
     "trainer.",
     "logger",
     "logger.",
+    "rerun",
 )
 
 
@@ -120,3 +122,42 @@ def group_name(base: str, source: str, variant: str) -> tuple[str, str]:
     name = base + ("" if source == "rm" else f"_{source}") + (f"_{safe}" if variant else "")
     suffix = ("" if source == "rm" else f", trained on {source}") + (f", {variant}" if variant else "")
     return name, suffix
+
+
+# ------------------------------------------------------------------ resuming a sweep: finished cells
+
+CODE_STAMP = "code_version.txt"  # the source version a job ran with (seam_exp.utils.cache.source_version)
+REUSED_MARKER = "REUSED_FROM.txt"
+# Top-level config keys that say where a job ran or whether to rerun it, not what it computed.
+NOT_WHAT = ("paths", "hydra", "rerun")
+
+
+def _what(cfg: DictConfig) -> dict:
+    container = OmegaConf.to_container(cfg, resolve=False)
+    return {k: v for k, v in container.items() if k not in NOT_WHAT}
+
+
+def finished_twin(root: Path, cfg: DictConfig, code: str, here: Path) -> Path | None:
+    """The newest finished job under root that computed exactly what `cfg` asks for, with the same code:
+    same config (but for where it ran), a results.csv, no FAILED.txt, the same code stamp."""
+    want, found = _what(cfg), []
+    for cfg_path in Path(root).rglob(".hydra/config.yaml"):
+        job = cfg_path.parent.parent
+        stamp = job / CODE_STAMP
+        if job.resolve() == Path(here).resolve() or not (job / RESULTS_FILE).is_file():
+            continue
+        if (job / FAILED_MARKER).is_file() or not stamp.is_file() or stamp.read_text() != code:
+            continue
+        if _what(OmegaConf.load(cfg_path)) == want:
+            found.append(job)
+    return max(found, key=lambda j: (j / RESULTS_FILE).stat().st_mtime) if found else None
+
+
+def reuse(twin: Path, here: Path) -> None:
+    """Make `here` a finished job with `twin`'s results (whose run_dir still points to twin's files)."""
+    here.mkdir(parents=True, exist_ok=True)
+    tmp = here / f".{RESULTS_FILE}.tmp"
+    shutil.copyfile(twin / RESULTS_FILE, tmp)
+    (here / CODE_STAMP).write_text((twin / CODE_STAMP).read_text())
+    (here / REUSED_MARKER).write_text(f"{twin}\n")
+    tmp.replace(here / RESULTS_FILE)  # last: the job counts as finished only once everything is there

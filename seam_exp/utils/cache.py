@@ -45,6 +45,13 @@ def code_version(*modules: ModuleType) -> str:
     return stable_hash([ast.dump(ast.parse(inspect.getsource(m))) for m in modules], length=12)
 
 
+def source_version(package_dir: Path) -> str:
+    """Hash of every module under a package folder (syntax trees, as code_version): what a run's results
+    were computed with, so results of older code are never taken for this code's."""
+    trees = [ast.dump(ast.parse(p.read_text())) for p in sorted(Path(package_dir).rglob("*.py"))]
+    return stable_hash(trees, length=12)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:

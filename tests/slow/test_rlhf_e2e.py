@@ -58,12 +58,28 @@ def test_saturation_sweep_writes_a_row_per_cell_heatmap_curves_and_table(tmp_pat
     assert "gain @ KL<=0.5" in budgets and budgets.count("\n| ") == 5  # header + 4 cells
     assert (figures / "saturation_smoke_size_ppo_kl_budgets_gold_vs_kl.png").stat().st_size > 10_000
 
-    # One cell failing at run time (an unknown algorithm) does not stop the other, and is reported missing.
-    run_experiment(tmp_path, "+experiment=saturation", "scale.sweep.sizes=xs", "rl.algorithm=ppo,bogus")
+    # The same sweep again finds every cell finished with this config and code, and runs none of them;
+    # rerun=true runs them again.
+    again = run_experiment(tmp_path, "+experiment=saturation")
+    assert again.stdout.count("results found in") == 4
+    reused = list((tmp_path / "outputs" / "saturation").rglob("REUSED_FROM.txt"))
+    assert len(reused) == 4 and (figures / "saturation_smoke_size_ppo.md").read_text() == table
+    fresh = run_experiment(tmp_path, "+experiment=saturation", "rerun=true", "pm=xs", "rm=xs")
+    assert "results found in" not in fresh.stdout
+
+    # One cell failing at run time (RLOO with one sample per prompt has no leave-one-out baseline: a
+    # cross-setting check of the RL config, made when the job starts) does not stop the other cell, and
+    # is reported missing; the cells of the earlier sweep are untouched.
+    one_sample = "rl.rollout.samples_per_prompt=1"
+    run_experiment(tmp_path, "+experiment=saturation", "scale.sweep.sizes=xs", "rl=ppo,rloo", one_sample)
     failed = list((tmp_path / "outputs" / "saturation").rglob("FAILED.txt"))
-    assert len(failed) == 1 and "unknown rl.algorithm 'bogus'" in failed[0].read_text()
-    bogus = (figures / "saturation_smoke_size_bogus.md").read_text()
-    assert "missing: RLConfigError: unknown rl.algorithm 'bogus'" in bogus
+    assert (
+        len(failed) == 1
+        and "rl.algorithm=rloo needs rl.rollout.samples_per_prompt >= 2" in failed[0].read_text()
+    )
+    rloo = (figures / f"saturation_smoke_size_rloo_{one_sample}.md").read_text()
+    assert "missing: RLConfigError: rl.algorithm=rloo needs" in rloo
+    assert (figures / f"saturation_smoke_size_ppo_{one_sample}.md").read_text().count("| ok") == 1
     assert (figures / "saturation_smoke_size_ppo.md").read_text().count("| ok") == 4
 
 

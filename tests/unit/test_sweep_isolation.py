@@ -149,3 +149,22 @@ def test_kl_budgets_choose_the_checkpoint_on_validation_prompts_only(tmp_path):
     assert "saturation_smoke_size_ppo_kl_budgets_heatmap_kl1.png" in written
     table = (tmp_path / "figures" / "saturation" / "saturation_smoke_size_ppo_kl_budgets.md").read_text()
     assert "+0.100 [+0.000, +0.200] (12)" in table  # KL <= 1: step 12's eval gain and its CI
+
+
+def test_a_finished_cell_is_reused_only_with_the_same_config_and_code(tmp_path):
+    from seam_exp.reporting.sweep import CODE_STAMP, finished_twin, reuse
+
+    sweep = tmp_path / "saturation" / "scale=smoke" / "multirun_x"
+    done = _job(sweep, "a", "xs", "xs", ok=True)
+    (done / CODE_STAMP).write_text("v1")
+    here = tmp_path / "saturation" / "scale=smoke" / "multirun_y" / "a"
+    cfg = _cfg("pm=xs", "rm=xs", "seed=0")
+    assert finished_twin(tmp_path / "saturation", cfg, "v1", here) == done
+    assert finished_twin(tmp_path / "saturation", cfg, "v2", here) is None  # other code: run again
+    assert finished_twin(tmp_path / "saturation", _cfg("pm=xs", "rm=xs", "seed=1"), "v1", here) is None
+    (done / "FAILED.txt").write_text("later failure")
+    assert finished_twin(tmp_path / "saturation", cfg, "v1", here) is None
+    (done / "FAILED.txt").unlink()
+    reuse(done, here)
+    assert (here / "results.csv").read_text() == (done / "results.csv").read_text()
+    assert (here / "REUSED_FROM.txt").read_text().strip() == str(done)
