@@ -37,6 +37,19 @@ _GENERATION = [
     ("generation.top_k", int, ">=0"),
     ("generation.top_p", float, "(0,1]"),
 ]
+
+
+def _training(block: str, lr: str) -> list[tuple]:
+    """The rules of an SFT or RM training block (`pm.sft`, `rm.train`)."""
+    return [
+        (f"{block}.lr", float, lr),
+        (f"{block}.batch_size", int, ">=1"),
+        (f"{block}.max_steps", int, ">=0"),
+        (f"{block}.warmup_steps", int, ">=0"),
+        (f"{block}.budget", float, ">0"),
+    ]
+
+
 _SCRATCH_ARCH = [
     ("arch.hidden_size", int, ">=1"),
     ("arch.num_hidden_layers", int, ">=1"),
@@ -59,22 +72,16 @@ RULES: dict[str, list[tuple]] = {
     ],
     "pm": [
         ("source", str, SOURCES),
-        ("sft.lr", float, ">=0"),  # 0: a pretrained PM used as shipped
-        ("sft.batch_size", int, ">=1"),
-        ("sft.max_steps", int, ">=0"),
-        ("sft.warmup_steps", int, ">=0"),
-        ("sft.budget", float, ">0"),
+        *_training("sft", lr=">=0"),  # lr 0: a pretrained PM used as shipped
+        *_SCRATCH_ARCH,
         *_GENERATION,
     ],
     "rm": [
         ("source", str, SOURCES),
         ("init", str, ("scratch", "sft")),
-        ("train.lr", float, ">0"),
-        ("train.batch_size", int, ">=1"),
-        ("train.max_steps", int, ">=0"),
-        ("train.warmup_steps", int, ">=0"),
+        *_training("train", lr=">0"),
         ("train.num_pairs", int, ">=0", OPTIONAL),
-        ("train.budget", float, ">0"),
+        *_SCRATCH_ARCH,
     ],
     "rl": [
         ("algorithm", str, ALGORITHMS),
