@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class SanityRow(RunRow):
     budget: float
+    sft_seed: int  # the PM's and the RM's own training seeds: PM quality varies with them at this scale
+    rm_seed: int
     pm_params: int
     rm_params: int
     sft_steps: int
@@ -74,6 +76,8 @@ def run(cfg: DictConfig) -> SanityRow:
     row = SanityRow(
         **run_columns(cfg, output_dir()),
         budget=cfg.pm.sft.budget,
+        sft_seed=cfg.pm.sft.seed,
+        rm_seed=cfg.rm.train.seed,
         pm_params=pm_info["params"],
         rm_params=rm_info["params"],
         sft_steps=pm_info["steps"],
@@ -94,7 +98,7 @@ def run(cfg: DictConfig) -> SanityRow:
 
 # ----------------------------------------------------------------------------------------- aggregation
 
-KEYS = ["scale", "pm", "rm", "budget", "seed"]
+KEYS = ["scale", "pm", "rm", "budget", "sft_seed", "rm_seed", "seed"]
 
 
 def latest_per_cell(df: pd.DataFrame) -> pd.DataFrame:
@@ -106,6 +110,7 @@ def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
         "scale",
         "pm",
         "budget",
+        "sft_seed",
         "pm_params",
         "sft_steps",
         "pm_gold_mean",
@@ -113,6 +118,7 @@ def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
         "pm_gold_hi",
         "pm_greedy_correct",
         "rm",
+        "rm_seed",
         "rm_params",
         "rm_steps",
         "rm_acc_heldout",
@@ -120,37 +126,34 @@ def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
         "rm_acc_pm_samples",
     ]
     order = {s: i for i, s in enumerate(SIZE_ORDER)}
-    return df.sort_values(["scale", "budget", "pm"], key=lambda c: c.map(order) if c.name == "pm" else c)[
-        cols
-    ]
+    keys = ["scale", "budget", "pm", "sft_seed", "rm_seed"]
+    return df.sort_values(keys, key=lambda c: c.map(order) if c.name == "pm" else c)[cols]
 
 
 def sanity_figure(df: pd.DataFrame, path: Path) -> None:
+    """PM and RM quality against size, one line per budget through the mean over training seeds, every
+    seed's own value as a dot: at this scale a model's quality moves with its training seed."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     panels = [
         ("pm_params", "pm_gold_mean", "PM mean gold reward (samples)"),
         ("pm_params", "pm_greedy_correct", "PM greedy accuracy"),
-        ("rm_params", "rm_acc_heldout", "RM held-out pair accuracy"),
+        ("rm_params", "rm_acc_heldout", "RM held-out pair accuracy (x: on PM samples)"),
     ]
     colors = {b: f"C{i}" for i, b in enumerate(sorted(df["budget"].unique()))}  # one color per budget
     for ax, (x, y, title) in zip(axes, panels, strict=True):
+        series = [(y, "o", "-")] + ([("rm_acc_pm_samples", "x", "--")] if y == "rm_acc_heldout" else [])
         for budget, group in df.groupby("budget"):
-            group, color = group.sort_values(x), colors[budget]
-            ax.plot(group[x], group[y], marker="o", color=color, label=f"budget x{budget:g}")
-            if y == "pm_gold_mean":
-                ax.fill_between(group[x], group["pm_gold_lo"], group["pm_gold_hi"], color=color, alpha=0.2)
-            if y == "rm_acc_heldout":
+            color = colors[budget]
+            for column, marker, style in series:
+                ax.scatter(group[x], group[column], color=color, marker=marker, s=12, alpha=0.5)
+                means = group.groupby(x)[column].mean()
+                label = f"budget x{budget:g}" if style == "-" else None
                 ax.plot(
-                    group[x],
-                    group["rm_acc_pm_samples"],
-                    marker="x",
-                    linestyle="--",
-                    color=color,
-                    label=f"on PM samples, x{budget:g}",
+                    means.index, means.to_numpy(), marker=marker, linestyle=style, color=color, label=label
                 )
         ax.set_xscale("log")
         ax.set_xlabel("parameters")
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     save_figure(fig, path)
