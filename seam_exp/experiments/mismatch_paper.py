@@ -24,6 +24,7 @@ from seam_exp.experiments import Experiment, config_with, prepare
 from seam_exp.metrics.preference import pick_disagreement
 from seam_exp.metrics.ties import gold_order
 from seam_exp.models.evaluate import heldout_pair_accuracy
+from seam_exp.models.factory import count_parameters
 from seam_exp.models.train import load_reward, trained_reward
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
@@ -95,7 +96,7 @@ def run(cfg: DictConfig) -> MismatchPaperRow:
         pm_best=protocol.pms.best,
         pm_mid=protocol.pms.mid,
         n_prompts=len(ids),
-        rm_params=sum(p.numel() for p in rm.parameters()),
+        rm_params=count_parameters(rm),
         rm_acc_heldout=heldout_pair_accuracy(rm, rm_tok, world)["rm_acc_heldout"],
         best_wins_by_gold=float(np.mean(by_gold[decided] > 0)),
         labeled_pairs=int(labeled.sum()),

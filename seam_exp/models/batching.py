@@ -8,9 +8,10 @@ number positions from the first pad token).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
@@ -97,3 +98,13 @@ def encode_pairs(
         padding_side,
         max_length,
     )
+
+
+def length_sorted_batches(
+    prompts: Sequence[str], responses: Sequence[str], batch_size: int
+) -> Iterator[np.ndarray]:
+    """Row indices in batches of similar text length: little compute is spent on padding, and callers
+    write each batch's results back to these rows, so the output keeps the input order."""
+    order = np.argsort([len(p) + len(r) for p, r in zip(prompts, responses, strict=True)], kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from seam_exp.models.batching import encode_pairs
+from seam_exp.models.batching import encode_pairs, length_sorted_batches
 from seam_exp.models.reward import reward_scores
 
 
@@ -20,12 +20,9 @@ def score_texts(
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
     was_training = rm.training
     rm.eval()
-    # Batches of similar length waste little compute on padding; results go back to input order.
-    order = np.argsort([len(p) + len(r) for p, r in zip(prompts, responses, strict=True)], kind="stable")
     device = next(rm.parameters()).device
     rewards = np.zeros(len(prompts), dtype=np.float64)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
+    for rows in length_sorted_batches(prompts, responses, batch_size):
         batch = encode_pairs(tokenizer, [prompts[i] for i in rows], [responses[i] for i in rows])
         rewards[rows] = reward_scores(rm, batch.to(device)).cpu().numpy()
     rm.train(was_training)

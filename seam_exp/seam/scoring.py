@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seam_exp.models.batching import encode_pairs
+from seam_exp.models.batching import encode_pairs, length_sorted_batches
 from seam_exp.models.logprob import response_logprobs
 from seam_exp.models.scoring import score_texts
 from seam_exp.seam.candidates import make_builder
@@ -59,11 +59,8 @@ def sequence_logprobs(
     model.eval()
     n = len(prompts)
     logp, lengths = np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.int64)
-    # Batches of similar length waste little compute on padding; results go back to input order.
-    order = np.argsort([len(p) + len(r) for p, r in zip(prompts, responses, strict=True)], kind="stable")
     limit = getattr(model.config, "max_position_embeddings", None)
-    for start in range(0, n, batch_size):
-        rows = order[start : start + batch_size]
+    for rows in length_sorted_batches(prompts, responses, batch_size):
         batch = encode_pairs(
             tokenizer, [prompts[i] for i in rows], [responses[i] for i in rows], max_length=limit
         )
