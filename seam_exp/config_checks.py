@@ -22,6 +22,7 @@ from seam_exp.seam.candidates import VARIANTS
 from seam_exp.seam.candidates.adv import ALL_OPS
 from seam_exp.seam.candidates.gpt import BACKENDS
 from seam_exp.seam.formula import FORMULAS
+from seam_exp.selection.filters import parse_method
 from seam_exp.world.labeler import TIE_POLICIES
 
 
@@ -134,10 +135,16 @@ RULES: dict[str, list[tuple]] = {
         ("samples_per_prompt", int, ">=1"),
     ],
     "trainer": [("num_threads", int, ">=0")],
+    "selection": [
+        ("method", str, None),
+        ("rate", float, "[0,1)"),
+        ("oracle_threshold", float, "[0,1]"),
+    ],
 }
 # Lists whose every item must be one of the valid names.
 LIST_RULES: dict[str, list[tuple[str, Sequence[str]]]] = {
     "seam": [("variants", VARIANTS), ("formulas", FORMULAS), ("adv.ops", ALL_OPS)],
+    "selection": [("variants", VARIANTS), ("formulas", FORMULAS)],
 }
 KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
@@ -202,6 +209,11 @@ def check_config(cfg: DictConfig) -> None:
     for group in RULES:
         if group in cfg:
             check_group(group, cfg[group])
+    if "selection" in cfg:
+        try:
+            parse_method(cfg.selection.method)
+        except ValueError as e:
+            raise BadValue(f"selection.method: {e}") from None
     for group in ("pm", "rm"):
         arch = cfg[group].get("arch") if group in cfg else None
         scratch = arch is not None and cfg[group].source == "scratch"

@@ -194,11 +194,13 @@ def validation_rows(
     return rows
 
 
-def ground_truth_table(cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids):
+def ground_truth_table(cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids, seed=None):
     """Per prompt, the true mismatch of n samples of the PM judged by the RM and by gold, and the
-    split-half reliability of that ground truth."""
+    split-half reliability of that ground truth. The samples are drawn with `seed` (the run's seed if
+    None)."""
     n = cfg.seam.ground_truth.n_samples
-    samples = cached_samples(cache, policy_id, world, pm, pm_tok, fmt, ids, n, cfg.pm.generation, cfg.seed)
+    seed = cfg.seed if seed is None else seed
+    samples = cached_samples(cache, policy_id, world, pm, pm_tok, fmt, ids, n, cfg.pm.generation, seed)
     rewards = rm_scores(samples, world, rm, rm_tok)
     gold = world.gold(samples["prompt_id"].tolist(), samples["text"].tolist())
     ids_of = samples["prompt_id"].to_numpy()

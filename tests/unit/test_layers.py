@@ -17,6 +17,7 @@ ALLOWED = {
     "models": {"world", "metrics", "utils", "errors"},
     "rl": {"models", "world", "metrics", "utils", "errors"},
     "seam": {"models", "world", "metrics", "utils", "errors"},
+    "selection": {"seam", "models", "world", "metrics", "utils", "errors"},
     "reporting": {"metrics", "utils", "errors"},
 }
 

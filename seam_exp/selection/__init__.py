@@ -1,0 +1,1 @@
+"""Selecting RL prompts by SEAM and its baselines (docs/selection.md)."""

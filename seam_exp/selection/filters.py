@@ -1,0 +1,116 @@
+"""Which RL prompts each selection method drops (docs/selection.md).
+
+A method reads one per-prompt table of the RL prompts (selection.prompt_scores builds it) and returns the
+ids it drops; everything else is kept. Methods:
+  full                      drop nothing
+  oracle                    drop the prompts whose true mismatch (the RM against gold on the SFT PM's own
+                            samples) is at least `oracle_threshold`: the share dropped is measured, not set
+  random                    drop round(rate * n) prompts chosen at random (the seed varies the draw)
+  perplexity                drop the round(rate * n) prompts whose reference answer the PM finds least
+                            likely (highest per-token perplexity): the paper's "LLaMa perplexity" filter
+  seam:<variant>:<formula>  drop the round(rate * n) least seamless prompts under that variant and formula
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from seam_exp.seam.candidates import VARIANTS
+from seam_exp.seam.formula import FORMULAS, least_seamless
+
+PLAIN_METHODS = ("full", "oracle", "random", "perplexity")
+# Methods whose drop count is the rate; full and oracle ignore it.
+RATED_METHODS = ("random", "perplexity", "seam")
+PERPLEXITY_COLUMN, MISMATCH_COLUMN = "ref_perplexity", "gt_mismatch"
+
+
+@dataclass(frozen=True)
+class Method:
+    kind: str  # full | oracle | random | perplexity | seam
+    variant: str | None = None
+    formula: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"seam:{self.variant}:{self.formula}" if self.kind == "seam" else self.kind
+
+    @property
+    def uses_rate(self) -> bool:
+        return self.kind in RATED_METHODS
+
+    @property
+    def column(self) -> str | None:
+        """The per-prompt score column the method ranks by."""
+        return {
+            "seam": seam_column(self.variant, self.formula),
+            "perplexity": PERPLEXITY_COLUMN,
+            "oracle": MISMATCH_COLUMN,
+        }.get(self.kind)
+
+
+def seam_column(variant: str, formula: str) -> str:
+    return f"seam:{variant}:{formula}"
+
+
+def parse_method(name: str) -> Method:
+    """A method from its name; a one-line ValueError naming what is wrong otherwise."""
+    if name in PLAIN_METHODS:
+        return Method(name)
+    parts = str(name).split(":")
+    if len(parts) == 3 and parts[0] == "seam":
+        _, variant, formula = parts
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant '{variant}' in '{name}'; valid: {', '.join(VARIANTS)}")
+        if formula not in FORMULAS:
+            raise ValueError(f"unknown formula '{formula}' in '{name}'; valid: {', '.join(FORMULAS)}")
+        return Method("seam", variant, formula)
+    raise ValueError(
+        f"unknown selection method '{name}'; valid: {', '.join(PLAIN_METHODS)}, seam:<variant>:<formula>"
+    )
+
+
+def drop_count(n: int, rate: float) -> int:
+    return int(round(rate * n))
+
+
+def highest(prompt_ids, values, count: int, seed: int) -> np.ndarray:
+    """The `count` ids of the highest values, ties broken by a seeded random order (never by id)."""
+    ids, values = np.asarray(prompt_ids), np.asarray(values, dtype=float)
+    shuffle = np.random.default_rng(seed).permutation(len(ids))
+    order = shuffle[np.argsort(-values[shuffle], kind="stable")]
+    return ids[order[:count]]
+
+
+def dropped_prompts(
+    method: Method, table: pd.DataFrame, rate: float, seed: int, oracle_threshold: float = 0.5
+) -> np.ndarray:
+    """The prompt ids `method` drops from `table` (one row per RL prompt), sorted."""
+    if not 0 <= rate < 1:
+        raise ValueError(f"selection.rate must be in [0, 1), got {rate}")
+    if table["prompt_id"].duplicated().any():
+        raise ValueError("the per-prompt table has a prompt more than once")
+    ids = table["prompt_id"].to_numpy()
+    count = drop_count(len(ids), rate)
+    if method.column is not None and method.column not in table:
+        raise ValueError(f"selection method '{method.name}' needs the column '{method.column}', not scored")
+    if method.kind == "full":
+        dropped = ids[:0]
+    elif method.kind == "oracle":
+        # Prompts without a ground truth (every sample of the same gold) have nothing to disagree about.
+        dropped = ids[table[MISMATCH_COLUMN].fillna(0.0).to_numpy() >= oracle_threshold]
+    elif method.kind == "random":
+        dropped = np.random.default_rng(seed).choice(ids, count, replace=False)
+    elif method.kind == "perplexity":
+        dropped = highest(ids, table[PERPLEXITY_COLUMN], count, seed)
+    else:
+        dropped = least_seamless(ids, table[method.column].to_numpy(), method.formula, rate, seed)
+    return np.sort(dropped)
+
+
+def overlap(a, b) -> float:
+    """|A and B| / min(|A|, |B|): the share of the smaller dropped set that the other also drops."""
+    a, b = set(np.asarray(a).tolist()), set(np.asarray(b).tolist())
+    return len(a & b) / min(len(a), len(b)) if a and b else float("nan")

@@ -1,0 +1,49 @@
+"""`+experiment=selection` end to end at scale=smoke through the real entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from seam_exp.experiments.selection import DROPPED_FILE, SelectionRow
+from seam_exp.reporting.results import columns_of
+from seam_exp.selection.filters import drop_count, dropped_prompts, parse_method
+from seam_exp.selection.prompt_scores import TABLE_FILE
+from tests.slow.helpers import run_experiment
+
+pytestmark = pytest.mark.slow
+METHODS = ["full", "oracle", "random", "perplexity", "seam:adv:paper"]  # scale.selection.methods at smoke
+
+
+def test_selection_sweep_drops_what_each_method_says_and_pairs_every_method_with_full(tmp_path):
+    run_experiment(tmp_path, "+experiment=selection", "trainer.num_threads=1")
+    results = sorted((tmp_path / "outputs" / "selection").rglob("results.csv"))
+    rows = pd.concat(pd.read_csv(p) for p in results)
+    assert list(rows.columns) == columns_of(SelectionRow)
+    assert sorted(rows["method"]) == sorted(METHODS)
+
+    # The cell's per-prompt table, as every method read it from the cache.
+    (table_file,) = (tmp_path / "cache").rglob(TABLE_FILE)
+    table = pd.read_parquet(table_file)
+    n = len(table)
+    assert (rows["n_rl_prompts"] == n).all() and (rows["rl_steps"] == rows["rl_steps"].iloc[0]).all()
+    for _, row in rows.iterrows():
+        dropped = pd.read_csv(Path(row["run_dir"]) / DROPPED_FILE)
+        dropped = sorted(dropped["prompt_id"])
+        assert set(dropped) <= set(table["prompt_id"])  # RL prompts only: never an eval prompt
+        assert row["n_dropped"] == len(dropped) and row["dropped_share"] == pytest.approx(len(dropped) / n)
+        if row["method"] in ("random", "perplexity", "seam:adv:paper"):
+            assert len(dropped) == drop_count(n, 0.2)
+        if row["method"] != "random":  # deterministic given the table: recomputed from the cached table
+            again = dropped_prompts(parse_method(row["method"]), table, 0.2, seed=0)
+            assert dropped == again.tolist()
+    oracle = rows[rows["method"] == "oracle"].iloc[0]
+    assert oracle["n_dropped"] == int((table["gt_mismatch"] >= 0.5).sum())
+
+    report = (tmp_path / "outputs" / "figures" / "selection" / "selection_smoke_ppo.md").read_text()
+    for method in [m for m in METHODS if m != "full"]:
+        assert f"| {method} " in report
+    for suffix in ("_bars.png", "_overlap.md", "_overlap_heatmap.png"):
+        assert (tmp_path / "outputs" / "figures" / "selection" / f"selection_smoke_ppo{suffix}").is_file()

@@ -1,0 +1,94 @@
+"""Selection filters: each method drops exactly the prompts it should, and RL on the kept set never sees a
+dropped prompt (docs/selection.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seam_exp.experiments.selection import kept_rl_rows
+from seam_exp.rl.run import prompt_loader
+from seam_exp.selection.filters import Method, dropped_prompts, overlap, parse_method
+from seam_exp.selection.prompt_scores import rl_prompt_ids
+
+# Ten prompts whose scores put a known pair at the top of each ranking.
+TABLE = pd.DataFrame(
+    {
+        "prompt_id": np.arange(100, 110),
+        "gt_mismatch": [0.0, 0.6, np.nan, 0.5, 0.49, 1.0, 0.1, 0.2, 0.3, 0.0],
+        "ref_perplexity": [1.1, 1.2, 9.0, 1.0, 1.3, 1.0, 8.0, 1.0, 1.4, 1.5],
+        # paper formula: <= 0, lowest = least seamless
+        "seam:adv:paper": [0.0, -0.1, 0.0, -3.0, 0.0, -0.2, -0.1, -5.0, 0.0, -0.3],
+        # normalized formula: in [0, 1], highest = least seamless
+        "seam:contrast:normalized": [0.1, 0.9, 0.2, 0.0, 0.95, 0.3, 0.1, 0.2, 0.0, 0.1],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("full", []),
+        ("oracle", [101, 103, 105]),  # mismatch >= 0.5; the prompt without a ground truth (NaN) is kept
+        ("perplexity", [102, 106]),
+        ("seam:adv:paper", [103, 107]),
+        ("seam:contrast:normalized", [101, 104]),
+    ],
+)
+def test_each_method_drops_exactly_its_prompts(name, expected):
+    dropped = dropped_prompts(parse_method(name), TABLE, rate=0.2, seed=0)
+    assert dropped.tolist() == expected
+
+
+def test_oracle_share_is_measured_not_the_rate():
+    for rate in (0.0, 0.1, 0.6):
+        assert len(dropped_prompts(Method("oracle"), TABLE, rate, seed=0)) == 3
+
+
+def test_random_drops_the_rate_of_distinct_prompts_and_the_seed_varies_them():
+    draws = [dropped_prompts(Method("random"), TABLE, rate=0.4, seed=s) for s in range(6)]
+    for d in draws:
+        assert len(d) == 4 and len(set(d.tolist())) == 4 and set(d.tolist()) <= set(TABLE["prompt_id"])
+    assert dropped_prompts(Method("random"), TABLE, 0.4, seed=0).tolist() == draws[0].tolist()
+    assert len({tuple(d.tolist()) for d in draws}) > 1
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="unknown selection method 'nope'"):
+        parse_method("nope")
+    with pytest.raises(ValueError, match="unknown variant 'x' in 'seam:x:paper'"):
+        parse_method("seam:x:paper")
+    with pytest.raises(ValueError, match="unknown formula 'y'"):
+        parse_method("seam:adv:y")
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\)"):
+        dropped_prompts(Method("random"), TABLE, rate=1.0, seed=0)
+    with pytest.raises(ValueError, match="needs the column 'seam:gpt:paper'"):
+        dropped_prompts(parse_method("seam:gpt:paper"), TABLE, rate=0.2, seed=0)
+    with pytest.raises(ValueError, match="more than once"):
+        dropped_prompts(Method("full"), pd.concat([TABLE, TABLE]), rate=0.2, seed=0)
+
+
+def test_method_names_round_trip():
+    for name in ("full", "oracle", "random", "perplexity", "seam:gpt:paper_prob"):
+        assert parse_method(name).name == name
+
+
+def test_overlap_is_the_share_of_the_smaller_set():
+    assert overlap([1, 2, 3, 4], [3, 4, 5, 6]) == 0.5
+    assert overlap([1, 2], [1, 2, 3, 4]) == 1.0
+    assert np.isnan(overlap([], [1]))
+
+
+def test_filtered_rl_never_sees_a_dropped_or_eval_prompt(tiny_world):
+    ids = rl_prompt_ids(tiny_world)
+    eval_ids = set(tiny_world.data["eval"]["prompt_id"])
+    assert ids and not set(ids) & eval_ids  # the table (and so every dropped set) is RL prompts only
+    table = pd.DataFrame({"prompt_id": ids})
+    dropped = dropped_prompts(Method("random"), table, rate=0.4, seed=3)
+    kept = kept_rl_rows(tiny_world, dropped)
+    assert sorted(kept["prompt_id"]) == sorted(set(ids) - set(dropped.tolist()))
+    # Many passes over the kept set through the loader RL uses: no dropped prompt ever comes out.
+    seen = {int(row["prompt_id"]) for batch in prompt_loader(kept, 8, steps=50, seed=0) for row in batch}
+    assert seen == set(kept["prompt_id"])
+    assert not seen & set(dropped.tolist())
