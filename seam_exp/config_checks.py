@@ -135,6 +135,13 @@ RULES: dict[str, list[tuple]] = {
         ("samples_per_prompt", int, ">=1"),
     ],
     "trainer": [("num_threads", int, ">=0")],
+    "dataset_tool": [
+        ("prompt_column", str, None),
+        ("chosen_column", str, None),
+        ("variant", str, VARIANTS),
+        ("formula", str, FORMULAS),
+        ("rate", float, "[0,1)"),
+    ],
     "selection": [
         ("method", str, None),
         ("rate", float, "[0,1)"),

@@ -267,8 +267,12 @@ def perturb(text: str, rate: float, rng: np.random.Generator | int, **options) -
 
 
 def world_names(world: World) -> list[str]:
-    """Names a `name` edit may swap in: the world's countries and capitals, so a swap stays plausible."""
-    return sorted({*world.facts.entities, *world.facts.values_of("capital")})
+    """Names a `name` edit may swap in: the world's countries and capitals, so a swap stays plausible; a
+    prompt table (seam.prompt_table) has no such list and swaps in the built-in names."""
+    facts = getattr(world, "facts", None)
+    return (
+        sorted({*facts.entities, *facts.values_of("capital")}) if facts is not None else list(DEFAULT_NAMES)
+    )
 
 
 class AdvBuilder(WorseAnswerBuilder):

@@ -52,6 +52,11 @@ class ScriptedWriter:
         return {"attempts": self.attempts}
 
     def write(self, world: World, requests: Sequence[Request], seed: int) -> list[str]:
+        if not hasattr(world, "families"):
+            raise ValueError(
+                "gpt[scripted] injects the world's own errors and cannot write for your data: "
+                "use seam.gpt.backend=local or openai"
+            )
         out, taken = [], {}
         for r in requests:
             p = world.problems[r.prompt_id]
