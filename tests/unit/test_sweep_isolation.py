@@ -26,6 +26,7 @@ def _cfg(*overrides):
 def test_a_failing_cell_writes_failed_txt_and_returns_in_a_multirun(tmp_path, monkeypatch):
     monkeypatch.setattr(task_wrapper, "in_multirun", lambda: True)
     monkeypatch.setattr(task_wrapper, "output_dir", lambda: tmp_path)
+    monkeypatch.chdir(tmp_path)  # outside Hydra the run folder is the current one: keep the repository clean
     assert dispatch(_cfg("rl.kl.estimator=k9")) is None  # no exception escapes to the launcher
     reason = (tmp_path / "FAILED.txt").read_text()
     assert reason.startswith("RLConfigError: unknown rl.kl.estimator 'k9'")
@@ -34,6 +35,7 @@ def test_a_failing_cell_writes_failed_txt_and_returns_in_a_multirun(tmp_path, mo
 
 def test_outside_a_multirun_a_bad_rl_setting_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(task_wrapper, "output_dir", lambda: tmp_path)
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as info:
         dispatch(_cfg("rl.kl.estimator=k9"))
     assert info.value.code == 2
