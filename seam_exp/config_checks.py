@@ -146,6 +146,7 @@ RULES: dict[str, list[tuple]] = {
         ("method", str, None),
         ("rate", float, "[0,1)"),
         ("oracle_threshold", float, "[0,1]"),
+        ("max_prompts", int, ">=1", OPTIONAL),
     ],
 }
 # Lists whose every item must be one of the valid names.

@@ -33,7 +33,7 @@ from seam_exp.rl.config import rl_config
 from seam_exp.rl.run import EVAL_SAMPLES_FILE, rl_finetune
 from seam_exp.seam.candidates import make_builder
 from seam_exp.selection.filters import Method, dropped_prompts, overlap, parse_method
-from seam_exp.selection.prompt_scores import selection_table
+from seam_exp.selection.prompt_scores import rl_prompt_ids, selection_table
 from seam_exp.utils.runtime import output_dir
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,10 @@ def method_label(method: Method, cfg: DictConfig, world, cache) -> str:
     return f"seam:{builder.label}:{method.formula}"
 
 
-def kept_rl_rows(world, dropped: np.ndarray):
-    """The world's RL rows without the dropped prompts (order kept)."""
-    rl, gone = world.data["rl"], set(np.asarray(dropped).tolist())
-    return rl.select([i for i, p in enumerate(rl["prompt_id"]) if int(p) not in gone])
+def kept_rl_rows(world, pool: list[int], dropped: np.ndarray):
+    """The world's RL rows of the prompts in `pool` but not dropped (order kept)."""
+    rl, kept = world.data["rl"], set(pool) - set(np.asarray(dropped).tolist())
+    return rl.select([i for i, p in enumerate(rl["prompt_id"]) if int(p) in kept])
 
 
 def run(cfg: DictConfig) -> SelectionRow:
@@ -92,14 +92,15 @@ def run(cfg: DictConfig) -> SelectionRow:
         table = selection_table(cfg, world, cache)
         dropped = dropped_prompts(method, table, rate, cfg.seed, cfg.selection.oracle_threshold)
         scores = table.set_index("prompt_id").loc[dropped, method.column] if method.column else None
-    kept = kept_rl_rows(world, dropped)
+    pool = rl_prompt_ids(world, cfg.selection.max_prompts)
+    kept = kept_rl_rows(world, pool, dropped)
     out = output_dir()
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"prompt_id": dropped, "score": scores.to_numpy() if scores is not None else np.nan}).to_csv(
         out / DROPPED_FILE, index=False
     )
     label = method_label(method, cfg, world, cache)
-    log.info("selection %s: %d of %d RL prompts dropped", label, len(dropped), len(world.data["rl"]))
+    log.info("selection %s: %d of %d RL prompts dropped", label, len(dropped), len(pool))
     result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl, prompts=kept)
     start, final = result.history[0], result.history[-1]
     row = SelectionRow(
@@ -112,9 +113,9 @@ def run(cfg: DictConfig) -> SelectionRow:
         method=method.name,
         method_label=label,
         rate=rate if method.uses_rate else float("nan"),
-        n_rl_prompts=len(world.data["rl"]),
+        n_rl_prompts=len(pool),
         n_dropped=len(dropped),
-        dropped_share=len(dropped) / len(world.data["rl"]),
+        dropped_share=len(dropped) / len(pool),
         rl_steps=result.steps,
         sft_gold=start["gold"],
         rl_gold=final["gold"],

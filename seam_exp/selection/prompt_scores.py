@@ -39,8 +39,13 @@ def reference_perplexity(scored: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def rl_prompt_ids(world: World) -> list[int]:
-    return sorted({int(i) for i in world.data["rl"]["prompt_id"]})
+def rl_prompt_ids(world: World, max_prompts: int | None = None) -> list[int]:
+    """The RL prompts selection works on: all of them, or a seeded random subset of `max_prompts` (for a
+    worse-answer writer too slow for the whole split; every method and RL run then uses the subset)."""
+    ids = sorted({int(i) for i in world.data["rl"]["prompt_id"]})
+    if max_prompts is None or max_prompts >= len(ids):
+        return ids
+    return sorted(np.random.default_rng(0).choice(ids, max_prompts, replace=False).tolist())
 
 
 def _build(cfg, world, cache, pm, pm_tok, policy_id, rm, rm_tok, ids: list[int]) -> pd.DataFrame:
@@ -66,7 +71,7 @@ def selection_table(cfg: DictConfig, world: World, cache: ArtifactCache) -> pd.D
     """The cached per-prompt table of the cell's SFT PM (cfg.pm) and RM (cfg.rm) on every RL prompt."""
     pm, pm_tok, _, policy_id = load_pm(cfg, world, cache)
     rm_dir, _ = trained_reward(cfg, world, cache)
-    ids = rl_prompt_ids(world)
+    ids = rl_prompt_ids(world, cfg.selection.get("max_prompts"))
     seam = to_container(cfg.seam)
     key = {
         "policy": policy_id,

@@ -86,9 +86,17 @@ def test_filtered_rl_never_sees_a_dropped_or_eval_prompt(tiny_world):
     assert ids and not set(ids) & eval_ids  # the table (and so every dropped set) is RL prompts only
     table = pd.DataFrame({"prompt_id": ids})
     dropped = dropped_prompts(Method("random"), table, rate=0.4, seed=3)
-    kept = kept_rl_rows(tiny_world, dropped)
+    kept = kept_rl_rows(tiny_world, ids, dropped)
     assert sorted(kept["prompt_id"]) == sorted(set(ids) - set(dropped.tolist()))
     # Many passes over the kept set through the loader RL uses: no dropped prompt ever comes out.
     seen = {int(row["prompt_id"]) for batch in prompt_loader(kept, 8, steps=50, seed=0) for row in batch}
     assert seen == set(kept["prompt_id"])
     assert not seen & set(dropped.tolist())
+
+
+def test_a_prompt_subset_is_seeded_and_bounds_what_rl_sees(tiny_world):
+    every = rl_prompt_ids(tiny_world)
+    subset = rl_prompt_ids(tiny_world, max_prompts=10)
+    assert len(subset) == 10 and set(subset) < set(every) and subset == rl_prompt_ids(tiny_world, 10)
+    kept = kept_rl_rows(tiny_world, subset, np.array(subset[:3]))
+    assert sorted(set(kept["prompt_id"])) == subset[3:]
