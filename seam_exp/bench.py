@@ -70,12 +70,35 @@ def bench_size(cfg, world, batch_size: int, repeats: int) -> dict:
     }
 
 
+def seam_rows(sizes: list[str], scale: str, n_prompts: int, k: int, repeats: int) -> list[dict]:
+    """SEAM scoring side by side (seam_exp/bench_seam.py) for each size's SFT PM and RM, and SmolLM2 as PM."""
+    from seam_exp.bench_seam import bench_seam_scoring
+    from seam_exp.experiments import prepare
+    from seam_exp.models.train import load_reward, trained_reward
+    from seam_exp.seam.policy import load_pm
+    from seam_exp.seam.scoring import prompt_format_of
+
+    rows = []
+    for pm_name, rm_name in [*((s, s) for s in sizes), ("smollm2_135m", sizes[0])]:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=[f"scale={scale}", f"pm={pm_name}", f"rm={rm_name}"])
+        world, cache = prepare(cfg)
+        pm, pm_tok, _, _ = load_pm(cfg, world, cache)
+        rm, rm_tok = load_reward(trained_reward(cfg, world, cache)[0])
+        fmt = prompt_format_of(cfg.pm, pm_tok)
+        row = bench_seam_scoring(world, pm, pm_tok, fmt, rm, rm_tok, n_prompts, k, repeats)
+        rows.append({"PM": pm_name, "RM": rm_name, **row})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="xs,s,m,l")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scale", default="default")
+    parser.add_argument("--seam-prompts", type=int, default=200)
+    parser.add_argument("--seam-k", type=int, default=8)
     args = parser.parse_args()
     rows = []
     start = time.perf_counter()
@@ -91,6 +114,11 @@ def main() -> None:
             )
         rows.append(bench_size(cfg, world, args.batch_size, args.repeats))
     print(to_markdown(pd.DataFrame(rows), floatfmt=".1f"))
+    seam = seam_rows(args.sizes.split(","), args.scale, args.seam_prompts, args.seam_k, args.repeats)
+    print(
+        f"\nSEAM scoring of {args.seam_prompts} RL prompts x (1 + k={args.seam_k}) answers, median of {args.repeats}:"
+    )
+    print(to_markdown(pd.DataFrame(seam), floatfmt=".2f"))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak_mb:.0f} MiB")
 

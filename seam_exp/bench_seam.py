@@ -1,0 +1,115 @@
+"""SEAM scoring, side by side: this project, the authors' scoring style, and the forward-pass bound.
+
+The work is the same in all three: the PM's exact log-prob and the RM's reward of every candidate (a
+reference and k worse answers per prompt) of `n` RL prompts. This project scores with length-sorted
+batches (`seam.scoring`). The authors' style, re-implemented from how their scripts work: one forward per
+answer, token log-probs summed in a Python loop, and the RM through a transformers `pipeline` with batch
+size 1 (its model forward, one answer per call). The bound: the same padded batches as this project, pre-encoded, timing only the models' forward
+calls. The bench asserts that both styles give the same numbers (to 1e-4), so it compares equal work.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from seam_exp.models.batching import encode_pairs, length_sorted_batches
+from seam_exp.models.reward import reward_scores
+from seam_exp.seam.candidates.adv import AdvBuilder
+from seam_exp.seam.candidates.base import build_candidates
+from seam_exp.seam.scoring import format_prompts, pm_scores, rm_scores
+from seam_exp.world.build import format_prompt
+
+
+def _median_seconds(fn, repeats: int) -> tuple[float, object]:
+    out, times = None, []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+@torch.no_grad()
+def authors_logprobs(model, tokenizer, prompts, responses) -> np.ndarray:
+    """One forward per answer; the response's token log-probs summed one by one in Python."""
+    out = np.zeros(len(prompts))
+    for i, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+        batch = encode_pairs(tokenizer, [p], [r])
+        logits = model(input_ids=batch.input_ids).logits[0]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        ids, is_response = batch.input_ids[0].tolist(), batch.response_mask[0].tolist()
+        total = 0.0
+        for t in range(1, len(ids)):
+            if is_response[t]:
+                total += logprobs[t - 1, ids[t]].item()
+        out[i] = total
+    return out
+
+
+@torch.no_grad()
+def authors_rewards(rm, tokenizer, prompts, responses) -> np.ndarray:
+    """The RM one answer at a time through the model's own forward and pooling: what a text-classification
+    `pipeline` with batch size 1 runs. (A pipeline itself tokenizes the joined text, which splits the
+    prompt/answer boundary differently on a few percent of texts: not the same work.)"""
+    out = np.zeros(len(prompts))
+    for i, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+        batch = encode_pairs(tokenizer, [p], [r])
+        out[i] = rm(input_ids=batch.input_ids).logits[0, 0].item()
+    return out
+
+
+@torch.no_grad()
+def forward_bound(pm, pm_tok, prompts, rm, rm_tok, rm_prompts, responses, batch_size: int) -> float:
+    """Seconds of the models' forward calls alone on this project's batches (encoded beforehand)."""
+
+    def batches(tok, ps):
+        return [
+            encode_pairs(tok, [ps[i] for i in rows], [responses[i] for i in rows])
+            for rows in length_sorted_batches(ps, responses, batch_size)
+        ]
+
+    pm_batches, rm_batches = batches(pm_tok, prompts), batches(rm_tok, rm_prompts)
+    start = time.perf_counter()
+    for b in pm_batches:
+        pm(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids)
+    for b in rm_batches:
+        reward_scores(rm, b)
+    return time.perf_counter() - start
+
+
+def bench_seam_scoring(world, pm, pm_tok, fmt: str, rm, rm_tok, n_prompts: int, k: int, repeats: int) -> dict:
+    ids = sorted({int(i) for i in world.data["rl"]["prompt_id"]})[:n_prompts]
+    cands, _ = build_candidates(AdvBuilder(0.15), world, ids, k, seed=0)
+    questions = [world.problems[int(p)].question for p in cands["prompt_id"]]
+    prompts, texts = format_prompts(questions, pm_tok, fmt), cands["text"].tolist()
+    rm_prompts = [format_prompt(q) for q in questions]
+    pm.eval()
+    rm.eval()
+
+    def ours():
+        return pm_scores(cands, world, pm, pm_tok, fmt)["logp"].to_numpy(), rm_scores(
+            cands, world, rm, rm_tok
+        )
+
+    def authors():
+        return authors_logprobs(pm, pm_tok, prompts, texts), authors_rewards(rm, rm_tok, rm_prompts, texts)
+
+    t_ours, (lp_ours, r_ours) = _median_seconds(ours, repeats)
+    t_authors, (lp_authors, r_authors) = _median_seconds(authors, repeats)
+    t_bound = statistics.median(
+        forward_bound(pm, pm_tok, prompts, rm, rm_tok, rm_prompts, texts, 64) for _ in range(repeats)
+    )
+    np.testing.assert_allclose(lp_ours, lp_authors, atol=1e-4, err_msg="PM log-probs differ: not equal work")
+    np.testing.assert_allclose(r_ours, r_authors, atol=1e-4, err_msg="RM rewards differ: not equal work")
+    return {
+        "candidates": len(cands),
+        "this project s": t_ours,
+        "authors' style s": t_authors,
+        "forward bound s": t_bound,
+        "speed-up over authors": t_authors / t_ours,
+        "share of bound": t_bound / t_ours,
+    }
