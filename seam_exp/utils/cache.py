@@ -12,6 +12,7 @@ manifest is treated as corrupt: removed and rebuilt, never used.
 from __future__ import annotations
 
 import ast
+import errno
 import hashlib
 import inspect
 import json
@@ -26,6 +27,8 @@ from types import ModuleType
 from typing import Any
 
 from filelock import FileLock
+
+from seam_exp.errors import UserError
 
 log = logging.getLogger(__name__)
 MANIFEST = "MANIFEST.json"
@@ -113,6 +116,13 @@ class ArtifactCache:
                 build(tmp)
                 write_manifest(tmp, {"kind": kind, "version": version, "config": config})
                 os.rename(tmp, final)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                raise UserError(
+                    f"disk full while writing the {kind} artifact under {self.root}: free space and run again "
+                    "(nothing was written)"
+                ) from None
             finally:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)

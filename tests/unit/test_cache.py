@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing as mp
 import time
 from pathlib import Path
 
 import pytest
 
+from seam_exp.errors import UserError
 from seam_exp.utils.cache import ArtifactCache, is_complete
 
 
@@ -63,6 +65,20 @@ def test_failed_build_leaves_nothing_behind(tmp_path):
         cache.get_or_build("pm", {"a": 1}, "v", broken)
     kind_dir = tmp_path / "pm"
     assert [p.name for p in kind_dir.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_disk_full_is_one_line_and_leaves_nothing_behind(tmp_path):
+    cache = ArtifactCache(tmp_path)
+
+    def fills_the_disk(folder: Path):
+        (folder / "half.bin").write_bytes(b"x")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(UserError, match="disk full while writing the pm artifact .*nothing was written"):
+        cache.get_or_build("pm", {"a": 1}, "v", fills_the_disk)
+    assert [p.name for p in (tmp_path / "pm").iterdir() if not p.name.endswith(".lock")] == []
+    path, built = cache.get_or_build("pm", {"a": 1}, "v", lambda f: (f / "w.bin").write_bytes(b"ok"))
+    assert built and (path / "w.bin").read_bytes() == b"ok"  # the next run builds it cleanly
 
 
 def _concurrent_build(root: str, counter: str):

@@ -41,11 +41,12 @@ def worse_answer_messages(question: str, reference: str, kind: str) -> list[dict
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-class OpenAIBackendError(RuntimeError):
-    """The endpoint could not produce a completion."""
+class OpenAIBackendError(UserError, RuntimeError):
+    """The endpoint could not produce a completion (down, refusing, out of retries): the user's to fix, so
+    the entry point reports it in one line."""
 
 
-class MissingAPIKeyError(UserError, OpenAIBackendError):
+class MissingAPIKeyError(OpenAIBackendError):
     """No API key was passed and the environment variable holding it is unset."""
 
 
