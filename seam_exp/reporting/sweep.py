@@ -29,6 +29,7 @@ NOT_A_VARIANT = (
     "experiment",
     "scale",
     "scale.sweep.",
+    "scale.selection.",
     "seed",
     "paths.",
     "hydra.",
