@@ -277,7 +277,7 @@ def bar_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
     fig, axes = plt.subplots(
         1,
         len(cells),
-        figsize=(max(7.0, 5 * len(cells)), 0.35 * main["method"].nunique() + 1.6),
+        figsize=(max(9.0, 5 * len(cells)), 0.35 * main["method"].nunique() + 1.6),
         squeeze=False,
         sharex=True,
     )
@@ -306,7 +306,9 @@ def rate_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
     """Gain over full against the drop rate, one line per rated method, one panel per cell."""
     rated = summary[summary["rate"].notna()]
     cells = sorted(rated["cell"].unique())
-    fig, axes = plt.subplots(1, len(cells), figsize=(4.5 * len(cells), 3.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(cells), figsize=(max(9.0, 4.5 * len(cells)), 3.6), squeeze=False, sharey=True
+    )
     for ax, cell in zip(axes[0], cells, strict=True):
         for label, line in rated[rated["cell"] == cell].groupby("method"):
             line = line.sort_values("rate")
