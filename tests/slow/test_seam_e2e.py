@@ -24,8 +24,11 @@ SETTINGS = (
 )
 
 
+GROUND_TRUTH = "seam.ground_truth.n_samples=8"  # plumbing and shapes, not statistics: fewer PM samples
+
+
 def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(tmp_path):
-    run_experiment(tmp_path, "+experiment=seam")
+    run_experiment(tmp_path, "+experiment=seam", GROUND_TRUTH)
     results = sorted((tmp_path / "outputs" / "seam").rglob("results.csv"))
     rows = pd.concat(pd.read_csv(p) for p in results)
     assert list(rows.columns) == columns_of(SeamRow)
@@ -72,7 +75,7 @@ def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(tmp_path
     cached = sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json"))
     kinds = {p.split("/")[-2] for p in cached}
     assert {"contrast_index", "seam_candidates", "seam_pm_scores", "pm_samples"} <= kinds
-    run_experiment(tmp_path, "+experiment=seam")
+    run_experiment(tmp_path, "+experiment=seam", GROUND_TRUTH)
     assert sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json")) == cached
 
 
