@@ -28,7 +28,12 @@ from seam_exp.models.factory import count_parameters
 from seam_exp.models.train import load_reward, trained_reward
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
-from seam_exp.reporting.tables import SIZE_ORDER, format_ci, to_markdown, write_table_and_figures
+from seam_exp.reporting.tables import (
+    SIZE_ORDER,
+    format_ci,
+    row_as_markdown,
+    write_table_and_figures,
+)
 from seam_exp.seam.policy import load_pm
 from seam_exp.seam.scoring import rm_scores
 from seam_exp.seam.validation import cached_samples
@@ -110,8 +115,7 @@ def run(cfg: DictConfig) -> MismatchPaperRow:
         mismatch_vs_gold_hi=vs_gold[2],
     )
     df = write_results([row], output_dir())
-    shown = df.drop(columns=["run_dir"]).T.reset_index()
-    print(to_markdown(shown.rename(columns={"index": "metric", 0: "value"})))
+    print(row_as_markdown(df))
     return row
 
 

@@ -21,7 +21,7 @@ from seam_exp.models.evaluate import heldout_pair_accuracy, policy_quality, rm_m
 from seam_exp.models.train import load_policy, load_reward, metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
-from seam_exp.reporting.tables import SIZE_ORDER, to_markdown, write_table
+from seam_exp.reporting.tables import SIZE_ORDER, row_as_markdown, write_table
 from seam_exp.utils.runtime import output_dir
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,7 @@ def run(cfg: DictConfig) -> SanityRow:
         rm_seconds=rm_info["seconds"],
     )
     df = write_results([row], output_dir())
-    shown = df.drop(columns=["run_dir"]).T.reset_index()
-    print(to_markdown(shown.rename(columns={"index": "metric", 0: "value"})))
+    print(row_as_markdown(df))
     return row
 
 

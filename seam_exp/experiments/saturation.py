@@ -24,7 +24,7 @@ from seam_exp.reporting.grid import axis_order, cell_summary, curves, heatmap, w
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import group_name, sweep_groups, sweep_results
-from seam_exp.reporting.tables import format_ci, to_markdown, write_table_and_figures
+from seam_exp.reporting.tables import format_ci, row_as_markdown, write_table_and_figures
 from seam_exp.rl.config import rl_config
 from seam_exp.rl.run import HISTORY_FILE, rl_finetune
 from seam_exp.utils.runtime import output_dir
@@ -126,8 +126,7 @@ def run(cfg: DictConfig) -> SaturationRow:
         rl_seconds=result.seconds,
     )
     df = write_results([row], out)
-    shown = df.drop(columns=["run_dir"]).T.reset_index()
-    print(to_markdown(shown.rename(columns={"index": "metric", 0: "value"})))
+    print(row_as_markdown(df))
     return row
 
 

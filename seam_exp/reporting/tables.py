@@ -12,6 +12,12 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return df.to_markdown(index=False, floatfmt=floatfmt)
 
 
+def row_as_markdown(results: pd.DataFrame) -> str:
+    """A run's one-row results as a metric | value table for the terminal (its folder left out)."""
+    shown = results.drop(columns=["run_dir"]).T.reset_index()
+    return to_markdown(shown.rename(columns={"index": "metric", 0: "value"}))
+
+
 def write_table(df: pd.DataFrame, folder: Path, name: str, title: str | None = None) -> str:
     """Write <name>.csv and <name>.md into folder; return the markdown (to print)."""
     folder.mkdir(parents=True, exist_ok=True)
