@@ -81,6 +81,22 @@ def _cfg(tmp_path, **tool):
     return cfg
 
 
+def _tool_cfg(tmp_path, models, data_path, **changes):
+    """The tool's config for `data_path` with the test table's columns and the tiny PM and RM; `changes`
+    replace single settings."""
+    tool = {
+        "input": data_path,
+        "prompt_column": "question",
+        "chosen_column": "answer",
+        "pm_path": models["pm"],
+        "rm_path": models["rm"],
+        "variant": "adv",
+        "output": tmp_path / "out",
+        **changes,
+    }
+    return _cfg(tmp_path, **tool)
+
+
 def _table() -> Dataset:
     return Dataset.from_dict(
         {"question": QUESTIONS, "answer": ANSWERS, "source": [f"s{i}" for i in range(6)]}
@@ -107,17 +123,7 @@ def _check_outputs(scored: pd.DataFrame, kept: pd.DataFrame) -> None:
 @pytest.mark.parametrize("variant", ["adv", "contrast"])
 def test_parquet_round_trip_keeps_every_column(models, tmp_path, variant):
     _table().to_parquet(tmp_path / "mine.parquet")
-    cfg = _cfg(
-        tmp_path,
-        input=tmp_path / "mine.parquet",
-        prompt_column="question",
-        chosen_column="answer",
-        pm_path=models["pm"],
-        rm_path=models["rm"],
-        variant=variant,
-        output=tmp_path / "out",
-    )
-    run(cfg)
+    run(_tool_cfg(tmp_path, models, tmp_path / "mine.parquet", variant=variant))
     _check_outputs(
         pd.read_parquet(tmp_path / "out" / "scored.parquet"),
         pd.read_parquet(tmp_path / "out" / "kept.parquet"),
@@ -127,17 +133,7 @@ def test_parquet_round_trip_keeps_every_column(models, tmp_path, variant):
 
 def test_datasets_folder_round_trip(models, tmp_path):
     _table().save_to_disk(str(tmp_path / "mine"))
-    cfg = _cfg(
-        tmp_path,
-        input=tmp_path / "mine",
-        prompt_column="question",
-        chosen_column="answer",
-        pm_path=models["pm"],
-        rm_path=models["rm"],
-        variant="adv",
-        output=tmp_path / "out",
-    )
-    run(cfg)
+    run(_tool_cfg(tmp_path, models, tmp_path / "mine"))
     scored, kept = (load_from_disk(str(tmp_path / "out" / name)).to_pandas() for name in ("scored", "kept"))
     _check_outputs(scored, kept)
 
@@ -158,17 +154,13 @@ def test_bad_input_is_one_line_and_writes_nothing(models, tmp_path, case, messag
     if case == "unreadable":
         (tmp_path / "mine.parquet").write_bytes(b"not parquet")
     (tmp_path / "empty_folder").mkdir()
-    tool = {
-        "input": tmp_path / "mine.parquet",
-        "prompt_column": "question",
-        "chosen_column": "chosen" if case == "missing column" else "answer",
-        "pm_path": tmp_path / "empty_folder" if case == "pm not a model" else models["pm"],
-        "rm_path": models["rm2"] if case == "rm with two labels" else models["rm"],
-        "variant": "adv",
-        "output": tmp_path / "out",
-    }
+    changes = {
+        "missing column": {"chosen_column": "chosen"},
+        "pm not a model": {"pm_path": tmp_path / "empty_folder"},
+        "rm with two labels": {"rm_path": models["rm2"]},
+    }.get(case, {})
     with pytest.raises(UserError, match=message):
-        run(_cfg(tmp_path, **tool))
+        run(_tool_cfg(tmp_path, models, tmp_path / "mine.parquet", **changes))
     assert not (tmp_path / "out").exists()
 
 
