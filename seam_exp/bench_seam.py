@@ -21,6 +21,7 @@ from seam_exp.models.reward import reward_scores
 from seam_exp.seam.candidates.adv import AdvBuilder
 from seam_exp.seam.candidates.base import build_candidates
 from seam_exp.seam.scoring import format_prompts, pm_scores, rm_scores
+from seam_exp.selection.prompt_scores import rl_prompt_ids
 from seam_exp.world.build import format_prompt
 
 
@@ -82,7 +83,7 @@ def forward_bound(pm, pm_tok, prompts, rm, rm_tok, rm_prompts, responses, batch_
 
 
 def bench_seam_scoring(world, pm, pm_tok, fmt: str, rm, rm_tok, n_prompts: int, k: int, repeats: int) -> dict:
-    ids = sorted({int(i) for i in world.data["rl"]["prompt_id"]})[:n_prompts]
+    ids = rl_prompt_ids(world)[:n_prompts]
     cands, _ = build_candidates(AdvBuilder(0.15), world, ids, k, seed=0)
     questions = [world.problems[int(p)].question for p in cands["prompt_id"]]
     prompts, texts = format_prompts(questions, pm_tok, fmt), cands["text"].tolist()

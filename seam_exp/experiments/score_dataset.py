@@ -30,6 +30,7 @@ from seam_exp.selection.dataset_tool import (
     score_table,
     write_outputs,
 )
+from seam_exp.selection.prompt_scores import rl_prompt_ids
 from seam_exp.utils.config import to_container
 from seam_exp.utils.runtime import cache_from, output_dir, set_threads
 
@@ -39,7 +40,7 @@ SUFFIX = {"parquet": ".parquet", "jsonl": ".jsonl", "datasets": ""}
 
 def world_rows(world) -> Dataset:
     """The world's RL prompts with their reference answers, as a table in the default column names."""
-    ids = sorted({int(i) for i in world.data["rl"]["prompt_id"]})
+    ids = rl_prompt_ids(world)
     return Dataset.from_dict(
         {
             "prompt_id": ids,

@@ -178,9 +178,15 @@ def least_seamless(prompt_ids, scores, formula: Formula, fraction: float, seed: 
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
     if np.isnan(badness).any():
         raise ValueError("scores contain NaN")
+    return highest_ids(ids, badness, int(round(fraction * len(ids))), seed)
+
+
+def highest_ids(prompt_ids, values, count: int, seed: int = 0) -> np.ndarray:
+    """The `count` ids of the highest values, ties broken by a seeded random order (never by id)."""
+    ids, values = np.asarray(prompt_ids), np.asarray(values, dtype=float)
     shuffle = np.random.default_rng(seed).permutation(len(ids))
-    order = shuffle[np.argsort(-badness[shuffle], kind="stable")]
-    return ids[order[: int(round(fraction * len(ids)))]]
+    order = shuffle[np.argsort(-values[shuffle], kind="stable")]
+    return ids[order[:count]]
 
 
 def rank_discordance(l_all, r_all):
@@ -307,6 +313,7 @@ def seam_table(df: pd.DataFrame, cfg: SeamConfig | None = None) -> pd.DataFrame:
 # formula "-"), and hard/soft (`mode`) is a knob of the normalized formula only.
 
 SCORES = ("seam", "rank_discordance")
+MAIN_SETTING = "seam"  # the ablation name of the unablated score
 SEAM_KEYS = ("alpha", "temperature", "mode", "tau", "weighting", "formula")
 NO_FORMULA = "-"
 
@@ -353,6 +360,12 @@ def ablation_scores(
         table = seam_table(scored, cfg)[["prompt_id", score]].rename(columns={score: f"{formula}:{name}"})
         out = out.merge(table, on="prompt_id", validate="one_to_one")
     return out
+
+
+def formula_scores(scored: pd.DataFrame, base: Mapping, formulas: Sequence[str]) -> pd.DataFrame:
+    """One row per prompt, one column per formula: SEAM of the base setting (no ablation)."""
+    scores = ablation_scores(scored, base, {MAIN_SETTING: {}}, formulas)
+    return scores.rename(columns={f"{f}:{MAIN_SETTING}": f for f in formulas})
 
 
 def orient(scores, formula: str) -> np.ndarray:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from datasets import Dataset, load_from_disk
 
 from seam_exp.errors import UserError
-from seam_exp.seam.formula import ablation_scores, least_seamless
+from seam_exp.seam.formula import formula_scores, least_seamless
 from seam_exp.seam.prompt_table import PromptTable
 from seam_exp.seam.scoring import pm_scores, rm_scores
 from seam_exp.selection.prompt_scores import reference_perplexity
@@ -119,9 +119,7 @@ def score_table(
     )
     scored["reward"] = rm_scores(candidates, table, rm, rm_tok)
     formula = seam["formula"]
-    scores = ablation_scores(scored, seam, {"seam": {}}, [formula]).rename(
-        columns={f"{formula}:seam": "seam"}
-    )
+    scores = formula_scores(scored, seam, [formula]).rename(columns={formula: "seam"})
     dropped = set(least_seamless(scores["prompt_id"], scores["seam"].to_numpy(), formula, rate, seam["seed"]))
     scores["least_seamless"] = scores["prompt_id"].isin(dropped)
     return scores.merge(reference_perplexity(scored), on="prompt_id", validate="one_to_one")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from seam_exp.seam.candidates import VARIANTS
-from seam_exp.seam.formula import FORMULAS, least_seamless
+from seam_exp.seam.formula import FORMULAS, highest_ids, least_seamless
 
 PLAIN_METHODS = ("full", "oracle", "random", "perplexity")
 # Methods whose drop count is the rate; full and oracle ignore it.
@@ -76,14 +76,6 @@ def drop_count(n: int, rate: float) -> int:
     return int(round(rate * n))
 
 
-def highest(prompt_ids, values, count: int, seed: int) -> np.ndarray:
-    """The `count` ids of the highest values, ties broken by a seeded random order (never by id)."""
-    ids, values = np.asarray(prompt_ids), np.asarray(values, dtype=float)
-    shuffle = np.random.default_rng(seed).permutation(len(ids))
-    order = shuffle[np.argsort(-values[shuffle], kind="stable")]
-    return ids[order[:count]]
-
-
 def dropped_prompts(
     method: Method, table: pd.DataFrame, rate: float, seed: int, oracle_threshold: float = 0.5
 ) -> np.ndarray:
@@ -104,7 +96,7 @@ def dropped_prompts(
     elif method.kind == "random":
         dropped = np.random.default_rng(seed).choice(ids, count, replace=False)
     elif method.kind == "perplexity":
-        dropped = highest(ids, table[PERPLEXITY_COLUMN], count, seed)
+        dropped = highest_ids(ids, table[PERPLEXITY_COLUMN], count, seed)
     else:
         dropped = least_seamless(ids, table[method.column].to_numpy(), method.formula, rate, seed)
     return np.sort(dropped)

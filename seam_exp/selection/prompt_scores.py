@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from seam_exp.models.train import load_reward, trained_reward
 from seam_exp.seam import formula, scoring, validation
-from seam_exp.seam.formula import ablation_scores
+from seam_exp.seam.formula import formula_scores
 from seam_exp.seam.policy import load_pm
 from seam_exp.seam.scoring import prompt_format_of, score_variant
 from seam_exp.seam.validation import ground_truth_table
@@ -59,8 +59,8 @@ def _build(cfg, world, cache, pm, pm_tok, policy_id, rm, rm_tok, ids: list[int])
         scored, _, _, _ = score_variant(
             cfg, variant, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids
         )
-        scores = ablation_scores(scored, base, {"seam": {}}, formulas)
-        scores = scores.rename(columns={f"{f}:seam": seam_column(variant, f) for f in formulas})
+        scores = formula_scores(scored, base, formulas)
+        scores = scores.rename(columns={f: seam_column(variant, f) for f in formulas})
         table = table.merge(scores, on="prompt_id", validate="one_to_one")
         if PERPLEXITY_COLUMN not in table:  # the reference is the same text in every variant
             table = table.merge(reference_perplexity(scored), on="prompt_id", validate="one_to_one")
