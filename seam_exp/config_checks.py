@@ -16,6 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from seam_exp.augmentation.arms import parse_arm
 from seam_exp.models.factory import SOURCES
 from seam_exp.rl.config import ALGORITHMS, KL_ESTIMATORS, REWARD_NORMS, REWARD_SOURCES
 from seam_exp.seam.candidates import VARIANTS
@@ -148,11 +149,21 @@ RULES: dict[str, list[tuple]] = {
         ("oracle_threshold", float, "[0,1]"),
         ("max_prompts", int, ">=1", OPTIONAL),
     ],
+    "augmentation": [
+        ("arm", str, None),
+        ("method", str, None),
+        ("rate", float, "(0,1)"),
+        ("per_instruction", int, ">=1"),
+        ("retrieved", int, ">=1"),
+        ("seed", int, None),
+    ],
 }
 # Lists whose every item must be one of the valid names.
 LIST_RULES: dict[str, list[tuple[str, Sequence[str]]]] = {
     "seam": [("variants", VARIANTS), ("formulas", FORMULAS), ("adv.ops", ALL_OPS)],
     "selection": [("variants", VARIANTS), ("formulas", FORMULAS)],
+    # never eval (the reported prompts), nor rm_test (the pairs every arm's RM accuracy is measured on)
+    "augmentation": [("pool_splits", ("sft", "rm", "rl"))],
 }
 KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
@@ -222,9 +233,28 @@ def check_config(cfg: DictConfig) -> None:
             parse_method(cfg.selection.method)
         except ValueError as e:
             raise BadValue(f"selection.method: {e}") from None
+    if "augmentation" in cfg:
+        _check_augmentation(cfg.augmentation)
     for group in ("pm", "rm"):
         arch = cfg[group].get("arch") if group in cfg else None
         scratch = arch is not None and cfg[group].source == "scratch"
         if scratch and arch.hidden_size % arch.num_attention_heads:
             heads = arch.num_attention_heads
             raise BadValue(f"{group}.arch.hidden_size: must be a multiple of num_attention_heads ({heads})")
+
+
+def _check_augmentation(node: DictConfig) -> None:
+    try:
+        parse_arm(node.arm)
+    except ValueError as e:
+        raise BadValue(f"augmentation.arm: {e}") from None
+    try:
+        kind = parse_method(node.method).kind
+    except ValueError as e:
+        raise BadValue(f"augmentation.method: {e}") from None
+    if kind != "seam":
+        raise BadValue(f"augmentation.method: must be a seam:<variant>:<formula> method, got {node.method!r}")
+    if node.retrieved < node.per_instruction:
+        raise BadValue(
+            f"augmentation.retrieved: must be >= per_instruction ({node.per_instruction}), got {node.retrieved}"
+        )

@@ -22,15 +22,15 @@ from omegaconf import DictConfig
 
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.metrics.intervals import mean_ci_over_seeds
-from seam_exp.metrics.preference import win_outcomes
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.grid import with_axis_labels
+from seam_exp.reporting.paired import paired_gain
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import group_name, sweep_groups, sweep_results
 from seam_exp.reporting.tables import format_ci, row_as_markdown, write_table_and_figures
 from seam_exp.rl.config import rl_config
-from seam_exp.rl.run import EVAL_SAMPLES_FILE, rl_finetune
+from seam_exp.rl.run import rl_finetune
 from seam_exp.seam.candidates import make_builder
 from seam_exp.selection.filters import Method, dropped_prompts, overlap, parse_method
 from seam_exp.selection.prompt_scores import rl_prompt_ids, selection_table
@@ -150,12 +150,6 @@ CELL = {
 GROUP = ["scale", "algorithm", "reward_source", "variant"]
 
 
-def final_gold(run_dir: str) -> pd.Series:
-    """Gold of the final policy's eval samples, indexed by (prompt_id, sample)."""
-    samples = pd.read_parquet(Path(run_dir) / EVAL_SAMPLES_FILE)
-    return samples[samples["policy"] == "final"].set_index(["prompt_id", "sample"])["gold"]
-
-
 def paired_against_full(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per (cell, method, rate, seed) that has a full run of the same cell and seed: the gain
     in gold over full and the win rate against full, sample j of a prompt against sample j."""
@@ -169,8 +163,7 @@ def paired_against_full(rows: pd.DataFrame) -> pd.DataFrame:
     for _, r in rows[rows["method"] != "full"].iterrows():
         if (r["cell"], r["seed"]) not in full.index:
             continue
-        base = final_gold(full.loc[(r["cell"], r["seed"]), "run_dir"])
-        mine = final_gold(r["run_dir"]).reindex(base.index)
+        paired = paired_gain(r["run_dir"], full.loc[(r["cell"], r["seed"]), "run_dir"])
         out.append(
             {
                 **{
@@ -182,9 +175,9 @@ def paired_against_full(rows: pd.DataFrame) -> pd.DataFrame:
                 "kl": r["kl"],
                 "kl_full": full.loc[(r["cell"], r["seed"]), "kl"],
                 "gain_over_sft": r["gain"],
-                "gold_full": float(base.mean()),
-                "gain_over_full": float((mine - base).mean()),
-                "win_rate_vs_full": float(win_outcomes(mine.to_numpy(), base.to_numpy()).mean()),
+                "gold_full": paired["gold_base"],
+                "gain_over_full": paired["gain"],
+                "win_rate_vs_full": paired["win_rate"],
             }
         )
     return pd.DataFrame(out)

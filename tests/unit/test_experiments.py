@@ -55,6 +55,9 @@ def _synthetic_row(row_type, cfg, run_dir: str):
         "pm_budget": cfg.pm.sft.budget,
         "rm_budget": cfg.rm.train.budget,
         "budget": cfg.pm.sft.budget,
+        "arm": "original",
+        "kind": "original",
+        "side": "none",
     }
     by_type = {"int": 3, "float": 0.25, "str": "x"}
     values = {f.name: known.get(f.name, by_type[str(f.type)]) for f in dataclasses.fields(row_type)}

@@ -1,0 +1,58 @@
+"""Which RL instructions an augmentation arm augments, and which model it augments (docs/augmentation.md).
+
+An arm is `original` (no augmentation) or `<kind>:<side>`: kind seam (the least seamless share of the RL
+instructions under one SEAM method, the paper's 20%), random (the same share drawn at random) or full
+(every RL instruction); side pm (its SFT data), rm (its preference data) or both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from seam_exp.selection.filters import Method, dropped_prompts
+
+KINDS = ("original", "seam", "random", "full")
+SIDES = ("pm", "rm", "both")
+
+
+@dataclass(frozen=True)
+class Arm:
+    kind: str
+    side: str | None = None  # None for original
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.side is None else f"{self.kind}:{self.side}"
+
+    @property
+    def augments_pm(self) -> bool:
+        return self.side in ("pm", "both")
+
+    @property
+    def augments_rm(self) -> bool:
+        return self.side in ("rm", "both")
+
+
+def parse_arm(name: str) -> Arm:
+    """An arm from its name; a one-line ValueError naming what is wrong otherwise."""
+    if name == "original":
+        return Arm("original")
+    kind, _, side = str(name).partition(":")
+    if kind in KINDS[1:] and side in SIDES:
+        return Arm(kind, side)
+    valid = ", ".join(f"{k}:<{'|'.join(SIDES)}>" for k in KINDS[1:])
+    raise ValueError(f"unknown augmentation arm '{name}'; valid: original, {valid}")
+
+
+def selected_instructions(arm: Arm, table: pd.DataFrame, seam: Method, rate: float, seed: int) -> np.ndarray:
+    """The sorted RL prompt ids the arm augments, from the selection experiment's per-prompt table: the
+    prompts the `seam` method (or `random`) would drop at `rate`, so the two experiments pick alike."""
+    if arm.kind == "original":
+        return table["prompt_id"].to_numpy()[:0]
+    if arm.kind == "full":
+        return np.sort(table["prompt_id"].to_numpy())
+    method = seam if arm.kind == "seam" else Method("random")
+    return dropped_prompts(method, table, rate, seed)

@@ -1,0 +1,92 @@
+"""The augmented rows of a set of RL instructions, built with Contrast Instructions (docs/augmentation.md).
+
+For each instruction, the contrast builder retrieves the most similar other questions of the training
+splits (never an evaluation prompt); their gold answers are the instruction's worse answers. From them:
+- SFT samples: the first `n` retrieved questions with their own gold answers, added to the PM's data;
+- preference pairs: the instruction's gold answer against `n` of the retrieved answers, the ones the
+  original RM misjudges most first (highest r(worse) - r(gold)), labeled by the world's labeler as the
+  RM's own pairs were (a noisy human may prefer the worse answer; a tie it would drop is skipped).
+Every row names the instruction it was made for (`augmented_for`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from datasets import Dataset
+
+from seam_exp.world.build import World, format_prompt
+
+
+def _worse(candidates: pd.DataFrame) -> pd.DataFrame:
+    return candidates[~candidates["is_reference"]].sort_values(["prompt_id", "candidate_index"])
+
+
+def sft_rows(world: World, candidates: pd.DataFrame, n: int) -> Dataset:
+    """n SFT samples per instruction: the retrieved questions (in retrieval order) with their gold answers."""
+    rows = []
+    for pid, group in _worse(candidates).groupby("prompt_id", sort=True):
+        for provenance in group["provenance"].head(n):
+            source = int(json.loads(provenance)["source_prompt_id"])
+            problem = world.problems[source]
+            rows.append(
+                {
+                    "prompt_id": source,
+                    "prompt": format_prompt(problem.question),
+                    "family": problem.family,
+                    "response": problem.reference,
+                    "kind": "reference",
+                    "augmented_for": int(pid),
+                }
+            )
+    return Dataset.from_list(rows)
+
+
+def preference_rows(
+    world: World, candidates: pd.DataFrame, rewards: np.ndarray, n: int, seed: int
+) -> Dataset:
+    """n labeled pairs per instruction: its gold answer against the retrieved answers the RM (whose
+    `rewards` of the candidates are given, row-aligned) ranks highest relative to the gold answer."""
+    scored = candidates.assign(reward=np.asarray(rewards, dtype=float))
+    reference = scored[scored["is_reference"]].set_index("prompt_id")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for pid, group in _worse(scored).groupby("prompt_id", sort=True):
+        ref = reference.loc[pid]
+        group = group.assign(margin=group["reward"] - ref["reward"])
+        taken = 0
+        for _, worse in group.sort_values(["margin", "candidate_index"], ascending=[False, True]).iterrows():
+            if taken == n:
+                break
+            label = world.labeler.label(float(ref["gold"]), float(worse["gold"]), rng)
+            if label is None:  # a tie the labeler does not label
+                continue
+            pair = [(ref["text"], "reference", ref["gold"]), (worse["text"], "contrast", worse["gold"])]
+            (chosen, chosen_kind, gold_chosen), (rejected, rejected_kind, gold_rejected) = (
+                pair if label.a_preferred else pair[::-1]
+            )
+            rows.append(
+                {
+                    "prompt_id": int(pid),
+                    "prompt": format_prompt(world.problems[int(pid)].question),
+                    "family": world.problems[int(pid)].family,
+                    "chosen": chosen,
+                    "rejected": rejected,
+                    "chosen_kind": chosen_kind,
+                    "rejected_kind": rejected_kind,
+                    "gold_chosen": float(gold_chosen),
+                    "gold_rejected": float(gold_rejected),
+                    "target": label.target,
+                    "is_tie": label.is_tie,
+                    "augmented_for": int(pid),
+                    "rm_margin": float(worse["margin"]),
+                    # the retrieved question whose gold answer is the worse answer (-1: not retrieved)
+                    "worse_source_prompt_id": int(
+                        json.loads(worse["provenance"]).get("source_prompt_id", -1)
+                    ),
+                }
+            )
+            taken += 1
+    return Dataset.from_list(rows)

@@ -1,0 +1,87 @@
+"""`+experiment=augmentation` end to end at scale=smoke through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from seam_exp.augmentation.arms import parse_arm, selected_instructions
+from seam_exp.experiments.augmentation import INSTRUCTIONS_FILE, PAIRS_FILE, SFT_FILE, AugmentationRow
+from seam_exp.reporting.results import columns_of
+from seam_exp.selection.filters import parse_method
+from seam_exp.selection.prompt_scores import TABLE_FILE
+from seam_exp.utils.cache import MANIFEST
+from seam_exp.utils.config import CONF_DIR
+from seam_exp.world.build import world_from
+from tests.slow.helpers import run_experiment
+
+pytestmark = pytest.mark.slow
+ARMS = ["original", "seam:both", "random:pm", "full:rm"]
+
+
+def test_augmentation_sweep_adds_five_rows_per_instruction_and_never_an_eval_prompt(tmp_path):
+    run_experiment(
+        tmp_path,
+        "+experiment=augmentation",
+        f"scale.augmentation.arms='{','.join(ARMS)}'",
+        "seam.ground_truth.n_samples=8",
+        "trainer.num_threads=1",
+    )
+    rows = pd.concat(pd.read_csv(p) for p in (tmp_path / "outputs" / "augmentation").rglob("results.csv"))
+    assert list(rows.columns) == columns_of(AugmentationRow) and sorted(rows["arm"]) == sorted(ARMS)
+    rows = rows.set_index("arm")
+
+    cache = tmp_path / "cache"
+    (table_file,) = cache.rglob(TABLE_FILE)
+    table = pd.read_parquet(table_file)
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "config", overrides=["+experiment=augmentation", "scale=smoke", f"paths.cache_dir={cache}"]
+        )
+    world = world_from(cfg)
+    eval_ids, eval_prompts = set(world.data["eval"]["prompt_id"]), set(world.data["eval"]["prompt"])
+
+    for arm in ARMS[1:]:
+        run_dir = Path(rows.loc[arm, "run_dir"])
+        ids = pd.read_csv(run_dir / INSTRUCTIONS_FILE)["prompt_id"].tolist()
+        expected = selected_instructions(
+            parse_arm(arm), table, parse_method("seam:contrast:paper_prob"), 0.2, 0
+        )
+        assert ids == expected.tolist() and rows.loc[arm, "n_instructions"] == len(ids)
+        side = parse_arm(arm)
+        for wanted, file, column in (
+            (side.augments_pm, SFT_FILE, "sft_added"),
+            (side.augments_rm, PAIRS_FILE, "pairs_added"),
+        ):
+            assert (run_dir / file).is_file() == wanted
+            if wanted:
+                added = pd.read_parquet(run_dir / file)
+                assert len(added) == rows.loc[arm, column]
+                assert added.groupby("augmented_for").size().eq(5).all()
+                assert sorted(set(added["augmented_for"])) == ids
+                # every text comes from a training prompt: never an eval prompt or its answer
+                sources = added["prompt_id"] if file == SFT_FILE else added["worse_source_prompt_id"]
+                assert not set(sources) & eval_ids and not set(added["prompt"]) & eval_prompts
+    assert rows.loc["full:rm", "n_instructions"] == len(table)
+
+    # One model per augmented arm and side, keyed by its rows: arms never share a cache entry.
+    for kind, arms in (("pm", {"seam", "random"}), ("rm", {"seam", "full"})):
+        keys = [json.loads(m.read_text())["config"] for m in (cache / kind).glob(f"*/{MANIFEST}")]
+        assert sorted(k["augmentation"]["arm"] for k in keys if "augmentation" in k) == sorted(arms)
+        assert sum("augmentation" not in k for k in keys) == 1  # the original model, shared by the rest
+
+    report = (
+        tmp_path
+        / "outputs"
+        / "figures"
+        / "augmentation"
+        / "augmentation_smoke_ppo_seam.ground_truth.n_samples=8"
+    )
+    text = Path(f"{report}.md").read_text()
+    for arm in ARMS:
+        assert f"| {arm} " in text
+    assert Path(f"{report}_bars.png").is_file() and Path(f"{report}_mismatch.png").is_file()
