@@ -139,7 +139,9 @@ def run(cfg: DictConfig) -> AugmentationRow:
         n_instructions=len(ids),
         sft_added=len(sft) if arm.augments_pm else 0,
         pairs_added=len(pairs) if arm.augments_rm else 0,
-        pairs_misjudged=float(np.mean(np.asarray(pairs["rm_margin"]) >= 0)) if arm.augments_rm else float("nan"),
+        pairs_misjudged=float(np.mean(np.asarray(pairs["rm_margin"]) >= 0))
+        if arm.augments_rm
+        else float("nan"),
         sft_gold=start["gold"],
         rm_acc_heldout=accuracy["rm_acc_heldout"],
         rm_acc_heldout_gold=accuracy["rm_acc_heldout_gold"],
