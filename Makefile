@@ -26,7 +26,7 @@ run: install
 	$(PY) -m seam_exp +experiment=saturation
 
 test: install
-	$(PY) -m pytest -q --durations=12
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=12
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"

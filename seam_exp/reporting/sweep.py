@@ -30,6 +30,7 @@ NOT_A_VARIANT = (
     "scale",
     "scale.sweep.",
     "scale.selection.",
+    "scale.augmentation.",
     "seed",
     "paths.",
     "hydra.",

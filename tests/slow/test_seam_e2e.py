@@ -27,8 +27,10 @@ SETTINGS = (
 GROUND_TRUTH = "seam.ground_truth.n_samples=8"  # plumbing and shapes, not statistics: fewer PM samples
 
 
-def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(tmp_path):
-    run_experiment(tmp_path, "+experiment=seam", GROUND_TRUTH)
+@pytest.mark.xdist_group("smoke_runs")
+def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(smoke_runs):
+    smoke_runs.run("+experiment=seam", GROUND_TRUTH)  # the results notebook reads the same run
+    tmp_path = smoke_runs.root
     results = sorted((tmp_path / "outputs" / "seam").rglob("results.csv"))
     rows = pd.concat(pd.read_csv(p) for p in results)
     assert list(rows.columns) == columns_of(SeamRow)

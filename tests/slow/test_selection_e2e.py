@@ -11,21 +11,23 @@ from seam_exp.experiments.selection import DROPPED_FILE, SelectionRow
 from seam_exp.reporting.results import columns_of
 from seam_exp.selection.filters import drop_count, dropped_prompts, parse_method
 from seam_exp.selection.prompt_scores import TABLE_FILE
-from tests.slow.helpers import run_experiment
 
 pytestmark = pytest.mark.slow
 # random and perplexity are pinned down in tests/unit/test_selection.py; here the plumbing of each kind
 METHODS = ["full", "oracle", "seam:adv:paper"]
+# The sweep as run here; the results notebook's test reads its figures from the same shared run.
+SELECTION_SMOKE = (
+    "+experiment=selection",
+    f"scale.selection.methods='{','.join(METHODS)}'",
+    "seam.ground_truth.n_samples=8",
+    "trainer.num_threads=1",
+)
 
 
-def test_selection_sweep_drops_what_each_method_says_and_pairs_every_method_with_full(tmp_path):
-    run_experiment(
-        tmp_path,
-        "+experiment=selection",
-        f"scale.selection.methods='{','.join(METHODS)}'",
-        "seam.ground_truth.n_samples=8",
-        "trainer.num_threads=1",
-    )
+@pytest.mark.xdist_group("smoke_runs")
+def test_selection_sweep_drops_what_each_method_says_and_pairs_every_method_with_full(smoke_runs):
+    smoke_runs.run(*SELECTION_SMOKE)
+    tmp_path = smoke_runs.root
     results = sorted((tmp_path / "outputs" / "selection").rglob("results.csv"))
     rows = pd.concat(pd.read_csv(p) for p in results)
     assert list(rows.columns) == columns_of(SelectionRow)

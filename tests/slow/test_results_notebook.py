@@ -1,0 +1,46 @@
+"""notebooks/results.py executed as a notebook (jupytext -> nbclient) on smoke outputs of every experiment
+it shows, so it cannot silently rot: every section must find its tables and figures."""
+
+from __future__ import annotations
+
+import jupytext
+import pytest
+from nbclient import NotebookClient
+
+from tests.slow.helpers import ROOT
+from tests.slow.test_augmentation_e2e import AUGMENTATION_SMOKE
+from tests.slow.test_seam_e2e import GROUND_TRUTH
+from tests.slow.test_selection_e2e import SELECTION_SMOKE
+
+pytestmark = pytest.mark.slow
+ONE_CELL = ("scale.sweep.sizes=s", "trainer.num_threads=1")
+
+
+@pytest.mark.xdist_group("smoke_runs")
+def test_results_notebook_shows_every_experiments_tables_and_figures(smoke_runs, monkeypatch):
+    for args in (
+        ("+experiment=saturation", *ONE_CELL),
+        ("+experiment=mismatch", *ONE_CELL),
+        ("+experiment=mismatch_paper", "trainer.num_threads=1"),
+        ("+experiment=seam", GROUND_TRUTH),
+        SELECTION_SMOKE,
+        AUGMENTATION_SMOKE,
+    ):
+        smoke_runs.run(*args)
+    monkeypatch.setenv("SEAM_EXP_OUTPUTS", str(smoke_runs.root / "outputs"))
+    notebook = jupytext.read(ROOT / "notebooks" / "results.py")
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+
+    outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
+    text = "".join(out.get("text", "") for out in outputs)
+    assert "NOT RUN YET" not in text and not [o for o in outputs if o.output_type == "error"]
+    shown = [out["data"] for out in outputs if out.output_type == "display_data"]
+    tables = [d["text/markdown"] for d in shown if "text/markdown" in d]
+    figures = [d for d in shown if "image/png" in d]
+    for title in ("RLHF gain over SFT", "mismatch", "SEAM vs true", "selected prompts", "augmenting"):
+        assert any(title.lower() in t.lower() for t in tables), title
+    # saturation heatmap; mismatch curves; the paper protocol; two SEAM scatters; selection bars and
+    # overlap; augmentation bars and mismatch curves
+    assert len(figures) >= 9
