@@ -15,7 +15,13 @@ from seam_exp.cli import ConfigError, check
 from seam_exp.models.factory import ensure_available
 from seam_exp.reporting.sweep import CODE_STAMP, finished_twin, reuse
 from seam_exp.utils.cache import source_version
-from seam_exp.utils.runtime import force_offline, in_multirun, output_dir, quiet_known_warnings
+from seam_exp.utils.runtime import (
+    force_offline,
+    in_multirun,
+    output_dir,
+    progress_bars_only_on_a_terminal,
+    quiet_known_warnings,
+)
 from seam_exp.utils.task_wrapper import task_wrapper
 from seam_exp.utils.trainer import require_logger_package
 
@@ -25,6 +31,7 @@ log = logging.getLogger("seam_exp")
 @task_wrapper
 def dispatch(cfg: DictConfig):
     quiet_known_warnings()  # here, not in main(): joblib workers start fresh interpreters
+    progress_bars_only_on_a_terminal()
     experiment = experiments.get(cfg.task)
     for preset in ("pm", "rm"):
         ensure_available(cfg[preset])

@@ -60,7 +60,8 @@ def generate(
     out = Samples([], [], [], [])
     device = next(model.parameters()).device
     starts = range(0, len(order), batch_size)
-    for start in tqdm(starts, desc="sampling", disable=not progress, leave=False):
+    # disable=None: tqdm draws only on a terminal, never into a sweep job's log file
+    for start in tqdm(starts, desc="sampling", disable=None if progress else True, leave=False):
         rows = order[start : start + batch_size]
         width = max(len(prompt_ids[i]) for i in rows)
         ids = torch.full((len(rows), width), pad, dtype=torch.long)

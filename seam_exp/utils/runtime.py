@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -33,6 +34,18 @@ def quiet_known_warnings() -> None:
         ".*does not have many workers.*",  # the world's batches are built in microseconds
     ):
         warnings.filterwarnings("ignore", message=pattern)
+
+
+def progress_bars_only_on_a_terminal() -> None:
+    """Library progress bars (transformers' weight loading, datasets) draw on a terminal only: in a sweep
+    job's log file they are lines of noise. Lightning's own bar is `trainer.enable_progress_bar`."""
+    if sys.stderr.isatty():
+        return
+    from datasets.utils.logging import disable_progress_bar as datasets_quiet
+    from transformers.utils.logging import disable_progress_bar as transformers_quiet
+
+    datasets_quiet()
+    transformers_quiet()
 
 
 def in_multirun() -> bool:
