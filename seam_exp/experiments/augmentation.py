@@ -28,12 +28,12 @@ from seam_exp.metrics.intervals import mean_ci_over_seeds
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import load_reward, metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.grid import with_axis_labels
-from seam_exp.reporting.paired import paired_gain
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import group_name, sweep_groups, sweep_results
 from seam_exp.reporting.tables import format_ci, row_as_markdown, write_table_and_figures
 from seam_exp.rl.config import rl_config
+from seam_exp.rl.paired import paired_gain
 from seam_exp.rl.run import rl_finetune
 from seam_exp.seam.candidates import make_builder
 from seam_exp.seam.candidates.base import build_candidates
