@@ -18,6 +18,7 @@ ALLOWED = {
     "rl": {"models", "world", "metrics", "utils", "errors"},
     "seam": {"models", "world", "metrics", "utils", "errors"},
     "selection": {"seam", "models", "world", "metrics", "utils", "errors"},
+    "augmentation": {"selection", "seam", "models", "world", "metrics", "utils", "errors"},
     "reporting": {"metrics", "utils", "errors"},
 }
 
