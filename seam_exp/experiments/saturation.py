@@ -23,7 +23,7 @@ from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.grid import axis_order, cell_summary, curves, heatmap, with_axis_labels
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, run_columns, write_results
-from seam_exp.reporting.sweep import group_name, sweep_groups, sweep_results
+from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
 from seam_exp.reporting.tables import format_ci, row_as_markdown, write_table_and_figures
 from seam_exp.rl.config import rl_config
 from seam_exp.rl.run import HISTORY_FILE, rl_finetune
@@ -133,12 +133,7 @@ def run(cfg: DictConfig) -> SaturationRow:
 # ----------------------------------------------------------------------------------------- aggregation
 
 CELL = {
-    "scale": "scale.name",
-    "grid": "grid",
-    "algorithm": "rl.algorithm",
-    "reward_source": "rl.reward.source",
-    "pm": "pm.name",
-    "rm": "rm.name",
+    **RL_CELL,
     "pm_budget": "pm.sft.budget",
     "rm_budget": "rm.train.budget",
     "sft_steps": "pm.sft.max_steps",

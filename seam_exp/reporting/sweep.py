@@ -24,6 +24,16 @@ def _reason(job: Path) -> str:
     return "no result (killed or still running)"
 
 
+# The config keys that name an RL run's cell in every RL experiment's sweep (each adds its own axes).
+RL_CELL = {
+    "scale": "scale.name",
+    "grid": "grid",
+    "algorithm": "rl.algorithm",
+    "reward_source": "rl.reward.source",
+    "pm": "pm.name",
+    "rm": "rm.name",
+}
+
 # Command-line overrides that say where or how a job ran, not what it computed (a trailing dot: a prefix).
 NOT_A_VARIANT = (
     "experiment",
