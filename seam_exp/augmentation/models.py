@@ -14,30 +14,29 @@ from pathlib import Path
 
 from datasets import Dataset
 from omegaconf import DictConfig
-from torch.utils.data import ConcatDataset
 
 from seam_exp.augmentation import data as data_module
 from seam_exp.errors import UserError
 from seam_exp.models.factory import build_policy, build_reward
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import PairCollator, RewardModule
-from seam_exp.models.train import MODELS_VERSION, _train_into, model_tokenizer, policy_key, reward_key
+from seam_exp.models.train import (
+    MODELS_VERSION,
+    model_tokenizer,
+    policy_key,
+    reward_key,
+    reward_pairs,
+    train_into,
+)
 from seam_exp.utils.cache import ArtifactCache, code_version, stable_hash
 from seam_exp.world.build import World
 
 VERSION = f"{MODELS_VERSION}-{code_version(sys.modules[__name__], data_module)}"
 
 
-def _with(original: Dataset, augmented: Dataset):
-    """Original and augmented rows as one training set (the collators read only the shared columns)."""
-    return ConcatDataset([original, augmented]) if len(augmented) else original
-
-
 def _key(base: dict, augmented: Dataset, arm: str) -> dict:
-    return {
-        **base,
-        "augmentation": {"arm": arm, "rows": len(augmented), "hash": stable_hash(augmented.to_list())},
-    }
+    rows = {"arm": arm, "rows": len(augmented), "hash": stable_hash(augmented.to_list())}
+    return {**base, "augmentation": rows}
 
 
 def augmented_policy(
@@ -47,10 +46,21 @@ def augmented_policy(
     key = _key(policy_key(cfg, world), sft, arm)
 
     def build(folder: Path) -> None:
-        data = _with(world.data["sft"], sft)
         tokenizer = model_tokenizer(cfg.pm, world)
-        _train_into(
-            folder, cfg, "pm", cfg.pm.sft, data, tokenizer, build_policy, SFTModule, SFTCollator, key, "sft"
+        rows = world.data["sft"]
+        train_into(
+            folder,
+            cfg,
+            "pm",
+            cfg.pm.sft,
+            rows,
+            tokenizer,
+            build_policy,
+            SFTModule,
+            SFTCollator,
+            key,
+            "sft",
+            sft,
         )
 
     return cache.get_or_build("pm", key, VERSION, build)
@@ -59,8 +69,7 @@ def augmented_policy(
 def augmented_reward(
     cfg: DictConfig, world: World, cache: ArtifactCache, pairs: Dataset, arm: str
 ) -> tuple[Path, bool]:
-    """The reward model of cfg.rm trained on its preference pairs (the same shuffled subset of
-    `rm.train.num_pairs` as the original) plus `pairs`."""
+    """The reward model of cfg.rm trained on its own preference pairs plus `pairs`."""
     if cfg.rm.get("init", "scratch") != "scratch":
         raise UserError(
             "augmentation: only reward models trained from scratch (rm.init=scratch) can be augmented"
@@ -68,14 +77,21 @@ def augmented_reward(
     key = _key(reward_key(cfg, world), pairs, arm)
 
     def build(folder: Path) -> None:
-        train = cfg.rm.train
-        original = world.data["rm"].shuffle(seed=train.seed)
-        if train.num_pairs is not None:
-            original = original.select(range(min(train.num_pairs, len(original))))
         tokenizer = model_tokenizer(cfg.rm, world)
-        data = _with(original, pairs)
-        _train_into(
-            folder, cfg, "rm", train, data, tokenizer, build_reward, RewardModule, PairCollator, key, "rm"
+        rows = reward_pairs(cfg, world)
+        train_into(
+            folder,
+            cfg,
+            "rm",
+            cfg.rm.train,
+            rows,
+            tokenizer,
+            build_reward,
+            RewardModule,
+            PairCollator,
+            key,
+            "rm",
+            pairs,
         )
 
     return cache.get_or_build("rm", key, VERSION, build)

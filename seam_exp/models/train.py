@@ -16,13 +16,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import lightning.pytorch as pl
-import torch
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
 
 from seam_exp.errors import UserError
-from seam_exp.models import batching, factory, logprob, optim, policy, reward
+from seam_exp.models import batching, datamodule, factory, logprob, optim, policy, reward
+from seam_exp.models.datamodule import TrainingDataModule
 from seam_exp.models.factory import build_policy, build_reward, count_parameters, pretrained_tokenizer
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import PairCollator, RewardModule
@@ -34,18 +33,15 @@ from seam_exp.world.build import World
 log = logging.getLogger(__name__)
 # Lightning's banner lines (GPU available, tips) repeat for every artifact; warnings still show.
 logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-MODELS_VERSION = code_version(sys.modules[__name__], batching, factory, logprob, optim, policy, reward)
+MODELS_VERSION = code_version(
+    sys.modules[__name__], batching, datamodule, factory, logprob, optim, policy, reward
+)
 
 
 def _trainer(cfg: DictConfig, max_steps: int, folder: Path, name: str) -> pl.Trainer:
     """SFT and RM training: `max_steps` optimizer steps over as many epochs as that takes, gradients
     clipped at norm 1. Built first in each build, so a missing logger package fails before any work."""
     return build_trainer(cfg, folder, name, max_steps=max_steps, max_epochs=-1, gradient_clip_val=1.0)
-
-
-def _loader(dataset, collate, batch_size: int, seed: int) -> DataLoader:
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=collate, generator=generator)
 
 
 def _save(folder: Path, model, tokenizer, cfg: dict, metrics: dict) -> None:
@@ -85,26 +81,29 @@ def init_policy_cfg(cfg: DictConfig) -> DictConfig:
     return OmegaConf.merge(cfg, {"pm": {"sft": {"max_steps": int(cfg.rm.init_sft_steps)}}})
 
 
-def _train_into(
+def train_into(
     folder: Path,
     cfg: DictConfig,
     preset: str,
     train: DictConfig,
-    data,
+    rows,
     tokenizer,
     build_model,
     module_cls,
     collate_cls,
     key: dict,
     run_name: str,
+    augmented=None,
 ) -> None:
-    """Train a fresh model of `cfg[preset]` on `data` for `train.max_steps` steps and save it, its
-    tokenizer, its config and its training metrics into the artifact folder."""
+    """Train a fresh model of `cfg[preset]` on `rows` (plus `augmented` rows, if any) for
+    `train.max_steps` steps and save it, its tokenizer, its config and its training metrics into the
+    artifact folder."""
     trainer = _trainer(cfg, train.max_steps, folder, run_name)
     pl.seed_everything(train.seed, workers=True)
     model = build_model(cfg[preset], tokenizer)
     module = module_cls(model, train.lr, train.weight_decay, train.warmup_steps, train.max_steps)
     collate = collate_cls(tokenizer, max_length=cfg[preset].arch.max_position_embeddings)
+    data = TrainingDataModule(rows, collate, train.batch_size, train.seed, augmented)
     params = count_parameters(model)
     log.info(
         "%s of %s=%s (%d params) on %d rows for %d steps",
@@ -112,15 +111,15 @@ def _train_into(
         preset,
         cfg[preset].name,
         params,
-        len(data),
+        len(data.train_set),
         train.max_steps,
     )
     start = time.perf_counter()
     if train.max_steps > 0:  # 0 steps: the model as built (the paper's "no SFT" PM, "0 pairs" RM)
-        trainer.fit(module, _loader(data, collate, train.batch_size, train.seed))
+        trainer.fit(module, datamodule=data)
     metrics = {
         "params": params,
-        "rows": len(data),
+        "rows": len(data.train_set),
         "steps": trainer.global_step,
         "seconds": time.perf_counter() - start,
         **{k: float(v) for k, v in trainer.callback_metrics.items()},
@@ -134,12 +133,31 @@ def sft_policy(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Pat
 
     def build(folder: Path) -> None:
         tokenizer = model_tokenizer(cfg.pm, world)
-        data = world.data["sft"]
-        _train_into(
-            folder, cfg, "pm", cfg.pm.sft, data, tokenizer, build_policy, SFTModule, SFTCollator, key, "sft"
+        train_into(
+            folder,
+            cfg,
+            "pm",
+            cfg.pm.sft,
+            world.data["sft"],
+            tokenizer,
+            build_policy,
+            SFTModule,
+            SFTCollator,
+            key,
+            "sft",
         )
 
     return cache.get_or_build("pm", key, MODELS_VERSION, build)
+
+
+def reward_pairs(cfg: DictConfig, world: World):
+    """The preference pairs cfg.rm trains on: a seeded shuffle of the world's RM split, the first
+    `rm.train.num_pairs` of them (all when unset)."""
+    train = cfg.rm.train
+    pairs = world.data["rm"].shuffle(seed=train.seed)
+    if train.num_pairs is not None:
+        pairs = pairs.select(range(min(train.num_pairs, len(pairs))))
+    return pairs
 
 
 def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Path, bool]:
@@ -159,13 +177,19 @@ def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple
             ).train()
 
     def build(folder: Path) -> None:
-        train = cfg.rm.train
-        pairs = world.data["rm"].shuffle(seed=train.seed)
-        if train.num_pairs is not None:
-            pairs = pairs.select(range(min(train.num_pairs, len(pairs))))
         tokenizer = model_tokenizer(cfg.rm, world)
-        _train_into(
-            folder, cfg, "rm", train, pairs, tokenizer, build_model, RewardModule, PairCollator, key, "rm"
+        train_into(
+            folder,
+            cfg,
+            "rm",
+            cfg.rm.train,
+            reward_pairs(cfg, world),
+            tokenizer,
+            build_model,
+            RewardModule,
+            PairCollator,
+            key,
+            "rm",
         )
 
     return cache.get_or_build("rm", key, MODELS_VERSION, build)

@@ -7,12 +7,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from datasets import Dataset
 from hydra import compose, initialize_config_dir
 
 from seam_exp.augmentation.arms import parse_arm, selected_instructions
 from seam_exp.augmentation.data import preference_rows, sft_rows
 from seam_exp.augmentation.models import augmented_policy
 from seam_exp.config_checks import BadValue, check_config
+from seam_exp.models.datamodule import TrainingDataModule
 from seam_exp.selection.filters import parse_method
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import CONF_DIR
@@ -151,3 +153,20 @@ def test_an_augmented_policy_is_keyed_by_its_rows(tiny_world, tmp_path):
 def test_bad_augmentation_values_are_named(tmp_path, override, message):
     with pytest.raises(BadValue, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_config(_smoke_cfg(tmp_path, override))
+
+
+def test_the_data_module_serves_every_original_and_augmented_row_once_per_epoch_in_a_seeded_order():
+    rows = Dataset.from_list([{"prompt": f"q{i}", "response": "a"} for i in range(10)])
+    extra = Dataset.from_list([{"prompt": f"x{i}", "response": "b", "augmented_for": i} for i in range(5)])
+
+    def epoch(module):
+        return [p for batch in module.train_dataloader() for p in batch]
+
+    augmented = TrainingDataModule(
+        rows, lambda b: [r["prompt"] for r in b], batch_size=4, seed=0, augmented=extra
+    )
+    order = epoch(augmented)
+    assert sorted(order) == sorted([f"q{i}" for i in range(10)] + [f"x{i}" for i in range(5)])
+    assert order == epoch(augmented)  # seeded: the same order every time
+    plain = TrainingDataModule(rows, lambda b: [r["prompt"] for r in b], batch_size=4, seed=0)
+    assert sorted(epoch(plain)) == sorted(f"q{i}" for i in range(10))

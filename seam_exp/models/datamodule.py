@@ -1,0 +1,32 @@
+"""The rows one model trains on, as a Lightning data module: its split of the world, plus the augmented rows
+an augmentation arm adds (docs/augmentation.md), shuffled together by a seeded generator."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import ConcatDataset, DataLoader
+
+
+class TrainingDataModule(pl.LightningDataModule):
+    def __init__(self, rows, collate, batch_size: int, seed: int, augmented=None):
+        super().__init__()
+        self.rows, self.augmented = rows, augmented
+        self.collate, self.batch_size, self.seed = collate, batch_size, seed
+
+    @property
+    def train_set(self):
+        """The original rows, then the augmented ones (the collators read only the columns both have)."""
+        if self.augmented is None or not len(self.augmented):
+            return self.rows
+        return ConcatDataset([self.rows, self.augmented])
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            shuffle=True,
+            collate_fn=self.collate,
+            generator=generator,
+        )
