@@ -27,7 +27,7 @@ from seam_exp.reporting.grid import with_axis_labels
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
-from seam_exp.reporting.tables import format_ci, row_as_markdown, write_table_and_figures
+from seam_exp.reporting.tables import format_ci, row_as_markdown, verdict, write_table_and_figures
 from seam_exp.rl.config import rl_config
 from seam_exp.rl.paired import paired_gain
 from seam_exp.rl.run import rl_finetune
@@ -197,12 +197,6 @@ def summary_over_seeds(paired: pd.DataFrame) -> pd.DataFrame:
             line |= {metric: point, f"{metric}_lo": lo, f"{metric}_hi": hi}
         out.append(line)
     return pd.DataFrame(out)
-
-
-def verdict(lo: float, hi: float) -> str:
-    if lo != lo:
-        return "one seed"
-    return "better" if lo > 0 else ("worse" if hi < 0 else "no evidence")
 
 
 def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.DataFrame:

@@ -39,6 +39,13 @@ def format_ci(point: float, lo: float, hi: float, signed: bool = True, digits: i
     return f"{point:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
 
 
+def verdict(lo: float, hi: float) -> str:
+    """What a paired interval over seeds says: better or worse only when it excludes 0."""
+    if lo != lo:  # NaN: one seed, no interval
+        return "one seed"
+    return "better" if lo > 0 else ("worse" if hi < 0 else "no evidence")
+
+
 def file_safe(label: str) -> str:
     """A label as a file-name part: 'gpt[local:smollm2_135m]' -> 'gpt-local-smollm2_135m'."""
     out = "".join(c if c.isalnum() or c in "._-" else "-" for c in label)
