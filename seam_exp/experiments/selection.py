@@ -232,6 +232,7 @@ def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.Dat
                 "dropped": 0.0,
                 "seeds": r["seeds"],
                 "gold gain over full (95% CI)": f"(gain over SFT {format_ci(r['gain'], r['lo'], r['hi'])})",
+                "vs full": "-",
                 "gain over SFT": r["gain"],
                 "KL": r["kl"],
             }
