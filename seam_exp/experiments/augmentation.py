@@ -256,7 +256,9 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "gain over original (95% CI)": "-"
                 if r["arm"] == "original"
                 else format_ci(*ci["gain_over_original"]),
-                "vs original": verdict(r["gain_over_original_lo"], r["gain_over_original_hi"]),
+                "vs original": "-"
+                if r["arm"] == "original"
+                else verdict(r["gain_over_original_lo"], r["gain_over_original_hi"]),
                 # the paper's +4.1% is relative to original's judge score; gold's zero is arbitrary, so read loosely
                 "% of original's gold": 100 * r["gain_over_original"] / r["gold_over_original"],
                 "gain over random (95% CI)": "-"
