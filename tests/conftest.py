@@ -11,7 +11,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import torch  # noqa: E402
+
 from seam_exp.utils.cache import ArtifactCache  # noqa: E402
+
+# `make test` runs two pytest-xdist workers on two cores: one torch thread each, or they oversubscribe.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 from seam_exp.world.build import WorldConfig, load_world  # noqa: E402
 
 

@@ -12,11 +12,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_experiment(tmp_path: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SEAM_EXP_CACHE": str(tmp_path / "cache")}
+    # Under pytest-xdist two workers share the cores: one thread per experiment, unless a test sets it.
+    threads = [] if any(a.startswith("trainer.num_threads=") for a in args) else ["trainer.num_threads=1"]
     cmd = [
         sys.executable,
         "-m",
         "seam_exp",
         *args,
+        *threads,
         "scale=smoke",
         f"paths.outputs={tmp_path / 'outputs'}",
         "trainer.enable_progress_bar=false",
