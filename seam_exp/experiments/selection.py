@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.metrics.intervals import mean_ci_over_seeds
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
-from seam_exp.reporting.grid import with_axis_labels
+from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
@@ -359,10 +359,7 @@ def aggregate(outputs: Path) -> list[Path]:
     results, missing = sweep_results(outputs, "selection", CELL, SelectionRow)
     if not len(results):
         return []
-    results = with_axis_labels(results)
-    results["cell"] = [
-        f"PM {p} / RM {r}" for p, r in zip(results["pm_label"], results["rm_label"], strict=True)
-    ]
+    results = with_cell_names(results)
     folder = outputs / "figures" / "selection"
     written = []
     for (scale, algorithm, source, variant), rows, _ in sweep_groups(results, missing.iloc[0:0], GROUP):

@@ -45,6 +45,12 @@ def with_axis_labels(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def with_cell_names(df: pd.DataFrame) -> pd.DataFrame:
+    """with_axis_labels, plus a `cell` column naming the (PM, RM) pair as 'PM <pm> / RM <rm>'."""
+    df = with_axis_labels(df)
+    return df.assign(cell=[f"PM {p} / RM {r}" for p, r in zip(df["pm_label"], df["rm_label"], strict=True)])
+
+
 def cell_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per (PM, RM): the run's own bootstrap CI with one seed, a t-interval over seeds otherwise."""
     out = []
