@@ -4,7 +4,7 @@ beat no, random and full augmentation? (docs/augmentation.md)
 One job = one RL run: a cell (PM, RM), an arm (original, or <seam|random|full>:<pm|rm|both>) and an RL
 seed. An arm picks RL instructions (augmentation.arms), writes 5 SFT samples and 5 preference pairs for
 each with Contrast Instructions (augmentation.data), retrains the augmented side(s) on the original plus
-the augmented rows (augmentation.models, cached per arm) and reruns RLHF on every RL prompt. Aggregation
+the augmented rows (models.train, cached per arm) and reruns RLHF on every RL prompt. Aggregation
 pairs every arm with `original` (and seam/full with `random` of the same side) by seed, on the same eval
 samples, and traces a gain to its model: the arm's SFT gold and its RM's held-out accuracy.
 """
@@ -21,13 +21,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from seam_exp.augmentation.arms import Arm, parse_arm, selected_instructions
 from seam_exp.augmentation.data import preference_rows, sft_rows
-from seam_exp.augmentation.models import augmented_policy, augmented_reward
+from seam_exp.errors import UserError
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.experiments.saturation import run_history
 from seam_exp.metrics.intervals import mean_ci_over_seeds
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import load_reward, metrics_of, sft_policy, trained_reward
-from seam_exp.reporting.grid import with_axis_labels
+from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
@@ -113,11 +113,15 @@ def run(cfg: DictConfig) -> AugmentationRow:
         sft, pairs = augmented_rows(cfg, world, cache, ids, rm_dir)
         if arm.augments_pm:
             sft.to_parquet(out / SFT_FILE)
-            pm_dir, trained = augmented_policy(cfg, world, cache, sft, arm.kind)
+            pm_dir, trained = sft_policy(cfg, world, cache, augmented=sft, arm=arm.kind)
             train_seconds += metrics_of(pm_dir)["seconds"] if trained else 0.0
         if arm.augments_rm:
             pairs.to_parquet(out / PAIRS_FILE)
-            rm_dir, trained = augmented_reward(cfg, world, cache, pairs, arm.kind)
+            if cfg.rm.get("init", "scratch") != "scratch":
+                raise UserError(
+                    "augmentation: only reward models trained from scratch (rm.init=scratch) can be augmented"
+                )
+            rm_dir, trained = trained_reward(cfg, world, cache, augmented=pairs, arm=arm.kind)
             train_seconds += metrics_of(rm_dir)["seconds"] if trained else 0.0
     pd.DataFrame({"prompt_id": ids}).to_csv(out / INSTRUCTIONS_FILE, index=False)
     log.info("augmentation %s: %d RL instructions augmented", arm.name, len(ids))
@@ -342,10 +346,7 @@ def aggregate(outputs: Path) -> list[Path]:
     results, missing = sweep_results(outputs, "augmentation", CELL, AugmentationRow)
     if not len(results):
         return []
-    results = with_axis_labels(results)
-    results["cell"] = [
-        f"PM {p} / RM {r}" for p, r in zip(results["pm_label"], results["rm_label"], strict=True)
-    ]
+    results = with_cell_names(results)
     folder = outputs / "figures" / "augmentation"
     written = []
     for (scale, algorithm, source, variant), rows, _ in sweep_groups(results, missing.iloc[0:0], GROUP):

@@ -25,7 +25,7 @@ from seam_exp.models.datamodule import TrainingDataModule
 from seam_exp.models.factory import build_policy, build_reward, count_parameters, pretrained_tokenizer
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import PairCollator, RewardModule
-from seam_exp.utils.cache import ArtifactCache, code_version
+from seam_exp.utils.cache import ArtifactCache, code_version, stable_hash
 from seam_exp.utils.config import to_container
 from seam_exp.utils.trainer import build_trainer
 from seam_exp.world.build import World
@@ -127,9 +127,23 @@ def train_into(
     _save(folder, model, tokenizer, {preset: to_container(cfg[preset]), "key": key}, metrics)
 
 
-def sft_policy(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Path, bool]:
-    """Folder of the SFT policy for cfg.pm (trained now if not cached) and whether it was trained now."""
-    key = policy_key(cfg, world)
+def augmented_key(key: dict, augmented, arm: str | None) -> dict:
+    """A model's cache key with the rows an augmentation arm added (docs/augmentation.md): two arms, or
+    two selections, never share an entry; without augmented rows the key is the original model's."""
+    if augmented is None:
+        return key
+    rows = {"arm": arm, "rows": len(augmented), "hash": stable_hash(augmented.to_list())}
+    return {**key, "augmentation": rows}
+
+
+def sft_policy(
+    cfg: DictConfig, world: World, cache: ArtifactCache, augmented=None, arm: str | None = None
+) -> tuple[Path, bool]:
+    """Folder of the SFT policy for cfg.pm (trained now if not cached) and whether it was trained now.
+
+    With `augmented` rows (an augmentation arm's), it is retrained from the same initialisation, seed and
+    number of steps on the SFT split plus those rows, so it differs from the original in its data only."""
+    key = augmented_key(policy_key(cfg, world), augmented, arm)
 
     def build(folder: Path) -> None:
         tokenizer = model_tokenizer(cfg.pm, world)
@@ -145,6 +159,7 @@ def sft_policy(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Pat
             SFTCollator,
             key,
             "sft",
+            augmented,
         )
 
     return cache.get_or_build("pm", key, MODELS_VERSION, build)
@@ -160,12 +175,15 @@ def reward_pairs(cfg: DictConfig, world: World):
     return pairs
 
 
-def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple[Path, bool]:
+def trained_reward(
+    cfg: DictConfig, world: World, cache: ArtifactCache, augmented=None, arm: str | None = None
+) -> tuple[Path, bool]:
     """Folder of the reward model for cfg.rm (trained now if not cached) and whether it was trained now.
 
     With `rm.init=sft` its trunk starts from an SFT policy (init_policy_cfg) and only the scalar head is
-    new, as the paper (and InstructGPT) initialise reward models; otherwise it starts from scratch."""
-    key = reward_key(cfg, world)
+    new, as the paper (and InstructGPT) initialise reward models; otherwise it starts from scratch. With
+    `augmented` pairs it is retrained on its own pairs plus those, as sft_policy does."""
+    key = augmented_key(reward_key(cfg, world), augmented, arm)
     build_model = build_reward
     if cfg.rm.get("init", "scratch") == "sft":
         sft_dir, _ = sft_policy(init_policy_cfg(cfg), world, cache)
@@ -190,6 +208,7 @@ def trained_reward(cfg: DictConfig, world: World, cache: ArtifactCache) -> tuple
             PairCollator,
             key,
             "rm",
+            augmented,
         )
 
     return cache.get_or_build("rm", key, MODELS_VERSION, build)

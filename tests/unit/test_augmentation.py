@@ -12,9 +12,9 @@ from hydra import compose, initialize_config_dir
 
 from seam_exp.augmentation.arms import parse_arm, selected_instructions
 from seam_exp.augmentation.data import preference_rows, sft_rows
-from seam_exp.augmentation.models import augmented_policy
 from seam_exp.config_checks import BadValue, check_config
 from seam_exp.models.datamodule import TrainingDataModule
+from seam_exp.models.train import sft_policy
 from seam_exp.selection.filters import parse_method
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import CONF_DIR
@@ -133,11 +133,11 @@ def test_an_augmented_policy_is_keyed_by_its_rows(tiny_world, tmp_path):
     pid = int(tiny_world.data["rl"]["prompt_id"][0])
     cands = _candidates(tiny_world, pid, _distinct_sources(tiny_world, pid, 6))
     five, three = sft_rows(tiny_world, cands, n=5), sft_rows(tiny_world, cands, n=3)
-    first, built = augmented_policy(cfg, tiny_world, cache, five, "seam")
-    again, built_again = augmented_policy(cfg, tiny_world, cache, five, "seam")
+    first, built = sft_policy(cfg, tiny_world, cache, augmented=five, arm="seam")
+    again, built_again = sft_policy(cfg, tiny_world, cache, augmented=five, arm="seam")
     assert built and not built_again and again == first
-    assert augmented_policy(cfg, tiny_world, cache, three, "seam")[0] != first  # another selection
-    assert augmented_policy(cfg, tiny_world, cache, five, "random")[0] != first  # another arm
+    assert sft_policy(cfg, tiny_world, cache, augmented=three, arm="seam")[0] != first  # another selection
+    assert sft_policy(cfg, tiny_world, cache, augmented=five, arm="random")[0] != first  # another arm
 
 
 @pytest.mark.parametrize(
