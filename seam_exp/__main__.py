@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 from seam_exp import experiments
 from seam_exp.cli import ConfigError, check
 from seam_exp.models.factory import ensure_available
-from seam_exp.reporting.sweep import CODE_STAMP, finished_twin, reuse
+from seam_exp.reporting.sweep import CODE_STAMP, adopt_checkpoint, finished_twin, interrupted_twin, reuse
 from seam_exp.utils.cache import source_version
 from seam_exp.utils.runtime import (
     force_offline,
@@ -45,6 +45,11 @@ def dispatch(cfg: DictConfig):
             return None
     out.mkdir(parents=True, exist_ok=True)
     (out / CODE_STAMP).write_text(code)
+    if cfg.get("resume", False):
+        stopped = interrupted_twin(Path(cfg.paths.outputs) / cfg.task, cfg, code, out)
+        if stopped is not None:  # RL continues from its checkpoint (docs/rl.md)
+            adopt_checkpoint(stopped, out)
+            print(f"{cfg.run_name}: resuming the run stopped in {stopped}")
     return experiment.run(cfg)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from seam_exp import experiments
 from seam_exp.augmentation.arms import parse_arm
 from seam_exp.models.factory import SOURCES
 from seam_exp.rl.config import ALGORITHMS, KL_ESTIMATORS, REWARD_NORMS, REWARD_SOURCES
@@ -24,6 +25,7 @@ from seam_exp.seam.candidates.adv import ALL_OPS
 from seam_exp.seam.candidates.gpt import BACKENDS
 from seam_exp.seam.formula import FORMULAS
 from seam_exp.selection.filters import parse_method
+from seam_exp.utils.trainer import RL_IS_ONE_PROCESS, distributed
 from seam_exp.world.labeler import TIE_POLICIES
 
 
@@ -89,6 +91,7 @@ RULES: dict[str, list[tuple]] = {
         ("algorithm", str, ALGORITHMS),
         ("steps", int, ">=1"),
         ("max_loss", float, ">0"),
+        ("checkpoint_every", int, ">=0"),
         ("rollout.prompts_per_step", int, ">=1"),
         ("rollout.samples_per_prompt", int, ">=1"),
         ("rollout.max_new_tokens", int, ">=1"),
@@ -235,6 +238,13 @@ def check_config(cfg: DictConfig) -> None:
             raise BadValue(f"selection.method: {e}") from None
     if "augmentation" in cfg:
         _check_augmentation(cfg.augmentation)
+    if (
+        cfg.get("task")
+        and "trainer" in cfg
+        and distributed(cfg.trainer)
+        and experiments.get(cfg.task).runs_rl
+    ):
+        raise BadValue(f"trainer: {cfg.task} runs RL; {RL_IS_ONE_PROCESS}")
     for group in ("pm", "rm"):
         arch = cfg[group].get("arch") if group in cfg else None
         scratch = arch is not None and cfg[group].source == "scratch"

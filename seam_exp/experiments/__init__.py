@@ -33,6 +33,8 @@ class Experiment:
     row: type | None = None
     # Rebuilds the experiment's tables and figures from an outputs tree; returns the files written.
     aggregate: Callable[[Path], list[Path]] | None = None
+    # Whether its jobs run RL, which stays one process: a DDP trainer is refused before any work starts.
+    runs_rl: bool = False
 
 
 def names() -> list[str]:

@@ -363,4 +363,4 @@ def aggregate(outputs: Path) -> list[Path]:
     return written
 
 
-EXPERIMENT = Experiment(run=run, row=AugmentationRow, aggregate=aggregate)
+EXPERIMENT = Experiment(run=run, row=AugmentationRow, aggregate=aggregate, runs_rl=True)

@@ -174,4 +174,4 @@ def aggregate(outputs: Path) -> list[Path]:
     return written
 
 
-EXPERIMENT = Experiment(run=run, row=MismatchRow, aggregate=aggregate)
+EXPERIMENT = Experiment(run=run, row=MismatchRow, aggregate=aggregate, runs_rl=True)

@@ -300,4 +300,4 @@ def aggregate(outputs: Path) -> list[Path]:
     return written
 
 
-EXPERIMENT = Experiment(run=run, row=SaturationRow, aggregate=aggregate)
+EXPERIMENT = Experiment(run=run, row=SaturationRow, aggregate=aggregate, runs_rl=True)

@@ -395,4 +395,4 @@ def aggregate(outputs: Path) -> list[Path]:
     return written
 
 
-EXPERIMENT = Experiment(run=run, row=SelectionRow, aggregate=aggregate)
+EXPERIMENT = Experiment(run=run, row=SelectionRow, aggregate=aggregate, runs_rl=True)

@@ -1,11 +1,14 @@
 """The rows one model trains on, as a Lightning data module: its split of the world, plus the augmented rows
-an augmentation arm adds (docs/augmentation.md), shuffled together by a seeded generator."""
+an augmentation arm adds (docs/augmentation.md), shuffled together by a seeded generator (under DDP,
+Lightning's distributed sampler shuffles and splits them between the processes instead)."""
 
 from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
+
+from seam_exp.errors import UserError
 
 
 class TrainingDataModule(pl.LightningDataModule):
@@ -21,11 +24,18 @@ class TrainingDataModule(pl.LightningDataModule):
             return self.rows
         return ConcatDataset([self.rows, self.augmented])
 
+    def per_process_batch(self) -> int:
+        """Under DDP each process loads its share of the batch, so the global batch is batch_size."""
+        processes = self.trainer.world_size if self.trainer is not None else 1
+        if self.batch_size % processes:
+            raise UserError(f"batch_size {self.batch_size} does not split evenly over {processes} processes")
+        return self.batch_size // processes
+
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             self.train_set,
-            batch_size=self.batch_size,
+            batch_size=self.per_process_batch(),
             shuffle=True,
             collate_fn=self.collate,
             generator=generator,

@@ -27,7 +27,7 @@ from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import PairCollator, RewardModule
 from seam_exp.utils.cache import ArtifactCache, code_version, stable_hash
 from seam_exp.utils.config import to_container
-from seam_exp.utils.trainer import build_trainer
+from seam_exp.utils.trainer import build_trainer, distributed
 from seam_exp.world.build import World
 
 log = logging.getLogger(__name__)
@@ -56,14 +56,22 @@ def model_tokenizer(model_cfg: DictConfig, world: World):
     return world.tokenizer if model_cfg.source == "scratch" else pretrained_tokenizer(model_cfg)
 
 
+def _processes(cfg: DictConfig) -> dict:
+    """DDP gives other weights than one process (another data order): part of the key when used."""
+    spec = distributed(cfg.trainer)
+    return {"distributed": spec} if spec else {}
+
+
 def policy_key(cfg: DictConfig, world: World) -> dict:
     pm = to_container(cfg.pm)
-    return {"world": asdict(world.cfg), "source": pm["source"], "arch": pm.get("arch"), "sft": pm["sft"]}
+    key = {"world": asdict(world.cfg), "source": pm["source"], "arch": pm.get("arch"), "sft": pm["sft"]}
+    return {**key, **_processes(cfg)}
 
 
 def reward_key(cfg: DictConfig, world: World) -> dict:
     rm = to_container(cfg.rm)
     key = {"world": asdict(world.cfg), "source": rm["source"], "arch": rm.get("arch"), "train": rm["train"]}
+    key.update(_processes(cfg))
     if rm.get("init", "scratch") == "sft":
         key["init_sft"] = policy_key(init_policy_cfg(cfg), world)
     return key
@@ -120,7 +128,9 @@ def train_into(
     metrics = {
         "params": params,
         "rows": len(data.train_set),
-        "steps": trainer.global_step,
+        # the Trainer stops at max_steps (max_epochs=-1); read from the config because a DDP-spawned
+        # run's step count stays in its worker processes
+        "steps": max(0, train.max_steps),
         "seconds": time.perf_counter() - start,
         **{k: float(v) for k, v in trainer.callback_metrics.items()},
     }

@@ -14,6 +14,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from seam_exp.reporting.results import RESULTS_FILE, collect_results, columns_of
+from seam_exp.utils.runtime import RL_CHECKPOINT, last_checkpoint
 from seam_exp.utils.task_wrapper import FAILED_MARKER
 
 
@@ -49,6 +50,8 @@ NOT_A_VARIANT = (
     "logger",
     "logger.",
     "rerun",
+    "resume",
+    "rl.checkpoint_every",
 )
 
 
@@ -140,8 +143,8 @@ def group_name(base: str, source: str, variant: str) -> tuple[str, str]:
 
 CODE_STAMP = "code_version.txt"  # the source version a job ran with (seam_exp.utils.cache.source_version)
 REUSED_MARKER = "REUSED_FROM.txt"
-# Top-level config keys that say where a job ran or whether to rerun it, not what it computed.
-NOT_WHAT = ("paths", "hydra", "rerun")
+# Top-level config keys that say where a job ran or whether to rerun or resume it, not what it computed.
+NOT_WHAT = ("paths", "hydra", "rerun", "resume")
 
 
 def _what(cfg: DictConfig) -> dict:
@@ -149,20 +152,42 @@ def _what(cfg: DictConfig) -> dict:
     return {k: v for k, v in container.items() if k not in NOT_WHAT}
 
 
-def finished_twin(root: Path, cfg: DictConfig, code: str, here: Path) -> Path | None:
-    """The newest finished job under root that computed exactly what `cfg` asks for, with the same code:
-    same config (but for where it ran), a results.csv, no FAILED.txt, the same code stamp."""
+def twins(root: Path, cfg: DictConfig, code: str, here: Path) -> list[Path]:
+    """Jobs under root, other than `here`, that computed exactly what `cfg` asks for with the same code:
+    same config (but for where it ran), the same code stamp."""
     want, found = _what(cfg), []
     for cfg_path in Path(root).rglob(".hydra/config.yaml"):
         job = cfg_path.parent.parent
         stamp = job / CODE_STAMP
-        if job.resolve() == Path(here).resolve() or not (job / RESULTS_FILE).is_file():
-            continue
-        if (job / FAILED_MARKER).is_file() or not stamp.is_file() or stamp.read_text() != code:
+        if job.resolve() == Path(here).resolve() or not stamp.is_file() or stamp.read_text() != code:
             continue
         if _what(OmegaConf.load(cfg_path)) == want:
             found.append(job)
+    return found
+
+
+def finished_twin(root: Path, cfg: DictConfig, code: str, here: Path) -> Path | None:
+    """The newest twin (same config and code) that finished: a results.csv and no FAILED.txt."""
+    found = [j for j in twins(root, cfg, code, here) if (j / RESULTS_FILE).is_file()]
+    found = [j for j in found if not (j / FAILED_MARKER).is_file()]
     return max(found, key=lambda j: (j / RESULTS_FILE).stat().st_mtime) if found else None
+
+
+def interrupted_twin(root: Path, cfg: DictConfig, code: str, here: Path) -> Path | None:
+    """The twin (same config and code) with the newest RL checkpoint and no results: a run stopped on the
+    way that a resumed run can continue."""
+    found = [
+        j for j in twins(root, cfg, code, here) if not (j / RESULTS_FILE).is_file() and last_checkpoint(j)
+    ]
+    return max(found, key=lambda j: last_checkpoint(j).stat().st_mtime) if found else None
+
+
+def adopt_checkpoint(twin: Path, here: Path) -> None:
+    """Move the interrupted twin's last RL checkpoint into `here`, to continue from: should this run be
+    stopped too, the checkpoint is found in its folder next time, and none is left behind in the twin's."""
+    target = here / RL_CHECKPOINT
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(last_checkpoint(twin), target)
 
 
 def reuse(twin: Path, here: Path) -> None:

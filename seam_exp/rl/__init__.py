@@ -7,4 +7,6 @@
 - The math, on tensors only: `tensor_ops` (masked statistics, finiteness), `advantages` (per-token
   rewards, GAE, leave-one-out), `losses` (KL estimate, clipped policy and value losses), `kl_control`.
 - `evaluation`: gold-judged evaluation of the policy during RL and its Lightning callback.
+- `resume`: the prompt schedule, checkpoints every `rl.checkpoint_every` steps, and continuing a stopped
+  run from its checkpoint (`resume=true`).
 """

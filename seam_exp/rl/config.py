@@ -84,6 +84,7 @@ class RLConfig:
     critic_init: str
     max_loss: float
     save_policy: bool
+    checkpoint_every: int
     rollout: RolloutConfig
     ppo: PPOConfig
     kl: KLConfig

@@ -203,7 +203,8 @@ class GoldEvaluation(pl.Callback):
         )
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self._evaluate(trainer, pl_module, 0)
+        if not self.history:  # a resumed run has its evaluations so far (load_state_dict)
+            self._evaluate(trainer, pl_module, 0)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.steps_done = batch_idx + 1
@@ -217,3 +218,17 @@ class GoldEvaluation(pl.Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         if not self.history or self.history[-1]["step"] != self.steps_done:
             self._evaluate(trainer, pl_module, self.steps_done)
+
+    # A resumed run (seam_exp/rl/resume.py) continues with the evaluations it had: its history, and the
+    # start's samples every later evaluation is paired with.
+    def state_dict(self) -> dict:
+        return {
+            "history": self.history,
+            "start": self.start,
+            "last": self.last,
+            "steps_done": self.steps_done,
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history, self.start, self.last = state_dict["history"], state_dict["start"], state_dict["last"]
+        self.steps_done = state_dict["steps_done"]

@@ -35,6 +35,7 @@ from seam_exp.rl.config import RLConfig
 from seam_exp.rl.critic import build_critic
 from seam_exp.rl.kl_control import AdaptiveKLController, FixedKLController
 from seam_exp.rl.losses import kl_per_token, policy_loss, value_loss
+from seam_exp.rl.resume import random_states, set_random_states
 from seam_exp.rl.reward_normalizer import RewardNormalizer
 from seam_exp.rl.rollout import RolloutBatch, response_logits, response_token_logprobs, sample_rollout
 from seam_exp.rl.tensor_ops import (
@@ -90,6 +91,8 @@ class RLHFModule(pl.LightningModule):
         if cfg.reward.source == "gold" and gold_fn is None:
             raise ValueError("rl.reward.source=gold needs the world's gold function")
         self._last_good: tuple[int, dict, dict | None] | None = None
+        self._resumed_random_states: dict | None = None
+        self.steps_done = 0  # RL steps finished (counting those before a resume)
 
     # ----------------------------------------------------------------------------------- plumbing
 
@@ -260,10 +263,38 @@ class RLHFModule(pl.LightningModule):
             where = f"saved to {folder}"
         return f"the policy after step {step} is restored and {where}"
 
+    # ----------------------------------------------------------------------- checkpoints (resume)
+
+    FROZEN = ("ref.", "rm.")  # the run's inputs (its SFT policy and RM folders), not its state
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        checkpoint["state_dict"] = {k: v for k, v in state.items() if not k.startswith(self.FROZEN)}
+        n = self.normalizer
+        checkpoint["rl_state"] = {
+            "steps_done": self.steps_done,
+            "kl_coef": self.kl_ctl.value,
+            "normalizer": (n.count, n.mean, n.m2),
+            "random_states": random_states(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        frozen = {k: v for k, v in self.state_dict().items() if k.startswith(self.FROZEN)}
+        checkpoint["state_dict"].update(frozen)  # so that loading stays strict for everything else
+        state = checkpoint["rl_state"]
+        self.steps_done = state["steps_done"]
+        self.kl_ctl.value = state["kl_coef"]
+        self.normalizer.count, self.normalizer.mean, self.normalizer.m2 = state["normalizer"]
+        # set at the start of training, after everything Lightning does on the way there
+        self._resumed_random_states = state["random_states"]
+
     # --------------------------------------------------------------------------------- the step
 
     def on_train_start(self) -> None:
-        self._snapshot(step=0)
+        self._snapshot(self.steps_done)
+        if self._resumed_random_states is not None:
+            set_random_states(self._resumed_random_states)
+            self._resumed_random_states = None
 
     def training_step(self, rows: list[dict], batch_idx: int):
         step = batch_idx + 1
@@ -274,6 +305,7 @@ class RLHFModule(pl.LightningModule):
             kept = self._restore_and_save_last_good()
             raise NonFiniteLossError(f"RL diverged at step {step}: {exc}; {kept}") from exc
         self._snapshot(step)
+        self.steps_done = step
         self.kl_ctl.update(exp.stats["kl/seq"], len(exp.batch))
         shown = {"score/proxy", "score/gold", "kl/seq"}
         n = len(exp.batch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -11,16 +12,16 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
-import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader, RandomSampler
 
 from seam_exp.errors import UserError
 from seam_exp.models.train import load_policy, load_reward
 from seam_exp.rl.config import RLConfig, rl_config
 from seam_exp.rl.evaluation import GoldEvaluation, GoldEvaluator
 from seam_exp.rl.module import RLHFModule
-from seam_exp.utils.trainer import build_trainer, require_logger_package
+from seam_exp.rl.resume import PromptSchedule, RLCheckpoint
+from seam_exp.utils.runtime import RL_CHECKPOINT, last_checkpoint
+from seam_exp.utils.trainer import RL_IS_ONE_PROCESS, build_trainer, distributed, require_logger_package
 from seam_exp.world.build import World
 
 log = logging.getLogger(__name__)
@@ -35,26 +36,24 @@ class RLRun:
     evaluation: GoldEvaluation
 
 
-def prompt_loader(rows, prompts_per_step: int, steps: int, seed: int) -> DataLoader:
-    """Exactly `steps` batches of RL prompts, reshuffled on every pass (more passes than one if needed)."""
-    rows = rows.select_columns(["prompt_id", "prompt"])
-    sampler = RandomSampler(
-        rows, num_samples=steps * prompts_per_step, generator=torch.Generator().manual_seed(seed)
+def rl_trainer(cfg: DictConfig, folder: Path, callbacks: list, checkpoint_every: int = 0) -> pl.Trainer:
+    """One pass over the prompt schedule (it holds exactly rl.steps rollouts), every step logged; no
+    gradient clipping here: the module clips its own gradients (manual optimization). Checkpoints every
+    `checkpoint_every` steps (0: none) are RLCheckpoint's; Lightning wants checkpointing enabled for it,
+    and adds no checkpoint of its own since one is there."""
+    callbacks = [*callbacks, RLCheckpoint(folder, checkpoint_every)]
+    return build_trainer(
+        cfg, folder, "rl", max_epochs=1, log_every_n_steps=1, callbacks=callbacks, enable_checkpointing=True
     )
-    return DataLoader(rows, batch_size=prompts_per_step, sampler=sampler, drop_last=True, collate_fn=list)
 
 
-def rl_trainer(cfg: DictConfig, folder: Path, callbacks: list) -> pl.Trainer:
-    """One pass over the prompt loader (it holds exactly rl.steps rollouts), every step logged; no
-    gradient clipping here: the module clips its own gradients (manual optimization)."""
-    return build_trainer(cfg, folder, "rl", max_epochs=1, log_every_n_steps=1, callbacks=callbacks)
-
-
-def fit(trainer: pl.Trainer, module: RLHFModule, loader: DataLoader) -> None:
+def fit(trainer: pl.Trainer, module: RLHFModule, schedule: PromptSchedule, resume_from: Path | None = None):
+    """Train on the schedule's batches; from a checkpoint of this run (our own file, hence the full
+    unpickling) if given."""
     with warnings.catch_warnings():
         # Lightning flags modules left in eval mode: the frozen reference and RM are meant to be.
         warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
-        trainer.fit(module, loader)
+        trainer.fit(module, schedule, ckpt_path=resume_from, weights_only=False)
 
 
 HISTORY_FILE = "history.csv"  # every evaluation of the run: step, eval metrics, val_gold, val_kl
@@ -102,6 +101,8 @@ def rl_finetune(
     """RL of the SFT policy in pm_dir against the RM in rm_dir on `prompts` (rows of the world's RL split,
     all of them by default; a selection passes its kept subset, with the same steps and batch)."""
     rl = rl or rl_config(cfg.rl)
+    if distributed(cfg.trainer):
+        raise UserError(f"{RL_IS_ONE_PROCESS}: strategy {cfg.trainer.get('strategy')}")
     prompts = world.data["rl"] if prompts is None else prompts
     if len(prompts) == 0:
         raise UserError("the RL prompt set is empty: nothing to train on")
@@ -131,14 +132,22 @@ def rl_finetune(
     val_rows = validation_prompts(world, rl.eval.val_prompts)
     validator = evaluator_on(val_rows) if len(val_rows["prompt_id"]) else None
     evaluation = GoldEvaluation(evaluator, rl.eval.every, validator)
-    trainer = rl_trainer(cfg, out_dir, [evaluation])
-    loader = prompt_loader(prompts, rl.rollout.prompts_per_step, rl.steps, cfg.seed)
+    schedule = PromptSchedule(prompts, rl.rollout.prompts_per_step, rl.steps, cfg.seed)
+    trainer = rl_trainer(cfg, out_dir, [schedule, evaluation], rl.checkpoint_every)
+    resume_from = last_checkpoint(out_dir) if cfg.get("resume", False) else None
     log.info(
-        "%s of pm=%s against rm=%s for %d steps", rl.algorithm.upper(), cfg.pm.name, cfg.rm.name, rl.steps
+        "%s of pm=%s against rm=%s for %d steps%s",
+        rl.algorithm.upper(),
+        cfg.pm.name,
+        cfg.rm.name,
+        rl.steps,
+        f", resumed from {resume_from}" if resume_from else "",
     )
     start = time.perf_counter()
-    fit(trainer, module, loader)
+    fit(trainer, module, schedule, resume_from)
     seconds = time.perf_counter() - start
+    # finished: its outputs below are the record, the checkpoint is not needed any more
+    shutil.rmtree((out_dir / RL_CHECKPOINT).parent, ignore_errors=True)
     pd.DataFrame(evaluation.history).to_csv(out_dir / HISTORY_FILE, index=False)
     eval_samples_frame(evaluation).to_parquet(out_dir / EVAL_SAMPLES_FILE)
     if rl.save_policy:

@@ -57,13 +57,26 @@ def output_dir() -> Path:
     return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path.cwd()
 
 
+# Where a job keeps its RL checkpoint while the run is under way (seam_exp/rl/resume.py writes it, a
+# resumed job finds an interrupted twin's through seam_exp/reporting/sweep.py).
+RL_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+
+
+def last_checkpoint(job_dir: Path) -> Path | None:
+    path = Path(job_dir) / RL_CHECKPOINT
+    return path if path.is_file() else None
+
+
 def set_threads(requested: int) -> int:
-    """`requested` threads, or (0) the cores divided among the sweep's parallel jobs."""
+    """`requested` threads, or (0) what the launcher gives a job: its `cpus_per_task` (submitit), else the
+    cores divided among the sweep's parallel jobs (joblib's `n_jobs`)."""
     if requested <= 0:
-        jobs = 1
-        if in_multirun():
-            jobs = int(HydraConfig.get().launcher.get("n_jobs", 1) or 1)
-        requested = max(1, (os.cpu_count() or 1) // max(1, jobs))
+        launcher = HydraConfig.get().launcher if in_multirun() else {}
+        if launcher.get("cpus_per_task"):
+            requested = int(launcher.cpus_per_task)
+        else:
+            jobs = int(launcher.get("n_jobs", 1) or 1)
+            requested = max(1, (os.cpu_count() or 1) // max(1, jobs))
     torch.set_num_threads(requested)
     return requested
 

@@ -49,6 +49,21 @@ def require_logger_package(logger_cfg: DictConfig) -> None:
         )
 
 
+# Why RL refuses a DDP trainer (checked at compose time, seam_exp/config_checks.py, and when RL starts).
+RL_IS_ONE_PROCESS = (
+    "RL does not run under DDP (rollouts, critic and evaluation are one process); DDP trains SFT and RM "
+    "models (+experiment=models), RL needs trainer=cpu or trainer=gpu"
+)
+
+
+def distributed(trainer_cfg: DictConfig) -> dict | None:
+    """The `trainer` settings that split training over processes (devices or nodes), or None for one
+    process: the part of the trainer a trained model's weights depend on."""
+    spec = {k: trainer_cfg.get(k, d) for k, d in (("strategy", "auto"), ("devices", 1), ("num_nodes", 1))}
+    several = str(spec["devices"]) not in ("1", "auto") or int(spec["num_nodes"]) > 1
+    return spec if several or "ddp" in str(spec["strategy"]) else None
+
+
 def run_arguments(logger_cfg: DictConfig, folder: Path, name: str) -> dict:
     """Where this run's logs go and what the run is called: each logger names these arguments its own way."""
     logger = _logger_class(logger_cfg)

@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_experiment(tmp_path: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def experiment_command(tmp_path: Path, *args: str) -> tuple[list[str], dict]:
+    """The command line and environment of an experiment run in tmp_path's outputs and cache."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SEAM_EXP_CACHE": str(tmp_path / "cache")}
     # Under pytest-xdist two workers share the cores: one thread per experiment, unless a test sets it.
     threads = [] if any(a.startswith("trainer.num_threads=") for a in args) else ["trainer.num_threads=1"]
@@ -24,6 +25,11 @@ def run_experiment(tmp_path: Path, *args: str, timeout: int = 600) -> subprocess
         f"paths.outputs={tmp_path / 'outputs'}",
         "trainer.enable_progress_bar=false",
     ]
+    return cmd, env
+
+
+def run_experiment(tmp_path: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    cmd, env = experiment_command(tmp_path, *args)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +15,8 @@ import pytest
 from seam_exp.experiments.mismatch import MismatchRow
 from seam_exp.experiments.saturation import SaturationRow
 from seam_exp.reporting.results import columns_of
-from tests.slow.helpers import run_experiment
+from seam_exp.utils.runtime import RL_CHECKPOINT
+from tests.slow.helpers import ROOT, experiment_command, run_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +86,38 @@ def test_saturation_sweep_writes_a_row_per_cell_heatmap_curves_and_table(tmp_pat
     assert "missing: RLConfigError: rl.algorithm=rloo needs" in rloo
     assert (figures / f"saturation_smoke_size_ppo_{one_sample}.md").read_text().count("| ok") == 1
     assert (figures / "saturation_smoke_size_ppo.md").read_text().count("| ok") == 4
+
+
+def _kill_at_first_checkpoint(tmp_path, *args) -> Path:
+    """Start the experiment, SIGKILL its whole process group as soon as an RL checkpoint exists; the
+    killed job's folder."""
+    cmd, env = experiment_command(tmp_path, *args)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (found := list((tmp_path / "outputs").rglob(str(RL_CHECKPOINT)))):
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            "the run ended before its first checkpoint"
+        )
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return found[0].parent.parent
+
+
+def test_an_rl_run_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
+    cell = ("+experiment=saturation", "pm=xs", "rm=xs", "rl.steps=30", "rl.checkpoint_every=2")
+    killed = _kill_at_first_checkpoint(tmp_path, *cell)
+    assert not (killed / "results.csv").exists()
+
+    resumed = run_experiment(tmp_path, *cell, "resume=true")
+    assert f"resuming the run stopped in {killed}" in resumed.stdout
+    whole = run_experiment(tmp_path, *cell, "rerun=true")  # the same run, never stopped
+    assert "resuming" not in whole.stdout
+    rows = _rows(tmp_path, "saturation").sort_values("run_dir")
+    assert len(rows) == 2 and not list((tmp_path / "outputs").rglob(str(RL_CHECKPOINT)))
+    measured = [c for c in columns_of(SaturationRow) if c not in ("run_dir", "rl_seconds")]
+    assert rows.iloc[0][measured].equals(rows.iloc[1][measured])
+    assert rows["rl_steps"].tolist() == [30, 30]
 
 
 def test_mismatch_sweep_writes_curves_and_table(tmp_path):

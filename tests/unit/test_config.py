@@ -159,12 +159,21 @@ def test_full_scale_is_larger_than_default_in_every_dimension():
         ("pm.arch.hidden_size=97", "pm.arch.hidden_size: must be a multiple of num_attention_heads (4)"),
         ("rm.train.num_pairs=-3", "rm.train.num_pairs: must be >= 0, got -3"),
         ("trainer.num_threads=-1", "trainer.num_threads: must be >= 0, got -1"),
+        ("rl.checkpoint_every=-1", "rl.checkpoint_every: must be >= 0, got -1"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_its_key(override, expected):
     with pytest.raises(ConfigError) as info:
         check(["+experiment=seam", override])
     assert str(info.value) == expected
+
+
+@pytest.mark.parametrize("experiment", ["saturation", "selection", "augmentation", "mismatch"])
+def test_rl_under_ddp_is_refused_before_any_work_and_model_training_is_not(experiment):
+    with pytest.raises(ConfigError, match=f"trainer: {experiment} runs RL; RL does not run under DDP"):
+        check([f"+experiment={experiment}", "trainer=ddp_cpu"])
+    check(["+experiment=models", "trainer=ddp_cpu"])
+    check([f"+experiment={experiment}", "trainer=cpu", "rl.checkpoint_every=0"])
 
 
 def test_a_bad_value_in_one_sweep_point_is_caught_before_any_job(tmp_path):

@@ -18,7 +18,8 @@ from seam_exp.models.factory import llama_config
 from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_reward
 from seam_exp.rl.config import rl_config
 from seam_exp.rl.module import RLHFModule
-from seam_exp.rl.run import fit, prompt_loader, rl_trainer
+from seam_exp.rl.resume import PromptSchedule
+from seam_exp.rl.run import fit, rl_trainer
 from seam_exp.rl.tensor_ops import NonFiniteLossError
 from seam_exp.utils.cache import ArtifactCache
 
@@ -77,7 +78,7 @@ def _fit(module, world, steps, tmp_path, callbacks=()):
     torch.set_num_threads(1)
     rl = module.cfg
     trainer = rl_trainer(_run_config(), tmp_path, list(callbacks))
-    fit(trainer, module, prompt_loader(world.data["rl"], rl.rollout.prompts_per_step, steps, seed=0))
+    fit(trainer, module, PromptSchedule(world.data["rl"], rl.rollout.prompts_per_step, steps, seed=0))
     log = pd.read_csv(tmp_path / "logs" / "rl" / "metrics.csv")
     return log.dropna(subset=["score/proxy"]).reset_index(drop=True)
 

@@ -24,7 +24,8 @@ from seam_exp.cli import CONF_DIR
 from seam_exp.models.factory import llama_config
 from seam_exp.rl.config import rl_config
 from seam_exp.rl.module import RLHFModule
-from seam_exp.rl.run import fit, prompt_loader, rl_trainer
+from seam_exp.rl.resume import PromptSchedule
+from seam_exp.rl.run import fit, rl_trainer
 
 WORDS = [f"w{i}" for i in range(12)]
 TARGET = "w7"
@@ -86,8 +87,8 @@ def train_toy(algorithm: str, seed: int, folder) -> np.ndarray:
     module = RLHFModule(
         policy, copy.deepcopy(policy), reward_model, tokenizer, rl_config(cfg.rl), gold_fn=share_of_target
     )
-    loader = prompt_loader(toy_prompts(), cfg.rl.rollout.prompts_per_step, STEPS, seed=seed)
-    fit(rl_trainer(cfg, folder, callbacks=[]), module, loader)
+    schedule = PromptSchedule(toy_prompts(), cfg.rl.rollout.prompts_per_step, STEPS, seed=seed)
+    fit(rl_trainer(cfg, folder, callbacks=[]), module, schedule)
     log = pd.read_csv(folder / "logs" / "rl" / "metrics.csv").dropna(subset=["score/gold"])
     return log["score/gold"].to_numpy()
 

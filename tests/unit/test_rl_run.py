@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from seam_exp.errors import UserError
@@ -65,3 +66,44 @@ def test_rl_on_a_filtered_set_sees_no_dropped_prompt(tiny_world, tmp_path, monke
 
     with pytest.raises(UserError, match="RL prompt set is empty"):
         rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "none", prompts=rl_rows.select([]))
+
+
+class Stopped(RuntimeError):
+    """Stands in for a kill: the run stops right after a step, its checkpoint from an earlier step."""
+
+
+def test_a_stopped_run_resumes_to_the_numbers_of_an_uninterrupted_one(tiny_world, tmp_path, monkeypatch):
+    from omegaconf import open_dict
+
+    from seam_exp.rl import run as rl_run
+    from seam_exp.utils.runtime import RL_CHECKPOINT
+
+    cfg = _cfg(tmp_path)
+    with open_dict(cfg):
+        cfg.rl.steps, cfg.rl.checkpoint_every, cfg.rl.eval.every = 5, 2, 2
+    cache = ArtifactCache(tmp_path)
+    pm_dir, _ = sft_policy(cfg, tiny_world, cache)
+    rm_dir, _ = trained_reward(cfg, tiny_world, cache)
+    whole = rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "whole")
+    assert not (tmp_path / "whole" / RL_CHECKPOINT).parent.exists()  # removed once the run finished
+
+    class StopAfterStep3(rl_run.RLCheckpoint):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            if batch_idx + 1 == 3:
+                raise Stopped
+
+    monkeypatch.setattr(rl_run, "RLCheckpoint", StopAfterStep3)
+    with pytest.raises(Stopped):
+        rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "stopped")
+    assert (tmp_path / "stopped" / RL_CHECKPOINT).is_file()  # written after step 2
+    monkeypatch.undo()
+
+    with open_dict(cfg):
+        cfg.resume = True
+    resumed = rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "stopped")
+    assert [h["step"] for h in resumed.history] == [0, 2, 4, 5]
+    assert pd.DataFrame(resumed.history).equals(pd.DataFrame(whole.history))
+    for name, weight in whole.module.policy.state_dict().items():
+        assert torch.equal(weight, resumed.module.policy.state_dict()[name]), name
+    assert resumed.module.kl_ctl.value == whole.module.kl_ctl.value

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from seam_exp.experiments.selection import kept_rl_rows
-from seam_exp.rl.run import prompt_loader
+from seam_exp.rl.resume import PromptSchedule
 from seam_exp.selection.filters import Method, dropped_prompts, overlap, parse_method
 from seam_exp.selection.prompt_scores import rl_prompt_ids
 
@@ -89,7 +89,7 @@ def test_filtered_rl_never_sees_a_dropped_or_eval_prompt(tiny_world):
     kept = kept_rl_rows(tiny_world, ids, dropped)
     assert sorted(kept["prompt_id"]) == sorted(set(ids) - set(dropped.tolist()))
     # Many passes over the kept set through the loader RL uses: no dropped prompt ever comes out.
-    seen = {int(row["prompt_id"]) for batch in prompt_loader(kept, 8, steps=50, seed=0) for row in batch}
+    seen = {int(row["prompt_id"]) for batch in PromptSchedule(kept, 8, steps=50, seed=0) for row in batch}
     assert seen == set(kept["prompt_id"])
     assert not seen & set(dropped.tolist())
 
