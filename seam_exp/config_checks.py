@@ -62,6 +62,13 @@ _SCRATCH_ARCH = [
     ("arch.max_position_embeddings", int, ">=8"),
 ]
 
+# Checked only when a preset sets `lora` (null: every weight trains).
+_LORA = [
+    ("lora.r", int, ">=1"),
+    ("lora.alpha", float, ">0"),
+    ("lora.dropout", float, "[0,1)"),
+]
+
 RULES: dict[str, list[tuple]] = {
     "data": [
         ("seed", int, None),
@@ -76,12 +83,14 @@ RULES: dict[str, list[tuple]] = {
     ],
     "pm": [
         ("source", str, SOURCES),
+        *_LORA,
         *_training("sft", lr=">=0"),  # lr 0: a pretrained PM used as shipped
         *_SCRATCH_ARCH,
         *_GENERATION,
     ],
     "rm": [
         ("source", str, SOURCES),
+        *_LORA,
         ("init", str, ("scratch", "sft")),
         *_training("train", lr=">0"),
         ("train.num_pairs", int, ">=0", OPTIONAL),

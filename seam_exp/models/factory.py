@@ -1,5 +1,6 @@
 """Build policy and reward models from a `pm`/`rm` config: a tiny Llama from scratch, a packaged GGUF
-checkpoint, or a Hugging Face model that must already be on local disk (never downloaded here)."""
+checkpoint, or a Hugging Face model (`hub_id`: a hub id already in the local cache, or a local folder in
+the Hugging Face format; never downloaded here)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def ensure_available(cfg: DictConfig) -> None:
     """Fail fast, before any work, when a pretrained preset's files are not on this machine."""
     if cfg.source == "gguf":
         gguf_location(cfg)
-    elif cfg.source == "hub" and _hub_kwargs(cfg)["local_files_only"]:
+    elif cfg.source == "hub" and _hub_kwargs(cfg)["local_files_only"] and not Path(cfg.hub_id).is_dir():
         from huggingface_hub import try_to_load_from_cache
 
         if not isinstance(try_to_load_from_cache(cfg.hub_id, "config.json"), str):

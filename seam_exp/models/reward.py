@@ -19,6 +19,8 @@ def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
 def reward_scores(model, batch: TokenBatch) -> torch.Tensor:
     """Scalar reward per row. Read from the attention mask, not from pad ids, so it stays right when a
     tokenizer pads with its EOS token (HF's own pooling would then skip the EOS)."""
+    # under LoRA, peft wraps the classifier: its trunk and head are those of the wrapped model
+    model = model.get_base_model() if hasattr(model, "get_base_model") else model
     hidden = model.base_model(
         input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids
     ).last_hidden_state

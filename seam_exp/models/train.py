@@ -20,9 +20,10 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
 
 from seam_exp.errors import UserError
-from seam_exp.models import batching, datamodule, factory, logprob, optim, policy, reward
+from seam_exp.models import batching, datamodule, factory, logprob, lora, optim, policy, reward
 from seam_exp.models.datamodule import TrainingDataModule
 from seam_exp.models.factory import build_policy, build_reward, count_parameters, pretrained_tokenizer
+from seam_exp.models.lora import merged, with_lora
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import PairCollator, RewardModule
 from seam_exp.utils.cache import ArtifactCache, code_version, stable_hash
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 # Lightning's banner lines (GPU available, tips) repeat for every artifact; warnings still show.
 logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 MODELS_VERSION = code_version(
-    sys.modules[__name__], batching, datamodule, factory, logprob, optim, policy, reward
+    sys.modules[__name__], batching, datamodule, factory, logprob, lora, optim, policy, reward
 )
 
 
@@ -56,6 +57,13 @@ def model_tokenizer(model_cfg: DictConfig, world: World):
     return world.tokenizer if model_cfg.source == "scratch" else pretrained_tokenizer(model_cfg)
 
 
+def _weights(preset: dict) -> dict:
+    """What a model starts from besides its arch: the pretrained weights it loads (`hub_id` or the packaged
+    `gguf`), and the LoRA adapters it trains through, if any."""
+    start = {k: preset[k] for k in ("hub_id", "gguf") if preset["source"] != "scratch" and preset.get(k)}
+    return {**start, **({"lora": preset["lora"]} if preset.get("lora") else {})}
+
+
 def _processes(cfg: DictConfig) -> dict:
     """DDP gives other weights than one process (another data order): part of the key when used."""
     spec = distributed(cfg.trainer)
@@ -65,13 +73,13 @@ def _processes(cfg: DictConfig) -> dict:
 def policy_key(cfg: DictConfig, world: World) -> dict:
     pm = to_container(cfg.pm)
     key = {"world": asdict(world.cfg), "source": pm["source"], "arch": pm.get("arch"), "sft": pm["sft"]}
-    return {**key, **_processes(cfg)}
+    return {**key, **_weights(pm), **_processes(cfg)}
 
 
 def reward_key(cfg: DictConfig, world: World) -> dict:
     rm = to_container(cfg.rm)
     key = {"world": asdict(world.cfg), "source": rm["source"], "arch": rm.get("arch"), "train": rm["train"]}
-    key.update(_processes(cfg))
+    key.update({**_weights(rm), **_processes(cfg)})
     if rm.get("init", "scratch") == "sft":
         key["init_sft"] = policy_key(init_policy_cfg(cfg), world)
     return key
@@ -104,11 +112,13 @@ def train_into(
     augmented=None,
 ) -> None:
     """Train a fresh model of `cfg[preset]` on `rows` (plus `augmented` rows, if any) for
-    `train.max_steps` steps and save it, its tokenizer, its config and its training metrics into the
-    artifact folder."""
+    `train.max_steps` steps (through LoRA adapters if the preset sets `lora`) and save it, its tokenizer,
+    its config and its training metrics into the artifact folder."""
+    role = "policy" if preset == "pm" else "reward"
     trainer = _trainer(cfg, train.max_steps, folder, run_name)
     pl.seed_everything(train.seed, workers=True)
-    model = build_model(cfg[preset], tokenizer)
+    # train mode: pretrained weights load in eval mode, and Lightning keeps the mode it finds
+    model = with_lora(build_model(cfg[preset], tokenizer).train(), cfg[preset].get("lora"), role)
     module = module_cls(model, train.lr, train.weight_decay, train.warmup_steps, train.max_steps)
     collate = collate_cls(tokenizer, max_length=cfg[preset].arch.max_position_embeddings)
     data = TrainingDataModule(rows, collate, train.batch_size, train.seed, augmented)
@@ -134,7 +144,7 @@ def train_into(
         "seconds": time.perf_counter() - start,
         **{k: float(v) for k, v in trainer.callback_metrics.items()},
     }
-    _save(folder, model, tokenizer, {preset: to_container(cfg[preset]), "key": key}, metrics)
+    _save(folder, merged(model), tokenizer, {preset: to_container(cfg[preset]), "key": key}, metrics)
 
 
 def augmented_key(key: dict, augmented, arm: str | None) -> dict:
@@ -199,10 +209,7 @@ def trained_reward(
         sft_dir, _ = sft_policy(init_policy_cfg(cfg), world, cache)
 
         def build_model(rm_cfg, tokenizer):
-            # from_pretrained returns eval mode; Lightning keeps submodules in the mode it finds them
-            return AutoModelForSequenceClassification.from_pretrained(
-                str(sft_dir / "model"), num_labels=1
-            ).train()
+            return AutoModelForSequenceClassification.from_pretrained(str(sft_dir / "model"), num_labels=1)
 
     def build(folder: Path) -> None:
         tokenizer = model_tokenizer(cfg.rm, world)

@@ -15,6 +15,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from seam_exp.errors import UserError
+from seam_exp.models.lora import merged, with_lora
 from seam_exp.models.train import load_policy, load_reward
 from seam_exp.rl.config import RLConfig, rl_config
 from seam_exp.rl.evaluation import GoldEvaluation, GoldEvaluator
@@ -109,6 +110,7 @@ def rl_finetune(
     require_logger_package(cfg.logger)
     pl.seed_everything(cfg.seed, workers=True)
     policy, tokenizer = load_policy(pm_dir)
+    policy = with_lora(policy, cfg.pm.get("lora"), "policy")  # fresh adapters on the SFT policy, if set
     reference, _ = load_policy(pm_dir)
     reward_model, _ = load_reward(rm_dir)
     module = RLHFModule(
@@ -151,6 +153,6 @@ def rl_finetune(
     pd.DataFrame(evaluation.history).to_csv(out_dir / HISTORY_FILE, index=False)
     eval_samples_frame(evaluation).to_parquet(out_dir / EVAL_SAMPLES_FILE)
     if rl.save_policy:
-        module.policy.save_pretrained(str(out_dir / "policy"))
+        merged(module.policy).save_pretrained(str(out_dir / "policy"))
         tokenizer.save_pretrained(str(out_dir / "policy"))
     return RLRun(evaluation.history, evaluation.steps_done, seconds, module, evaluation)
