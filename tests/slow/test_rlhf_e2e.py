@@ -105,19 +105,21 @@ def _kill_at_first_checkpoint(tmp_path, *args) -> Path:
 
 
 def test_an_rl_run_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
-    cell = ("+experiment=saturation", "pm=xs", "rm=xs", "rl.steps=30", "rl.checkpoint_every=2")
+    cell = ("+experiment=saturation", "pm=xs", "rm=xs", "rl.steps=12", "rl.checkpoint_every=2")
     killed = _kill_at_first_checkpoint(tmp_path, *cell)
     assert not (killed / "results.csv").exists()
 
     resumed = run_experiment(tmp_path, *cell, "resume=true")
     assert f"resuming the run stopped in {killed}" in resumed.stdout
+    job_logs = [p.read_text() for p in (tmp_path / "outputs" / "saturation").rglob("__main__.log")]
+    assert sum("for 12 steps, resumed from" in log for log in job_logs) == 1
     whole = run_experiment(tmp_path, *cell, "rerun=true")  # the same run, never stopped
     assert "resuming" not in whole.stdout
     rows = _rows(tmp_path, "saturation").sort_values("run_dir")
     assert len(rows) == 2 and not list((tmp_path / "outputs").rglob(str(RL_CHECKPOINT)))
     measured = [c for c in columns_of(SaturationRow) if c not in ("run_dir", "rl_seconds")]
     assert rows.iloc[0][measured].equals(rows.iloc[1][measured])
-    assert rows["rl_steps"].tolist() == [30, 30]
+    assert rows["rl_steps"].tolist() == [12, 12]
 
 
 def test_mismatch_sweep_writes_curves_and_table(tmp_path):

@@ -9,6 +9,7 @@ from hydra import compose, initialize_config_dir
 
 from seam_exp.errors import UserError
 from seam_exp.models.train import sft_policy, trained_reward
+from seam_exp.rl.module import RLHFModule
 from seam_exp.rl.run import EVAL_SAMPLES_FILE, HISTORY_FILE, rl_finetune
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import CONF_DIR
@@ -101,7 +102,13 @@ def test_a_stopped_run_resumes_to_the_numbers_of_an_uninterrupted_one(tiny_world
 
     with open_dict(cfg):
         cfg.resume = True
+    rollouts = []
+    make_experience = RLHFModule.make_experience
+    monkeypatch.setattr(
+        RLHFModule, "make_experience", lambda m, rows: rollouts.append(1) or make_experience(m, rows)
+    )
     resumed = rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "stopped")
+    assert len(rollouts) == 3  # steps 3, 4 and 5: the two before the checkpoint are not redone
     assert [h["step"] for h in resumed.history] == [0, 2, 4, 5]
     assert pd.DataFrame(resumed.history).equals(pd.DataFrame(whole.history))
     for name, weight in whole.module.policy.state_dict().items():
