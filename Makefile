@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast lint figures bench clean
+.PHONY: install run test test-fast lint figures bench bench-grid clean
 
 # torch first and pinned: an unpinned torch (even as a dependency) can pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -39,7 +39,12 @@ figures: install
 	$(PY) -m seam_exp.figures outputs
 
 bench: install
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) -m seam_exp.bench
+
+# The grid of `make run`, cold and warm, in a fresh cache (an hour or more on 2 cores).
+bench-grid: install
+	$(PY) -m seam_exp.bench --sections grid --out benchmarks/grid.md
 
 clean:
 	rm -rf outputs .cache

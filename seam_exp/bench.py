@@ -1,14 +1,20 @@
-"""`make bench`: measured speed and memory of the hot paths, printed as a table (never asserted).
+"""`make bench`: measured speed and memory, printed as tables and written to benchmarks/latest.md with the
+machine they were measured on (never asserted: targets live here, not in tests).
 
-For each model size: SFT training step time, exact log-prob throughput (the SEAM/PPO hot path),
-sampling throughput and RM scoring throughput, on the default world, with the threads the machine has.
+Sections (`--sections`): `sizes`, per model size the SFT step time and the throughput of exact log-probs,
+sampling and RM scoring; `seam`, SEAM scoring side by side with the authors' scoring style and the
+forward-pass bound (seam_exp/bench_seam.py); `rl`, this project's PPO and RLOO against TRL's RLOOTrainer
+at equal settings (seam_exp/bench_rl.py); `grid`, `make run` cold and warm with each job's peak memory
+(seam_exp/bench_grid.py; `make bench-grid`, an hour or more on 2 cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -91,36 +97,105 @@ def seam_rows(sizes: list[str], scale: str, n_prompts: int, k: int, repeats: int
     return rows
 
 
+def machine() -> str:
+    """What the numbers were measured on: a benchmark figure means nothing without it."""
+    import platform
+
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+        f"transformers {transformers.__version__}, Python {platform.python_version()}"
+    )
+
+
+def with_ratios(rows: list[dict]) -> pd.DataFrame:
+    """The RL arms, with this project's samples per second over TRL's (same settings)."""
+    df = pd.DataFrame(rows)
+    if "samples/s" in df and (df["arm"] == "trl_rloo").any():
+        trl = df.loc[df["arm"] == "trl_rloo", "samples/s"].iloc[0]
+        df["samples/s over TRL RLOO"] = df["samples/s"] / trl
+    return df
+
+
+SECTIONS = ("sizes", "seam", "rl", "grid")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sections", default="sizes,seam,rl", help=f"any of {', '.join(SECTIONS)}")
     parser.add_argument("--sizes", default="xs,s,m,l")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scale", default="default")
     parser.add_argument("--seam-prompts", type=int, default=200)
     parser.add_argument("--seam-k", type=int, default=8)
+    parser.add_argument("--rl-cell", default="xs")
+    parser.add_argument("--rl-steps", type=int, default=None, help="RL steps (default: the scale's)")
+    parser.add_argument("--out", default="benchmarks/latest.md")
     args = parser.parse_args()
-    rows = []
-    start = time.perf_counter()
-    for size in args.sizes.split(","):
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose(
-                "config", overrides=["+experiment=world", f"scale={args.scale}", f"pm={size}", f"rm={size}"]
-            )
-        world = world_from(cfg)
-        if not rows:
-            print(
-                f"world ready in {time.perf_counter() - start:.1f} s; torch threads {torch.get_num_threads()}"
-            )
-        rows.append(bench_size(cfg, world, args.batch_size, args.repeats))
-    print(to_markdown(pd.DataFrame(rows), floatfmt=".1f"))
-    seam = seam_rows(args.sizes.split(","), args.scale, args.seam_prompts, args.seam_k, args.repeats)
+    sections = args.sections.split(",")
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section {unknown[0]!r}; valid: {', '.join(SECTIONS)}")
+    sizes = args.sizes.split(",")
+    report = [f"# Benchmarks\n\nMeasured {time.strftime('%Y-%m-%d')} on {machine()}.\n"]
+
+    def show(title: str, df: pd.DataFrame, floatfmt: str) -> None:
+        text = f"## {title}\n\n{to_markdown(df, floatfmt=floatfmt)}\n"
+        print(text)
+        report.append(text)
+
+    if "sizes" in sections:
+        rows = []
+        for size in sizes:
+            with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+                cfg = compose(
+                    "config",
+                    overrides=["+experiment=world", f"scale={args.scale}", f"pm={size}", f"rm={size}"],
+                )
+            rows.append(bench_size(cfg, world_from(cfg), args.batch_size, args.repeats))
+        show(
+            f"Hot paths per model size (batch {args.batch_size}, mean of {args.repeats})",
+            pd.DataFrame(rows),
+            ".1f",
+        )
+    if "seam" in sections:
+        seam = seam_rows(sizes, args.scale, args.seam_prompts, args.seam_k, args.repeats)
+        title = f"SEAM scoring of {args.seam_prompts} RL prompts x (1 + k={args.seam_k}) answers, median of {args.repeats}"
+        show(title, pd.DataFrame(seam), ".2f")
+    if "rl" in sections:
+        from seam_exp.bench_rl import rl_rows
+
+        rl = with_ratios(rl_rows(args.scale, args.rl_cell, args.rl_steps, torch.get_num_threads()))
+        show(
+            f"RL on the {args.rl_cell} cell, this project against TRL RLOOTrainer (seam_exp/bench_rl.py)",
+            rl,
+            ".3f",
+        )
+    if "grid" in sections:
+        from seam_exp.bench_grid import grid_rows
+
+        show(
+            "The grid of `make run`, cold and warm (seam_exp/bench_grid.py)",
+            pd.DataFrame(grid_rows(args.scale)),
+            ".0f",
+        )
     print(
-        f"\nSEAM scoring of {args.seam_prompts} RL prompts x (1 + k={args.seam_k}) answers, median of {args.repeats}:"
+        f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
     )
-    print(to_markdown(pd.DataFrame(seam), floatfmt=".2f"))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak resident memory: {peak_mb:.0f} MiB")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(report))
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":

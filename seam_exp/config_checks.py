@@ -26,7 +26,9 @@ from seam_exp.seam.candidates.gpt import BACKENDS
 from seam_exp.seam.formula import FORMULAS
 from seam_exp.selection.filters import parse_method
 from seam_exp.utils.trainer import RL_IS_ONE_PROCESS, distributed
+from seam_exp.world.judge import JUDGE_BACKENDS
 from seam_exp.world.labeler import TIE_POLICIES
+from seam_exp.world.stack_exchange import SOURCES as STACK_EXCHANGE_SOURCES
 
 
 class BadValue(ValueError):
@@ -80,6 +82,15 @@ RULES: dict[str, list[tuple]] = {
         ("labeler.tau", float, ">0"),
         ("labeler.noise", float, "[0,0.5]"),
         ("labeler.tie_policy", str, TIE_POLICIES),
+        # data=stack_exchange
+        ("source", str, STACK_EXCHANGE_SOURCES),
+        ("max_questions", int, ">=1", OPTIONAL),
+        ("rm_test_fraction", float, "(0,1)"),
+        ("judge.backend", str, JUDGE_BACKENDS),
+        ("judge.temperature", float, ">=0"),
+        ("judge.max_retries", int, ">=0"),
+        ("judge.parse_retries", int, ">=0"),
+        ("judge.concurrency", int, ">=1"),
     ],
     "pm": [
         ("source", str, SOURCES),
@@ -247,6 +258,8 @@ def check_config(cfg: DictConfig) -> None:
             raise BadValue(f"selection.method: {e}") from None
     if "augmentation" in cfg:
         _check_augmentation(cfg.augmentation)
+    if cfg.get("task") and "data" in cfg:
+        _check_data_source(cfg.task, cfg.data.name)
     if (
         cfg.get("task")
         and "trainer" in cfg
@@ -260,6 +273,15 @@ def check_config(cfg: DictConfig) -> None:
         if scratch and arch.hidden_size % arch.num_attention_heads:
             heads = arch.num_attention_heads
             raise BadValue(f"{group}.arch.hidden_size: must be a multiple of num_attention_heads ({heads})")
+
+
+def _check_data_source(task: str, data: str) -> None:
+    if data not in experiments.get(task).data:
+        takers = [n for n in experiments.names() if data in experiments.get(n).data]
+        raise BadValue(
+            f"data: {task} needs the preference world (its gold formula, labeler or families); "
+            f"data={data} runs with {', '.join(takers) or 'no experiment'}"
+        )
 
 
 def _check_augmentation(node: DictConfig) -> None:

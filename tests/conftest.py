@@ -14,6 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 from seam_exp.utils.cache import ArtifactCache  # noqa: E402
+from tests.fake_openai import FakeServer  # noqa: E402
 
 # `make test` runs two pytest-xdist workers on two cores: one torch thread each, or they oversubscribe.
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -29,3 +30,17 @@ def tiny_world_config(**overrides) -> WorldConfig:
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory):
     return load_world(tiny_world_config(), ArtifactCache(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    # A proxy from the environment would send our 127.0.0.1 requests elsewhere.
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def server(no_proxy):
+    s = FakeServer()
+    yield s
+    s.close()

@@ -35,6 +35,9 @@ class Experiment:
     aggregate: Callable[[Path], list[Path]] | None = None
     # Whether its jobs run RL, which stays one process: a DDP trainer is refused before any work starts.
     runs_rl: bool = False
+    # The `data` presets it runs on: most read the preference world's own machinery (its gold formula,
+    # labeler, families); other data is refused when the config is composed.
+    data: tuple[str, ...] = ("world",)
 
 
 def names() -> list[str]:

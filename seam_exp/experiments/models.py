@@ -27,4 +27,4 @@ def run(cfg: DictConfig) -> dict:
     return {"artifact": cfg.artifact, "name": cfg[cfg.artifact].name, "trained_now": trained_now, **info}
 
 
-EXPERIMENT = Experiment(run=run)
+EXPERIMENT = Experiment(run=run, data=("world", "stack_exchange"))

@@ -300,4 +300,6 @@ def aggregate(outputs: Path) -> list[Path]:
     return written
 
 
-EXPERIMENT = Experiment(run=run, row=SaturationRow, aggregate=aggregate, runs_rl=True)
+EXPERIMENT = Experiment(
+    run=run, row=SaturationRow, aggregate=aggregate, runs_rl=True, data=("world", "stack_exchange")
+)

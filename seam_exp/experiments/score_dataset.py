@@ -26,13 +26,13 @@ from seam_exp.selection.dataset_tool import (
     check_table,
     load_causal_lm,
     load_sequence_rm,
-    read_table,
     score_table,
     write_outputs,
 )
 from seam_exp.selection.prompt_scores import rl_prompt_ids
 from seam_exp.utils.config import to_container
 from seam_exp.utils.runtime import cache_from, output_dir, set_threads
+from seam_exp.utils.table_io import read_table
 
 log = logging.getLogger(__name__)
 SUFFIX = {"parquet": ".parquet", "jsonl": ".jsonl", "datasets": ""}
@@ -96,4 +96,4 @@ def run(cfg: DictConfig) -> Path:
     return out
 
 
-EXPERIMENT = Experiment(run=run)
+EXPERIMENT = Experiment(run=run, data=("world", "stack_exchange"))

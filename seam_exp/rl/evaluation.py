@@ -125,6 +125,9 @@ class GoldEvaluator:
         }
 
     def correct_rate(self, samples: PolicySamples) -> float:
+        """Share of samples whose answer is right (NaN on judged data, which has no notion of it)."""
+        if not hasattr(self.world, "components"):
+            return float("nan")
         ids = [self.prompt_ids[i] for i in samples.prompt_index]
         return float(
             np.mean(

@@ -98,9 +98,11 @@ def rl_finetune(
     out_dir: Path,
     rl: RLConfig | None = None,
     prompts=None,
+    callbacks: list | None = None,
 ) -> RLRun:
     """RL of the SFT policy in pm_dir against the RM in rm_dir on `prompts` (rows of the world's RL split,
-    all of them by default; a selection passes its kept subset, with the same steps and batch)."""
+    all of them by default; a selection passes its kept subset, with the same steps and batch); `callbacks`
+    are extra Lightning callbacks (a profiler, the bench's step clock)."""
     rl = rl or rl_config(cfg.rl)
     if distributed(cfg.trainer):
         raise UserError(f"{RL_IS_ONE_PROCESS}: strategy {cfg.trainer.get('strategy')}")
@@ -114,7 +116,13 @@ def rl_finetune(
     reference, _ = load_policy(pm_dir)
     reward_model, _ = load_reward(rm_dir)
     module = RLHFModule(
-        policy.train(), reference, reward_model, tokenizer, rl, gold_fn=world.gold, checkpoint_dir=out_dir
+        policy.train(),
+        reference,
+        reward_model,
+        tokenizer,
+        rl,
+        gold_fn=world.gold if world.gold_is_free else None,  # a judge is asked only about eval samples
+        checkpoint_dir=out_dir,
     )
 
     def evaluator_on(rows) -> GoldEvaluator:
@@ -135,7 +143,7 @@ def rl_finetune(
     validator = evaluator_on(val_rows) if len(val_rows["prompt_id"]) else None
     evaluation = GoldEvaluation(evaluator, rl.eval.every, validator)
     schedule = PromptSchedule(prompts, rl.rollout.prompts_per_step, rl.steps, cfg.seed)
-    trainer = rl_trainer(cfg, out_dir, [schedule, evaluation], rl.checkpoint_every)
+    trainer = rl_trainer(cfg, out_dir, [schedule, evaluation, *(callbacks or [])], rl.checkpoint_every)
     resume_from = last_checkpoint(out_dir) if cfg.get("resume", False) else None
     log.info(
         "%s of pm=%s against rm=%s for %d steps%s",

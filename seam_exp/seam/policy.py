@@ -40,6 +40,11 @@ def load_checkpoint(folder: Path):
     return model.eval(), PreTrainedTokenizerFast.from_pretrained(str(folder))
 
 
+def fine_tuned(pm: DictConfig) -> bool:
+    """Whether a pm preset is fine-tuned on the data (a pretrained one may be used as shipped)."""
+    return float(pm.sft.lr) > 0 and int(pm.sft.max_steps) > 0
+
+
 def load_pm(cfg: DictConfig, world, cache):
     """(model, tokenizer, policy label, identity for cache keys) of the PM that SEAM weights with."""
     if cfg.seam.policy.source == "rl":
@@ -50,11 +55,11 @@ def load_pm(cfg: DictConfig, world, cache):
         return model, tok, "rl", _checkpoint_id(folder)
     if cfg.seam.policy.source != "sft":
         raise ValueError(f"unknown seam.policy.source '{cfg.seam.policy.source}'; valid: sft, rl")
-    if cfg.pm.source == "scratch":
+    if cfg.pm.source == "scratch" or fine_tuned(cfg.pm):
         folder, _ = sft_policy(cfg, world, cache)
         model, tok = load_policy(folder)
         return model, tok, "sft", {"sft": policy_key(cfg, world), "artifact": folder.name}
-    # A pretrained PM (gguf/hub) is used as shipped: its "SFT policy" is the instruct model itself.
+    # A pretrained PM with no SFT (lr or steps 0, e.g. SmolLM2-Instruct) is used as shipped.
     tok = pretrained_tokenizer(cfg.pm)
     model = build_policy(cfg.pm, tok).eval()
     ident = {k: v for k, v in to_container(cfg.pm).items() if k in ("name", "source", "gguf", "hub_id")}

@@ -30,6 +30,8 @@ class TableProblem:
 
 
 class PromptTable:
+    gold_is_free = True  # unknown, hence NaN: nothing to pay for
+
     def __init__(self, questions: Sequence[str], references: Sequence[str]):
         questions, references = [str(q) for q in questions], [str(r) for r in references]
         if len(questions) != len(references):

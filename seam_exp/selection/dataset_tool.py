@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
-from datasets import Dataset, load_from_disk
+from datasets import Dataset
 
 from seam_exp.errors import UserError
 from seam_exp.seam.formula import formula_scores, least_seamless
@@ -25,39 +24,7 @@ from seam_exp.seam.prompt_table import PromptTable
 from seam_exp.seam.scoring import pm_scores, rm_scores
 from seam_exp.selection.prompt_scores import reference_perplexity
 
-FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
 OUTPUT_COLUMNS = ("seam", "least_seamless", "ref_perplexity")
-
-
-def format_of(path: Path) -> str:
-    if path.is_dir():
-        return "datasets"
-    if path.suffix in FORMATS:
-        return FORMATS[path.suffix]
-    raise UserError(f"{path}: not a .parquet, .jsonl or datasets folder")
-
-
-def read_table(path: str | Path) -> tuple[Dataset, str]:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file or folder")
-    fmt = format_of(path)
-    try:
-        if fmt == "datasets":
-            data = load_from_disk(str(path))
-        elif fmt == "parquet":
-            data = Dataset(pq.read_table(str(path)))  # (from_parquet cannot read a file with no rows)
-        elif not path.read_text().strip():
-            raise UserError(f"{path}: the dataset has no rows")
-        else:
-            data = Dataset.from_json(str(path))
-    except UserError:
-        raise
-    except Exception as exc:  # any reader failure is the file's problem, reported in one line
-        raise UserError(f"{path}: cannot be read as {fmt} ({type(exc).__name__})") from None
-    if not isinstance(data, Dataset):
-        raise UserError(f"{path}: holds several splits; point to one split's folder")
-    return data, fmt
 
 
 def check_table(data: Dataset, path, prompt_column: str, chosen_column: str) -> None:

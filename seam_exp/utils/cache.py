@@ -55,7 +55,7 @@ def source_version(package_dir: Path) -> str:
     return stable_hash(trees, length=12)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -69,7 +69,8 @@ def _files(folder: Path) -> list[Path]:
 
 def write_manifest(folder: Path, config: Any) -> None:
     files = {
-        str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": _sha256(p)} for p in _files(folder)
+        str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": file_sha256(p)}
+        for p in _files(folder)
     }
     (folder / MANIFEST).write_text(json.dumps({"config": config, "files": files}, indent=1, default=str))
 
@@ -85,7 +86,7 @@ def is_complete(folder: Path) -> bool:
         return False
     for rel, meta in files.items():
         path = folder / rel
-        if not path.is_file() or path.stat().st_size != meta["size"] or _sha256(path) != meta["sha256"]:
+        if not path.is_file() or path.stat().st_size != meta["size"] or file_sha256(path) != meta["sha256"]:
             return False
     return True
 

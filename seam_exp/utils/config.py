@@ -35,7 +35,19 @@ def _middle_of(values: Any) -> int | str:
     return int(middle) if middle.isdigit() else middle
 
 
-RESOLVERS = {"int_mul": _int_mul, "steps_for": _steps_for, "last_of": _last_of, "middle_of": _middle_of}
+def _largest_first(values: Any) -> str:
+    """A comma-separated axis that grows (xs,s,m,l) in reverse: a sweep over it starts its longest jobs
+    first, so that the two parallel jobs finish together instead of one core waiting on the last big job."""
+    return ",".join(reversed([v.strip() for v in str(values).split(",")]))
+
+
+RESOLVERS = {
+    "int_mul": _int_mul,
+    "steps_for": _steps_for,
+    "last_of": _last_of,
+    "middle_of": _middle_of,
+    "largest_first": _largest_first,
+}
 
 
 def register_resolvers() -> None:

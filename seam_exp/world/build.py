@@ -102,6 +102,8 @@ class WorldConfig:
 class World:
     """The built world: datasets, tokenizer, and the gold oracle over its prompts."""
 
+    gold_is_free = True  # gold is a formula: computed on every RL rollout and SEAM candidate for the logs
+
     def __init__(self, cfg: WorldConfig, data: DatasetDict, tokenizer: PreTrainedTokenizerFast, path: Path):
         self.cfg, self.data, self.tokenizer, self.path = cfg, data, tokenizer, path
         self.facts = FactTable(cfg.num_entities, cfg.seed)
@@ -315,5 +317,11 @@ def load_world(cfg: WorldConfig, cache: ArtifactCache) -> World:
 
 
 def world_from(cfg) -> World:
-    """The world of a run's config (`data` group), loaded from or built into the run's artifact cache."""
+    """The data of a run's config (`data` group), loaded from or built into the run's artifact cache: the
+    preference world, or the paper's Stack Exchange data judged by an LLM (world/stack_exchange.py, which
+    has the same attributes)."""
+    if cfg.data.name == "stack_exchange":
+        from seam_exp.world.stack_exchange import load_stack_exchange  # it builds on this module
+
+        return load_stack_exchange(cfg.data, cache_from(cfg))
     return load_world(to_dataclass(WorldConfig, cfg.data, "data"), cache_from(cfg))

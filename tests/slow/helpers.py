@@ -10,9 +10,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def experiment_command(tmp_path: Path, *args: str) -> tuple[list[str], dict]:
-    """The command line and environment of an experiment run in tmp_path's outputs and cache."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SEAM_EXP_CACHE": str(tmp_path / "cache")}
+def experiment_command(tmp_path: Path, *args: str, env: dict | None = None) -> tuple[list[str], dict]:
+    """The command line and environment (os.environ plus `env`) of an experiment run in tmp_path's
+    outputs and cache."""
+    env = {**os.environ, **(env or {}), "HF_HUB_OFFLINE": "1", "SEAM_EXP_CACHE": str(tmp_path / "cache")}
     # Under pytest-xdist two workers share the cores: one thread per experiment, unless a test sets it.
     threads = [] if any(a.startswith("trainer.num_threads=") for a in args) else ["trainer.num_threads=1"]
     cmd = [
@@ -28,8 +29,10 @@ def experiment_command(tmp_path: Path, *args: str) -> tuple[list[str], dict]:
     return cmd, env
 
 
-def run_experiment(tmp_path: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    cmd, env = experiment_command(tmp_path, *args)
+def run_experiment(
+    tmp_path: Path, *args: str, timeout: int = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    cmd, env = experiment_command(tmp_path, *args, env=env)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc

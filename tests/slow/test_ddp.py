@@ -5,6 +5,7 @@ global batch. RL under DDP stops with a one-line error."""
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -70,19 +71,24 @@ def test_ddp_on_two_cpu_processes_keeps_weights_equal_and_trains_as_well_as_one(
         return trainer
 
     monkeypatch.setattr(model_training, "_trainer", with_digests)
+    start = time.perf_counter()
     ddp_dir, trained = sft_policy(_cfg("ddp_cpu"), tiny_world, cache)
+    ddp_seconds = time.perf_counter() - start
     assert trained
     digests = {p.name: p.read_text() for p in tmp_path.glob("rank*.sha256")}
     assert sorted(digests) == ["rank0.sha256", "rank1.sha256"] and len(set(digests.values())) == 1
     monkeypatch.undo()
 
     # DDP is its own artifact (its data order differs), as good as one process up to seed noise
+    start = time.perf_counter()
     single = [sft_policy(_cfg("cpu", seed), tiny_world, cache)[0] for seed in (0, 1)]
+    one_seconds = (time.perf_counter() - start) / 2
     assert ddp_dir not in single
     ddp_nll = _held_out_nll(ddp_dir, tiny_world)
     nll = [_held_out_nll(d, tiny_world) for d in single]
     untrained = _held_out_nll(sft_policy(_cfg("cpu", steps=0), tiny_world, cache)[0], tiny_world)
     print(f"held-out NLL: DDP {ddp_nll:.4f}, one process seeds 0/1 {nll[0]:.4f}/{nll[1]:.4f}")
+    print(f"SFT wall time: DDP on 2 processes {ddp_seconds:.1f} s, one process {one_seconds:.1f} s")
     assert ddp_nll < untrained
     assert abs(ddp_nll - nll[0]) <= max(3 * abs(nll[1] - nll[0]), 0.02 * nll[0])
 

@@ -26,8 +26,9 @@ def test_every_experiment_composes_at_every_scale(experiment, scale):
     check_config(cfg)  # every shipped config passes the value checks
     assert cfg.task
     assert cfg.scale.name == scale
-    world = to_dataclass(WorldConfig, cfg.data, "data")
-    assert world.prompts_per_family == cfg.scale.world.prompts_per_family
+    if cfg.data.name == "world":  # (paper_rlhf reads the paper's data instead)
+        world = to_dataclass(WorldConfig, cfg.data, "data")
+        assert world.prompts_per_family == cfg.scale.world.prompts_per_family
     assert cfg.pm.sft.max_steps == cfg.scale.sft_steps  # budget 1.0
 
 
@@ -174,6 +175,32 @@ def test_rl_under_ddp_is_refused_before_any_work_and_model_training_is_not(exper
         check([f"+experiment={experiment}", "trainer=ddp_cpu"])
     check(["+experiment=models", "trainer=ddp_cpu"])
     check([f"+experiment={experiment}", "trainer=cpu", "rl.checkpoint_every=0"])
+
+
+@pytest.mark.parametrize("experiment", ["seam", "selection", "augmentation", "sanity", "world"])
+def test_an_experiment_that_needs_the_world_refuses_other_data_before_any_work(experiment):
+    with pytest.raises(ConfigError) as info:
+        check([f"+experiment={experiment}", "data=stack_exchange"])
+    assert str(info.value) == (
+        f"data: {experiment} needs the preference world (its gold formula, labeler or families); "
+        "data=stack_exchange runs with models, saturation, score_dataset"
+    )
+    check(["+experiment=paper_rlhf", "data.source=hub", "data.max_questions=100"])
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("data.source=web", "data.source: unknown 'web'; valid: local, hub"),
+        ("data.judge.concurrency=0", "data.judge.concurrency: must be >= 1, got 0"),
+        ("data.judge.backend=gpt4", "data.judge.backend: unknown 'gpt4'; valid: openai, none"),
+        ("data.max_questions=0", "data.max_questions: must be >= 1, got 0"),
+    ],
+)
+def test_a_bad_value_of_the_papers_data_is_one_line(override, expected):
+    with pytest.raises(ConfigError) as info:
+        check(["+experiment=paper_rlhf", override])
+    assert str(info.value) == expected
 
 
 def test_a_bad_value_in_one_sweep_point_is_caught_before_any_job(tmp_path):

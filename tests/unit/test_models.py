@@ -9,6 +9,7 @@ from hydra import compose, initialize_config_dir
 from transformers import LlamaForCausalLM, LlamaForSequenceClassification
 
 from seam_exp.cli import CONF_DIR
+from seam_exp.models import generation
 from seam_exp.models.batching import encode_pairs
 from seam_exp.models.factory import llama_config
 from seam_exp.models.generation import GenerationSettings, generate
@@ -96,6 +97,54 @@ def test_batched_greedy_generation_equals_one_prompt_at_a_time(policy, tiny_worl
     ]
     assert together.texts == alone
     assert together.prompt_index == list(range(5))
+
+
+@pytest.fixture(scope="module")
+def sft_xs(tiny_world, tmp_path_factory):
+    """A briefly trained policy: its answers end (EOS) after varied numbers of tokens, or run long."""
+    folder, _ = sft_policy(
+        _cfg(tmp_path_factory.mktemp("sft")), tiny_world, ArtifactCache(tmp_path_factory.mktemp("c"))
+    )
+    return load_policy(folder)[0]
+
+
+@pytest.mark.parametrize(
+    "settings, greedy",
+    [
+        (GenerationSettings(max_new_tokens=24), False),
+        (GenerationSettings(max_new_tokens=24, temperature=0.7, top_k=20, top_p=0.9), False),
+        (GenerationSettings(max_new_tokens=24, temperature=1.6), False),
+        (GenerationSettings(max_new_tokens=24), True),
+    ],
+)
+def test_sampling_drops_finished_rows_yet_draws_exactly_what_hf_generate_draws(
+    sft_xs, tiny_world, monkeypatch, settings, greedy
+):
+    tok = tiny_world.tokenizer
+    prompts = tiny_world.data["eval"]["prompt"][:12]
+    same_length = [
+        p
+        for p in tiny_world.data["eval"]["prompt"]
+        if len(tok(p)["input_ids"]) == len(tok(prompts[0])["input_ids"])
+    ]
+
+    def both(prompt_list, n):
+        runs = []
+        for exact in (True, False):  # False: HF `generate` itself
+            monkeypatch.setattr(generation, "samples_like_generate", lambda model, exact=exact: exact)
+            samples = generate(
+                sft_xs, tok, prompt_list, n=n, settings=settings, greedy=greedy, batch_size=16, seed=3
+            )
+            runs.append((samples, torch.rand(4)))  # and the random stream continues the same way
+        return runs
+
+    lengths = set()
+    for prompt_list, n in ((prompts, 3), (same_length[:5], 2)):  # padded prompts; none padded (no mask)
+        (ours, after_ours), (hf, after_hf) = both(prompt_list, n)
+        assert ours.response_ids == hf.response_ids and ours.has_eos == hf.has_eos
+        assert torch.equal(after_ours, after_hf)
+        lengths |= {len(r) for r in ours.response_ids}
+    assert len(lengths) >= 3  # rows finished at different steps, so rows were dropped along the way
 
 
 def _cfg(tmp_path, **extra):

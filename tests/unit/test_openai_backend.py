@@ -1,9 +1,6 @@
 """OpenAIWriter against a fake OpenAI-compatible server on 127.0.0.1."""
 
-import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,65 +10,12 @@ from seam_exp.seam.candidates.openai_writer import (
     OpenAIHTTPError,
     OpenAIWriter,
 )
-
-
-class FakeServer:
-    """Answers each POST with the next (status, body) from `script`; records every request."""
-
-    def __init__(self):
-        self.script: list[tuple[int, dict]] = []
-        self.requests: list[dict] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers["Content-Length"])
-                fake.requests.append(
-                    {
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "body": json.loads(self.rfile.read(length)),
-                    }
-                )
-                status, body = fake.script.pop(0) if fake.script else (200, completion("default"))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def completion(text: str) -> dict:
-    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+from tests.fake_openai import completion
 
 
 @pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    # A proxy from the environment would send our 127.0.0.1 requests elsewhere.
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def server():
-    s = FakeServer()
-    yield s
-    s.close()
+def _no_proxy(no_proxy):
+    pass
 
 
 def writer(server, **kw) -> OpenAIWriter:

@@ -72,7 +72,8 @@ def candidate_frame(world: World, built: dict[int, list[Worse]], variant: str) -
                 }
             )
     df = pd.DataFrame(rows)
-    df["gold"] = world.gold(df["prompt_id"].tolist(), df["text"].tolist())
+    # (NaN where gold costs a judge call per text: judged data)
+    df["gold"] = world.gold(df["prompt_id"].tolist(), df["text"].tolist()) if world.gold_is_free else np.nan
     return df
 
 

@@ -1,20 +1,14 @@
 """The "GPT" worse-answer writer for any OpenAI-compatible chat completions endpoint (OpenAI, vLLM,
-llama.cpp server, ...).
-
-Standard library only (urllib): all we need is one JSON POST, and the official SDK would add a heavy
-dependency tree (httpx, pydantic, ...) to a package whose default path never calls it.
-"""
+llama.cpp server, ...), through the project's one chat client (seam_exp/utils/chat_client.py)."""
 
 from __future__ import annotations
 
-import http
-import json
-import os
-import time
-import urllib.error
-import urllib.request
-
-from seam_exp.errors import UserError
+from seam_exp.utils.chat_client import (  # noqa: F401 - the errors are re-exported
+    ChatClient,
+    MissingAPIKeyError,
+    OpenAIBackendError,
+    OpenAIHTTPError,
+)
 
 ERROR_KINDS = {
     "factual": "contains a factual error (a wrong fact, number, or name) while still looking plausible",
@@ -41,38 +35,9 @@ def worse_answer_messages(question: str, reference: str, kind: str) -> list[dict
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-class OpenAIBackendError(UserError, RuntimeError):
-    """The endpoint could not produce a completion (down, refusing, out of retries): the user's to fix, so
-    the entry point reports it in one line."""
-
-
-class MissingAPIKeyError(OpenAIBackendError):
-    """No API key was passed and the environment variable holding it is unset."""
-
-
-class OpenAIHTTPError(OpenAIBackendError):
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
-
-
-def _status_line(code: int) -> str:
-    try:
-        return f"{code} {http.HTTPStatus(code).phrase}"
-    except ValueError:
-        return str(code)
-
-
-def _is_retryable(code: int) -> bool:
-    return code == 429 or code >= 500
-
-
 class OpenAIWriter:
-    """Asks a chat model for a worse answer of a given error kind (see ERROR_KINDS).
-
-    Retries 429, 5xx and connection errors with exponential backoff (backoff * 2**attempt seconds, or the
-    server's Retry-After if longer), up to max_retries retries; any other HTTP error is raised at once.
-    """
+    """Asks a chat model for a worse answer of a given error kind (see ERROR_KINDS); retries and errors are
+    the chat client's."""
 
     def __init__(
         self,
@@ -86,66 +51,20 @@ class OpenAIWriter:
         temperature: float = 0.7,
         max_tokens: int | None = None,
     ):
-        key = api_key or os.environ.get(api_key_env)
-        if not key:
-            # Fail at construction: offline runs must stop before any work, with one clear line.
-            raise MissingAPIKeyError(f"no API key for {base_url}: set the {api_key_env} environment variable")
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.api_key_env = api_key_env
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self._key = key
+        self.client = ChatClient(base_url, model, api_key, api_key_env, timeout, max_retries, backoff)
+        self.temperature, self.max_tokens = temperature, max_tokens
+
+    @property
+    def url(self) -> str:
+        return self.client.url
+
+    @property
+    def model(self) -> str:
+        return self.client.model
 
     def __repr__(self) -> str:  # never print the key
         return f"OpenAIWriter(url={self.url!r}, model={self.model!r})"
 
-    def messages(self, question: str, reference: str, kind: str) -> list[dict[str, str]]:
-        return worse_answer_messages(question, reference, kind)
-
     def rewrite_worse(self, question: str, reference: str, kind: str) -> str:
-        body = {
-            "model": self.model,
-            "messages": self.messages(question, reference, kind),
-            "temperature": self.temperature,
-        }
-        if self.max_tokens is not None:
-            body["max_tokens"] = self.max_tokens
-        data = self._post(body)
-        try:
-            return data["choices"][0]["message"]["content"].strip()
-        except (KeyError, IndexError, TypeError, AttributeError) as e:
-            raise OpenAIBackendError(f"unexpected response from {self.url}: {str(data)[:200]}") from e
-
-    def _post(self, body: dict) -> dict:
-        payload = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self._key}"}
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            wait = self.backoff * 2**attempt
-            req = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return json.loads(resp.read())
-            except urllib.error.HTTPError as e:  # before URLError: HTTPError is a subclass
-                detail = e.read()[:300].decode(errors="replace")
-                e.close()
-                msg = f"OpenAI endpoint returned {_status_line(e.code)}"
-                if e.code in (401, 403):
-                    raise OpenAIHTTPError(f"{msg}: check the API key in {self.api_key_env}", e.code) from None
-                if not _is_retryable(e.code):
-                    raise OpenAIHTTPError(f"{msg}: {detail}", e.code) from None
-                last = msg
-                retry_after = e.headers.get("Retry-After", "") if e.headers else ""
-                if retry_after.isdigit():
-                    wait = max(wait, float(retry_after))
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-                last = f"connection error: {getattr(e, 'reason', e)}"
-            except json.JSONDecodeError as e:
-                raise OpenAIBackendError(f"{self.url} returned a non-JSON body") from e
-            if attempt < self.max_retries:
-                time.sleep(wait)
-        raise OpenAIBackendError(f"{self.url} failed after {self.max_retries + 1} attempts; last: {last}")
+        messages = worse_answer_messages(question, reference, kind)
+        return self.client.complete(messages, self.temperature, self.max_tokens)
