@@ -28,6 +28,7 @@ from seam_exp.models.logprob import response_logprobs
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import reward_scores
 from seam_exp.reporting.tables import to_markdown
+from seam_exp.utils.runtime import progress_bars_only_on_a_terminal
 from seam_exp.world.build import world_from
 
 
@@ -76,8 +77,11 @@ def bench_size(cfg, world, batch_size: int, repeats: int) -> dict:
     }
 
 
-def seam_rows(sizes: list[str], scale: str, n_prompts: int, k: int, repeats: int) -> list[dict]:
-    """SEAM scoring side by side (seam_exp/bench_seam.py) for each size's SFT PM and RM, and SmolLM2 as PM."""
+def seam_rows(
+    sizes: list[str], scale: str, n_prompts: int, smollm2_prompts: int, k: int, repeats: int
+) -> list[dict]:
+    """SEAM scoring side by side (seam_exp/bench_seam.py) for each size's SFT PM and RM, and SmolLM2 as PM
+    (on fewer prompts by default: the authors' style, one SmolLM2 forward per answer, costs ~0.3 s each)."""
     from seam_exp.bench_seam import bench_seam_scoring
     from seam_exp.experiments import prepare
     from seam_exp.models.train import load_reward, trained_reward
@@ -92,8 +96,9 @@ def seam_rows(sizes: list[str], scale: str, n_prompts: int, k: int, repeats: int
         pm, pm_tok, _, _ = load_pm(cfg, world, cache)
         rm, rm_tok = load_reward(trained_reward(cfg, world, cache)[0])
         fmt = prompt_format_of(cfg.pm, pm_tok)
-        row = bench_seam_scoring(world, pm, pm_tok, fmt, rm, rm_tok, n_prompts, k, repeats)
-        rows.append({"PM": pm_name, "RM": rm_name, **row})
+        n = smollm2_prompts if pm_name == "smollm2_135m" else n_prompts
+        row = bench_seam_scoring(world, pm, pm_tok, fmt, rm, rm_tok, n, k, repeats)
+        rows.append({"PM": pm_name, "RM": rm_name, "prompts": n, **row})
     return rows
 
 
@@ -137,22 +142,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scale", default="default")
     parser.add_argument("--seam-prompts", type=int, default=200)
+    parser.add_argument("--smollm2-prompts", type=int, default=40)
     parser.add_argument("--seam-k", type=int, default=8)
     parser.add_argument("--rl-cell", default="xs")
     parser.add_argument("--rl-steps", type=int, default=None, help="RL steps (default: the scale's)")
     parser.add_argument("--out", default="benchmarks/latest.md")
     args = parser.parse_args()
+    progress_bars_only_on_a_terminal()
     sections = args.sections.split(",")
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown section {unknown[0]!r}; valid: {', '.join(SECTIONS)}")
     sizes = args.sizes.split(",")
     report = [f"# Benchmarks\n\nMeasured {time.strftime('%Y-%m-%d')} on {machine()}.\n"]
+    out = Path(args.out)
 
     def show(title: str, df: pd.DataFrame, floatfmt: str) -> None:
+        """Print a section and rewrite the report with it: an hour-long run that fails later keeps it."""
         text = f"## {title}\n\n{to_markdown(df, floatfmt=floatfmt)}\n"
         print(text)
         report.append(text)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(report))
 
     if "sizes" in sections:
         rows = []
@@ -169,8 +180,10 @@ def main() -> None:
             ".1f",
         )
     if "seam" in sections:
-        seam = seam_rows(sizes, args.scale, args.seam_prompts, args.seam_k, args.repeats)
-        title = f"SEAM scoring of {args.seam_prompts} RL prompts x (1 + k={args.seam_k}) answers, median of {args.repeats}"
+        seam = seam_rows(
+            sizes, args.scale, args.seam_prompts, args.smollm2_prompts, args.seam_k, args.repeats
+        )
+        title = f"SEAM scoring of RL prompts x (1 + k={args.seam_k}) answers, median of {args.repeats}"
         show(title, pd.DataFrame(seam), ".2f")
     if "rl" in sections:
         from seam_exp.bench_rl import rl_rows
@@ -192,9 +205,6 @@ def main() -> None:
     print(
         f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(report))
     print(f"written to {out}")
 
 

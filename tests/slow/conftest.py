@@ -1,25 +1,36 @@
 """One smoke outputs tree shared by the slow tests that read each other's runs (the results notebook reads
-every experiment's figures): an experiment run with the same arguments runs once per session."""
+every experiment's figures): an experiment run with the same arguments runs once per session, whichever
+pytest-xdist worker asks first. The others wait on its lock and then read its outputs, so these tests need
+not sit on one worker (they used to, and that worker was `make test`'s critical path)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
+from seam_exp.utils.cache import stable_hash
 from tests.slow.helpers import run_experiment
 
 
 class SharedRuns:
     def __init__(self, root: Path):
-        self.root, self._done = root, {}
+        self.root = root
+        (root / "runs").mkdir(parents=True, exist_ok=True)
 
-    def run(self, *args: str):
-        if args not in self._done:
-            self._done[args] = run_experiment(self.root, *args)
-        return self._done[args]
+    def run(self, *args: str) -> None:
+        done = self.root / "runs" / f"{stable_hash(list(args))}.done"
+        with FileLock(f"{done}.lock"):
+            if not done.exists():
+                run_experiment(self.root, *args)
+                done.write_text(" ".join(args))
 
 
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory) -> SharedRuns:
-    return SharedRuns(tmp_path_factory.mktemp("smoke_runs"))
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base is a folder of the session's base, which all workers share.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return SharedRuns(shared / "smoke_runs")

@@ -28,7 +28,6 @@ AUGMENTATION_SMOKE = (
 )
 
 
-@pytest.mark.xdist_group("smoke_runs")
 def test_augmentation_sweep_adds_five_rows_per_instruction_and_never_an_eval_prompt(smoke_runs):
     smoke_runs.run(*AUGMENTATION_SMOKE)
     tmp_path = smoke_runs.root

@@ -9,6 +9,7 @@ from nbclient import NotebookClient
 
 from tests.slow.helpers import ROOT
 from tests.slow.test_augmentation_e2e import AUGMENTATION_SMOKE
+from tests.slow.test_rlhf_e2e import MISMATCH_PAPER_SMOKE, MISMATCH_SMOKE
 from tests.slow.test_seam_e2e import GROUND_TRUTH
 from tests.slow.test_selection_e2e import SELECTION_SMOKE
 
@@ -16,12 +17,11 @@ pytestmark = pytest.mark.slow
 ONE_CELL = ("scale.sweep.sizes=s", "trainer.num_threads=1")
 
 
-@pytest.mark.xdist_group("smoke_runs")
 def test_results_notebook_shows_every_experiments_tables_and_figures(smoke_runs, monkeypatch):
     for args in (
         ("+experiment=saturation", *ONE_CELL),
-        ("+experiment=mismatch", *ONE_CELL),
-        ("+experiment=mismatch_paper", "trainer.num_threads=1"),
+        MISMATCH_SMOKE,
+        MISMATCH_PAPER_SMOKE,
         ("+experiment=seam", GROUND_TRUTH),
         SELECTION_SMOKE,
         AUGMENTATION_SMOKE,

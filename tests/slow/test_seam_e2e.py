@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -27,10 +28,9 @@ SETTINGS = (
 GROUND_TRUTH = "seam.ground_truth.n_samples=8"  # plumbing and shapes, not statistics: fewer PM samples
 
 
-@pytest.mark.xdist_group("smoke_runs")
-def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(smoke_runs):
+def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(smoke_runs, tmp_path):
     smoke_runs.run("+experiment=seam", GROUND_TRUTH)  # the results notebook reads the same run
-    tmp_path = smoke_runs.root
+    tmp_path, own_cache = smoke_runs.root, tmp_path
     results = sorted((tmp_path / "outputs" / "seam").rglob("results.csv"))
     rows = pd.concat(pd.read_csv(p) for p in results)
     assert list(rows.columns) == columns_of(SeamRow)
@@ -74,11 +74,14 @@ def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(smoke_ru
         assert (figures / f"seam_smoke_{file_safe(variant)}_normalized.png").stat().st_size > 10_000
 
     # A second sweep reuses every cached artifact: world, PM, RMs, index, candidates, PM scores, samples.
-    cached = sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json"))
+    # It runs on a private copy of the cache, which no other test's run writes to meanwhile (scratch
+    # folders and locks left out: an artifact appears by an atomic rename, so the copy holds only whole ones).
+    shutil.copytree(tmp_path / "cache", own_cache / "cache", ignore=shutil.ignore_patterns(".*", "*.lock"))
+    cached = sorted(str(p.parent) for p in (own_cache / "cache").rglob("MANIFEST.json"))
     kinds = {p.split("/")[-2] for p in cached}
     assert {"contrast_index", "seam_candidates", "seam_pm_scores", "pm_samples"} <= kinds
-    run_experiment(tmp_path, "+experiment=seam", GROUND_TRUTH)
-    assert sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json")) == cached
+    run_experiment(own_cache, "+experiment=seam", GROUND_TRUTH)
+    assert sorted(str(p.parent) for p in (own_cache / "cache").rglob("MANIFEST.json")) == cached
 
 
 def test_rl_policy_source_reads_a_checkpoint_and_fails_clearly_without_one(tmp_path):

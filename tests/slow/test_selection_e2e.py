@@ -24,7 +24,6 @@ SELECTION_SMOKE = (
 )
 
 
-@pytest.mark.xdist_group("smoke_runs")
 def test_selection_sweep_drops_what_each_method_says_and_pairs_every_method_with_full(smoke_runs):
     smoke_runs.run(*SELECTION_SMOKE)
     tmp_path = smoke_runs.root
