@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from seam_exp.utils.config import CONF_DIR
+from seam_exp.utils.memory import peak_mib  # not ru_maxrss: Linux keeps it across exec from the bench
 
 ARMS = ("ppo", "rloo", "trl_rloo")
 COMMON = [
@@ -38,10 +38,6 @@ COMMON = [
     "rl.checkpoint_every=0",
     "rl.optim.weight_decay=0.0",
 ]
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class StepClock(pl.Callback):
@@ -184,12 +180,12 @@ def run_arm(arm: str, scale: str, cell: str, steps: int | None) -> dict:
     world, cache = prepare(cfg)
     pm_dir, _ = sft_policy(cfg, world, cache)
     rm_dir, _ = trained_reward(cfg, world, cache)
-    loaded = peak_rss_mib()
+    loaded = peak_mib()
     with tempfile.TemporaryDirectory() as tmp:
         seconds, policy, samples = (_trl if arm == "trl_rloo" else _ours)(
             cfg, world, pm_dir, rm_dir, Path(tmp)
         )
-    peak = peak_rss_mib()
+    peak = peak_mib()
     start, tokenizer = load_policy(pm_dir)
     rm, _ = load_reward(rm_dir)
     gold = _gold(cfg, world, tokenizer, start, policy.eval(), rm)
