@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from seam_exp.models.logprob import response_logprobs
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import reward_scores
 from seam_exp.reporting.tables import to_markdown
+from seam_exp.utils.memory import peak_mib
 from seam_exp.utils.runtime import progress_bars_only_on_a_terminal
 from seam_exp.world.build import world_from
 
@@ -202,9 +202,7 @@ def main() -> None:
             pd.DataFrame(grid_rows(args.scale)),
             ".0f",
         )
-    print(
-        f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
-    )
+    print(f"peak resident memory of this process: {peak_mib():.0f} MiB")
     print(f"written to {out}")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from seam_exp.utils.cache import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,3 +39,8 @@ def run_experiment(
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc
+
+
+def cache_keys(cache: Path, kind: str) -> list[dict]:
+    """The key each finished artifact of `kind` in `cache` was built under (from its manifest)."""
+    return [json.loads(m.read_text())["config"]["config"] for m in (cache / kind).glob(f"*/{MANIFEST}")]

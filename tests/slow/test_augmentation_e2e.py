@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -14,9 +13,9 @@ from seam_exp.experiments.augmentation import INSTRUCTIONS_FILE, PAIRS_FILE, SFT
 from seam_exp.reporting.results import columns_of
 from seam_exp.selection.filters import parse_method
 from seam_exp.selection.prompt_scores import TABLE_FILE
-from seam_exp.utils.cache import MANIFEST
 from seam_exp.utils.config import CONF_DIR
 from seam_exp.world.build import world_from
+from tests.slow.helpers import cache_keys
 
 pytestmark = pytest.mark.slow
 ARMS = ["original", "seam:both", "random:pm", "full:rm"]
@@ -70,7 +69,7 @@ def test_augmentation_sweep_adds_five_rows_per_instruction_and_never_an_eval_pro
 
     # One model per augmented arm and side, keyed by its rows: arms never share a cache entry.
     for kind, arms in (("pm", {"seam", "random"}), ("rm", {"seam", "full"})):
-        keys = [json.loads(m.read_text())["config"]["config"] for m in (cache / kind).glob(f"*/{MANIFEST}")]
+        keys = cache_keys(cache, kind)
         assert sorted(k["augmentation"]["arm"] for k in keys if "augmentation" in k) == sorted(arms)
 
     report = (

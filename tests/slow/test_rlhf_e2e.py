@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,9 +15,8 @@ import pytest
 from seam_exp.experiments.mismatch import MismatchRow
 from seam_exp.experiments.saturation import SaturationRow
 from seam_exp.reporting.results import columns_of
-from seam_exp.utils.cache import MANIFEST
 from seam_exp.utils.runtime import RL_CHECKPOINT
-from tests.slow.helpers import ROOT, experiment_command, run_experiment
+from tests.slow.helpers import ROOT, cache_keys, experiment_command, run_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -178,7 +176,6 @@ def test_paper_mismatch_protocol_judges_the_same_prompts_three_ways(smoke_runs):
         assert mid.between(0, 1).all() and (lo <= mid + 1e-9).all() and (mid <= hi + 1e-9).all()
     # both RMs judged the very same answers: each PM samples one answer per prompt, cached once (the
     # shared cache also holds other experiments' samples, n > 1 per prompt)
-    manifests = (tmp_path / "cache" / "pm_samples").glob(f"*/{MANIFEST}")
-    assert sum(json.loads(m.read_text())["config"]["config"]["n"] == 1 for m in manifests) == 2
+    assert sum(key["n"] == 1 for key in cache_keys(tmp_path / "cache", "pm_samples")) == 2
     table = (tmp_path / "outputs" / "figures" / "mismatch_paper" / "mismatch_paper_smoke.md").read_text()
     assert "0.35-0.40" in table and "s vs xs" in table

@@ -30,8 +30,8 @@ GROUND_TRUTH = "seam.ground_truth.n_samples=8"  # plumbing and shapes, not stati
 
 def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(smoke_runs, tmp_path):
     smoke_runs.run("+experiment=seam", GROUND_TRUTH)  # the results notebook reads the same run
-    tmp_path, own_cache = smoke_runs.root, tmp_path
-    results = sorted((tmp_path / "outputs" / "seam").rglob("results.csv"))
+    shared = smoke_runs.root
+    results = sorted((shared / "outputs" / "seam").rglob("results.csv"))
     rows = pd.concat(pd.read_csv(p) for p in results)
     assert list(rows.columns) == columns_of(SeamRow)
     assert (
@@ -67,7 +67,7 @@ def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(smoke_ru
         float(by_hand)
     )
 
-    figures = tmp_path / "outputs" / "figures" / "seam"
+    figures = shared / "outputs" / "figures" / "seam"
     table = (figures / "seam_smoke.md").read_text()
     assert "| contrast" in table and "no_length_penalty" in table
     for variant in VARIANTS:
@@ -76,12 +76,12 @@ def test_seam_sweep_writes_correlations_scatters_and_every_intermediate(smoke_ru
     # A second sweep reuses every cached artifact: world, PM, RMs, index, candidates, PM scores, samples.
     # It runs on a private copy of the cache, which no other test's run writes to meanwhile (scratch
     # folders and locks left out: an artifact appears by an atomic rename, so the copy holds only whole ones).
-    shutil.copytree(tmp_path / "cache", own_cache / "cache", ignore=shutil.ignore_patterns(".*", "*.lock"))
-    cached = sorted(str(p.parent) for p in (own_cache / "cache").rglob("MANIFEST.json"))
+    shutil.copytree(shared / "cache", tmp_path / "cache", ignore=shutil.ignore_patterns(".*", "*.lock"))
+    cached = sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json"))
     kinds = {p.split("/")[-2] for p in cached}
     assert {"contrast_index", "seam_candidates", "seam_pm_scores", "pm_samples"} <= kinds
-    run_experiment(own_cache, "+experiment=seam", GROUND_TRUTH)
-    assert sorted(str(p.parent) for p in (own_cache / "cache").rglob("MANIFEST.json")) == cached
+    run_experiment(tmp_path, "+experiment=seam", GROUND_TRUTH)
+    assert sorted(str(p.parent) for p in (tmp_path / "cache").rglob("MANIFEST.json")) == cached
 
 
 def test_rl_policy_source_reads_a_checkpoint_and_fails_clearly_without_one(tmp_path):
