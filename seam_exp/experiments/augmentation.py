@@ -6,7 +6,8 @@ seed. An arm picks RL instructions (augmentation.arms), writes 5 SFT samples and
 each with Contrast Instructions (augmentation.data), retrains the augmented side(s) on the original plus
 the augmented rows (models.train, cached per arm) and reruns RLHF on every RL prompt. Aggregation
 pairs every arm with `original` (and seam/full with `random` of the same side) by seed, on the same eval
-samples, and traces a gain to its model: the arm's SFT gold and its RM's held-out accuracy.
+samples, and traces a gain to its model: the arm's SFT gold and its RM's held-out accuracy; a table of
+several cells warns when their PM or RM axis is not ordered by those of the cells' own models.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import load_reward, metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
 from seam_exp.reporting.tables import format_ci, row_as_markdown, verdict, write_table_and_figures
@@ -342,6 +344,16 @@ def mismatch_figure(rows: pd.DataFrame, title: str, path: Path) -> None:
     save_figure(fig, path, title)
 
 
+def cell_axis_warnings(rows: pd.DataFrame) -> list[str]:
+    """Warnings under a table of several cells when their PM axis is not ordered by SFT gold or their RM
+    axis by held-out accuracy, each read on the cell's own model: from the runs that did not augment it."""
+    return grid_warnings(
+        rows,
+        pm_rows=rows[~rows["side"].isin(["pm", "both"])],
+        rm_rows=rows[~rows["side"].isin(["rm", "both"])],
+    )
+
+
 def aggregate(outputs: Path) -> list[Path]:
     results, missing = sweep_results(outputs, "augmentation", CELL, AugmentationRow)
     if not len(results):
@@ -359,7 +371,8 @@ def aggregate(outputs: Path) -> list[Path]:
         }
         if (summary["kind"] == "original").all():
             figures.pop("_bars")
-        written += write_table_and_figures(folder, name, title, augmentation_table(summary), figures)
+        notes = printed(cell_axis_warnings(rows), name)
+        written += write_table_and_figures(folder, name, title, augmentation_table(summary), figures, notes)
     return written
 
 

@@ -7,7 +7,8 @@ with the higher gold reward (pairs gold ties are left out), and the RM picks the
 Mismatch = share of pairs where the RM's pick differs from the judge's, with a bootstrap CI over prompts,
 against the labeler (the paper's number: 35% in its abstract, about 40% in 4.2 and appendix B) and
 against gold (exact). One job per RM; the answers are sampled once per PM and cached.
-Aggregation: a table and a bar chart per scale, the paper's 35-40% beside them.
+Aggregation: a table and a bar chart per scale, the paper's 35-40% beside them; the table states the
+PMs' gold and the RMs' accuracy and warns when the best PM is not better, or the RMs not ordered, by them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.factory import count_parameters
 from seam_exp.models.train import load_reward, trained_reward
 from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.precondition import (
+    PM_METRIC,
+    RM_METRIC,
+    level_means,
+    printed,
+    unordered_axis_warning,
+)
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.tables import (
     SIZE_ORDER,
@@ -48,6 +56,9 @@ class MismatchPaperRow(RunRow):
     pm_best: str
     pm_mid: str
     n_prompts: int
+    # mean gold of each PM's answers here: its SFT policy's gold on these prompts, one sample each
+    pm_best_gold: float
+    pm_mid_gold: float
     rm_params: int
     rm_acc_heldout: float
     best_wins_by_gold: float  # share of gold-decided pairs the best PM's answer wins
@@ -101,6 +112,8 @@ def run(cfg: DictConfig) -> MismatchPaperRow:
         pm_best=protocol.pms.best,
         pm_mid=protocol.pms.mid,
         n_prompts=len(ids),
+        pm_best_gold=float(np.mean(g_best)),
+        pm_mid_gold=float(np.mean(g_mid)),
         rm_params=count_parameters(rm),
         rm_acc_heldout=heldout_pair_accuracy(rm, rm_tok, world)["rm_acc_heldout"],
         best_wins_by_gold=float(np.mean(by_gold[decided] > 0)),
@@ -128,6 +141,9 @@ def paper_protocol_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "PMs (best vs mid)": [f"{b} vs {m}" for b, m in zip(df["pm_best"], df["pm_mid"], strict=True)],
+            "PM SFT gold (best / mid)": [
+                f"{b:.3f} / {m:.3f}" for b, m in zip(df["pm_best_gold"], df["pm_mid_gold"], strict=True)
+            ],
             "RM": df["rm"],
             "RM acc (held-out)": df["rm_acc_heldout"],
             "pairs labeled / gold-decided": [
@@ -148,6 +164,19 @@ def paper_protocol_table(df: pd.DataFrame) -> pd.DataFrame:
             "paper (vs humans)": f"{PAPER_MISMATCH[0]:.2f}-{PAPER_MISMATCH[1]:.2f}",
         }
     )
+
+
+def paper_protocol_notes(df: pd.DataFrame) -> list[str]:
+    """Warnings under the table when a model it compares is not better by measurement than its label
+    says: the best PM's SFT gold not above the mid PM's (per pair of PMs), or the RMs' held-out accuracy
+    not growing with their size."""
+    warnings = []
+    for (best, mid), pair in df.groupby(["pm_best", "pm_mid"]):
+        if best != mid:
+            gold = {mid: pair["pm_mid_gold"].mean(), best: pair["pm_best_gold"].mean()}
+            warnings.append(unordered_axis_warning(gold, "PM (mid -> best)", PM_METRIC, order=[mid, best]))
+    warnings.append(unordered_axis_warning(level_means(df, "rm", "rm_acc_heldout"), "RM", RM_METRIC))
+    return [w for w in warnings if w]
 
 
 def paper_protocol_figure(df: pd.DataFrame, title: str, path: Path) -> None:
@@ -181,7 +210,8 @@ def aggregate(outputs: Path) -> list[Path]:
         name = f"mismatch_paper_{scale}"
         title = f"Mismatch by the paper's protocol: best vs mid-grid PM on the same prompts (scale={scale})"
         figures = {"": lambda path, g=group, t=title: paper_protocol_figure(g, t, path)}
-        written += write_table_and_figures(folder, name, title, paper_protocol_table(group), figures)
+        notes = printed(paper_protocol_notes(group), name)
+        written += write_table_and_figures(folder, name, title, paper_protocol_table(group), figures, notes)
     return written
 
 

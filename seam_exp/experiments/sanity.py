@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
@@ -49,6 +50,11 @@ class SanityRow(RunRow):
     rm_acc_heldout_gold: float
     rm_acc_pm_samples: float
     rm_pm_sample_pairs: int
+    # what training kept (docs/models.md): the validation step and reading of the weights kept
+    pm_kept_step: int
+    pm_val_gold: float
+    rm_kept_step: int
+    rm_val_accuracy: float
     sft_seconds: float
     rm_seconds: float
 
@@ -56,6 +62,12 @@ class SanityRow(RunRow):
 def eval_rows(world, cfg: DictConfig):
     rows = world.data["eval"]
     return rows.select(range(min(cfg.scale.eval_prompts, len(rows))))
+
+
+def _kept_step(info: dict) -> int:
+    """The step whose weights training kept: its best validation, or the last step without validation."""
+    kept = info.get("kept_step")
+    return int(kept) if kept is not None else int(info["steps"])
 
 
 def run(cfg: DictConfig) -> SanityRow:
@@ -87,6 +99,10 @@ def run(cfg: DictConfig) -> SanityRow:
         **heldout_pair_accuracy(rm, tokenizer, world),
         rm_acc_pm_samples=1.0 - on_samples["mismatch"],
         rm_pm_sample_pairs=on_samples["mismatch_pairs"],
+        pm_kept_step=_kept_step(pm_info),
+        pm_val_gold=float(pm_info.get("val_gold", float("nan"))),
+        rm_kept_step=_kept_step(rm_info),
+        rm_val_accuracy=float(rm_info.get("val_accuracy", float("nan"))),
         sft_seconds=pm_info["seconds"],
         rm_seconds=rm_info["seconds"],
     )
@@ -123,10 +139,68 @@ def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
         "rm_acc_heldout",
         "rm_acc_heldout_gold",
         "rm_acc_pm_samples",
+        "pm_val_gold",
+        "rm_val_accuracy",
     ]
     order = {s: i for i, s in enumerate(SIZE_ORDER)}
     keys = ["scale", "budget", "pm", "sft_seed", "rm_seed"]
     return df.sort_values(keys, key=lambda c: c.map(order) if c.name == "pm" else c)[cols]
+
+
+# The issue-22 targets a trustworthy ladder must meet (docs/models.md, "Seed spread"): spread over training
+# seeds, and adjacent sizes separated by more than SEPARATION standard errors of their difference.
+SPREAD_TARGETS = {"pm_gold_mean": 0.08, "rm_acc_heldout": 0.01}
+SEPARATION = 2.0
+QUALITY = {
+    "pm_gold_mean": ("pm", "sft_seed", "SFT sampled gold"),
+    "pm_greedy_gold": ("pm", "sft_seed", "SFT greedy gold"),
+    "rm_acc_heldout": ("rm", "rm_seed", "RM held-out accuracy"),
+}
+
+
+def _size_sorted(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    order = {s: i for i, s in enumerate(SIZE_ORDER)}
+    return df.sort_values(column, key=lambda c: c.map(lambda v: order.get(v, len(order))))
+
+
+def seed_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per size: mean, SD and count over training seeds of each quality reading, each model counted once
+    (a PM by its SFT seed, an RM by its RM seed, whatever it was paired with)."""
+    rows = []
+    for size in df["pm"].unique():
+        row = {"size": size}
+        for column, (role, seed, _) in QUALITY.items():
+            models = df[df[role] == size].groupby(seed)[column].mean()
+            row.update(
+                {f"{column} n": len(models), f"{column} mean": models.mean(), f"{column} sd": models.std()}
+            )
+        rows.append(row)
+    return _size_sorted(pd.DataFrame(rows), "size").reset_index(drop=True)
+
+
+def ladder_verdict(summary: pd.DataFrame) -> list[str]:
+    """One line per reading: is the spread within its target, and is the ladder ordered with every
+    adjacent pair separated (difference of means > SEPARATION standard errors of the difference)."""
+    lines = []
+    for column, (_, _, label) in QUALITY.items():
+        mean, sd, n = (summary[f"{column} {k}"].to_numpy(dtype=float) for k in ("mean", "sd", "n"))
+        steps, ordered = [], True
+        for i in range(1, len(summary)):
+            diff = mean[i] - mean[i - 1]
+            se = float(np.sqrt(sd[i] ** 2 / n[i] + sd[i - 1] ** 2 / n[i - 1]))
+            separated = diff > SEPARATION * se
+            ordered &= bool(separated)
+            sign = "<" if separated else ("<?" if diff > 0 else ">=")
+            steps.append(f"{sign} {summary['size'][i]} {mean[i]:.3f} (diff {diff:+.3f}, SE {se:.3f})")
+        ladder = f"{summary['size'][0]} {mean[0]:.3f} " + " ".join(steps) if len(summary) else "no sizes"
+        verdict = "ORDERED" if ordered and len(summary) > 1 else "NOT ORDERED"
+        lines.append(f"{label}: {verdict}: {ladder}")
+        if column in SPREAD_TARGETS:
+            target = SPREAD_TARGETS[column]
+            spread = ", ".join(f"{s} {v:.3f}" for s, v in zip(summary["size"], sd, strict=True))
+            met = "met" if np.all(sd <= target) else "MISSED"
+            lines.append(f"{label}: SD over seeds {spread} (target <= {target}: {met})")
+    return lines
 
 
 def sanity_figure(df: pd.DataFrame, path: Path) -> None:
@@ -171,6 +245,13 @@ def aggregate(outputs: Path) -> list[Path]:
         )
         sanity_figure(group, folder / f"sanity_{scale}.png")
         written += [folder / f"sanity_{scale}.md", folder / f"sanity_{scale}.png"]
+        for budget, models in group.groupby("budget"):
+            name = f"sanity_{scale}_seeds_budget{budget:g}"
+            summary = seed_summary(models)
+            verdict = ladder_verdict(summary)
+            title = f"Sanity over training seeds (scale={scale}, budget x{budget:g})"
+            print(write_table(summary, folder, name, title, notes=verdict))
+            written.append(folder / f"{name}.md")
     return written
 
 

@@ -4,7 +4,8 @@ One job = one grid cell: the SFT policy of cfg.pm fine-tuned with RL (rl=ppo or 
 cfg.rm, judged by gold on held-out eval prompts against its own SFT start. The row records the gain,
 the win rate and the KL to the start (with bootstrap CIs over prompts), and the RM's mismatch and
 reward hacking on the final policy's samples. Aggregation: per scale, grid and RL algorithm, a heatmap
-of the gain over the PM x RM grid, curves along each axis and a table (missing cells with the reason).
+of the gain over the PM x RM grid, curves along each axis and a table (missing cells with the reason),
+with each cell's SFT gold and RM accuracy and a warning under it when an axis is not ordered by them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.grid import axis_order, cell_summary, curves, heatmap, with_axis_labels
 from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
 from seam_exp.reporting.tables import format_ci, row_as_markdown, write_table_and_figures
@@ -284,7 +286,11 @@ def aggregate(outputs: Path) -> list[Path]:
         figures = {"_heatmap": lambda path, s=summary, lost=lost, title=title: heatmap(s, lost, title, path)}
         if len(summary):
             figures["_curves"] = lambda path, s=summary, title=title: curves(s, title, path)
-        written += write_table_and_figures(folder, name, title, saturation_table(summary, lost), figures)
+        # the question reads each axis as quality: say under both tables where the measured one disagrees
+        notes = printed(grid_warnings(summary.assign(grid=grid)), name)
+        written += write_table_and_figures(
+            folder, name, title, saturation_table(summary, lost), figures, notes
+        )
         chosen = kl_budget_rows(rows) if len(rows) else pd.DataFrame()
         if len(chosen):
             budgets = kl_budget_summary(chosen)
@@ -295,7 +301,7 @@ def aggregate(outputs: Path) -> list[Path]:
                     s, pd.DataFrame(columns=["pm_label", "rm_label"]), f"{t}, KL <= {b:g}", path
                 )
             written += write_table_and_figures(
-                folder, f"{name}_kl_budgets", kl_title, kl_budget_table(budgets), kl_figures
+                folder, f"{name}_kl_budgets", kl_title, kl_budget_table(budgets), kl_figures, notes
             )
     return written
 

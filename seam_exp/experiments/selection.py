@@ -6,7 +6,8 @@ so a filtered run sees its kept prompts more often, as in the paper. The run fol
 prompt ids (dropped_prompts.csv) besides the RL outputs. Aggregation pairs every method with the `full`
 run of the same cell and seed (same eval prompts, same sampling seed): gain over full in gold and win
 rate against full per seed, then mean and a t-interval over seeds; a bar chart per cell, the filter-rate
-curve, and how much the dropped sets of methods and of cells overlap.
+curve, and how much the dropped sets of methods and of cells overlap. The table states each cell's PM SFT
+gold and RM held-out accuracy and warns when the cells' PM or RM axis is not ordered by them.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from omegaconf import DictConfig
 
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.metrics.intervals import mean_ci_over_seeds
+from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
 from seam_exp.reporting.tables import format_ci, row_as_markdown, verdict, write_table_and_figures
@@ -56,6 +59,7 @@ class SelectionRow(RunRow):
     dropped_share: float
     rl_steps: int
     sft_gold: float
+    rm_acc_heldout: float  # the cell's RM on the held-out pairs (labeler's choice), as in saturation
     rl_gold: float
     gain: float  # over the SFT start, the run's own final evaluation
     gain_lo: float
@@ -103,6 +107,7 @@ def run(cfg: DictConfig) -> SelectionRow:
     log.info("selection %s: %d of %d RL prompts dropped", label, len(dropped), len(pool))
     result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl, prompts=kept)
     start, final = result.history[0], result.history[-1]
+    accuracy = heldout_pair_accuracy(result.module.rm, result.module.tokenizer, world)
     row = SelectionRow(
         **run_columns(cfg, out),
         grid=cfg.get("grid", "size"),
@@ -118,6 +123,7 @@ def run(cfg: DictConfig) -> SelectionRow:
         dropped_share=len(dropped) / len(pool),
         rl_steps=result.steps,
         sft_gold=start["gold"],
+        rm_acc_heldout=accuracy["rm_acc_heldout"],
         rl_gold=final["gold"],
         gain=final["gain"],
         gain_lo=final["gain_lo"],
@@ -238,6 +244,17 @@ def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.Dat
             }
         )
     return pd.DataFrame(rows).sort_values(["cell", "method"], kind="stable").reset_index(drop=True)
+
+
+def with_cell_models(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """The table with each cell's PM SFT gold and RM held-out accuracy (means over its runs) after its
+    `cell` column: what the cell's models measure, beside the gains they gave."""
+    models = rows.groupby("cell")[["sft_gold", "rm_acc_heldout"]].mean()
+    at = list(table.columns).index("cell") + 1
+    table = table.copy()
+    table.insert(at, "PM SFT gold", table["cell"].map(models["sft_gold"]))
+    table.insert(at + 1, "RM held-out acc", table["cell"].map(models["rm_acc_heldout"]))
+    return table
 
 
 def full_runs(rows: pd.DataFrame) -> pd.DataFrame:
@@ -373,7 +390,9 @@ def aggregate(outputs: Path) -> list[Path]:
             if summary["rate"].dropna().nunique() > 1:
                 figures["_rates"] = lambda path, s=summary, t=title: rate_figure(s, t, path)
         table = selection_table_of(summary, full_runs(rows)) if len(summary) else full_runs(rows)
-        written += write_table_and_figures(folder, name, title, table, figures)
+        # a table of several cells reads their PM and RM axes: warn where measured quality disagrees
+        notes = printed(grid_warnings(rows), name)
+        written += write_table_and_figures(folder, name, title, with_cell_models(table, rows), figures, notes)
         within, across = overlap_tables(dropped_sets(rows))
         if len(within):
             overlap_title = f"Overlap of the dropped RL prompts at drop rate {MAIN_RATE:g} (scale={scale})"

@@ -12,9 +12,9 @@ from seam_exp.errors import UserError
 
 
 class TrainingDataModule(pl.LightningDataModule):
-    def __init__(self, rows, collate, batch_size: int, seed: int, augmented=None):
+    def __init__(self, rows, collate, batch_size: int, seed: int, augmented=None, validation=None):
         super().__init__()
-        self.rows, self.augmented = rows, augmented
+        self.rows, self.augmented, self.validation = rows, augmented, validation
         self.collate, self.batch_size, self.seed = collate, batch_size, seed
 
     @property
@@ -23,6 +23,12 @@ class TrainingDataModule(pl.LightningDataModule):
         if self.augmented is None or not len(self.augmented):
             return self.rows
         return ConcatDataset([self.rows, self.augmented])
+
+    def epochs_for(self, max_steps: int) -> int:
+        """How many passes `max_steps` optimizer steps make (the last one partial): the epoch count the
+        progress bar shows (an unbounded count would print as `Epoch 3/-2`)."""
+        batches = max(1, -(-len(self.train_set) // self.batch_size))
+        return max(1, -(-max_steps // batches))
 
     def per_process_batch(self) -> int:
         """Under DDP each process loads its share of the batch, so the global batch is batch_size."""
@@ -40,3 +46,9 @@ class TrainingDataModule(pl.LightningDataModule):
             collate_fn=self.collate,
             generator=generator,
         )
+
+    def val_dataloader(self) -> DataLoader:
+        """The held-out rows in their stored order (an empty list when there are none: no validation)."""
+        if self.validation is None or not len(self.validation):
+            return []
+        return DataLoader(self.validation, batch_size=self.per_process_batch(), collate_fn=self.collate)

@@ -33,3 +33,7 @@ class SFTModule(ScheduledModule):
         loss = self.loss(batch)
         self.log("train/nll", loss, prog_bar=True, batch_size=batch.input_ids.shape[0])
         return loss
+
+    def validation_step(self, batch: TokenBatch, batch_idx: int) -> None:
+        # per-token NLL averaged over batches: the last, smaller batch weighs by its rows, as Lightning does
+        self.log("val/nll", self.loss(batch), batch_size=batch.input_ids.shape[0], sync_dist=True)

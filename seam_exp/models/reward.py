@@ -62,13 +62,19 @@ class RewardModule(ScheduledModule):
     def forward(self, batch: TokenBatch) -> torch.Tensor:
         return reward_scores(self.model, batch)
 
-    def training_step(self, batch, batch_idx: int):
+    def _step(self, batch, stage: str) -> torch.Tensor:
         tokens, target = batch
-        scores = self(tokens)
-        chosen, rejected = scores.chunk(2)
+        chosen, rejected = self(tokens).chunk(2)
         loss = bradley_terry_loss(chosen, rejected, target)
-        n = target.shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=n)
+        n, validating = target.shape[0], stage == "val"
+        self.log(f"{stage}/loss", loss, prog_bar=not validating, batch_size=n, sync_dist=validating)
         for name, value in pair_metrics(chosen, rejected).items():
-            self.log(f"train/{name}", value, prog_bar=name == "accuracy", batch_size=n)
+            show = name == "accuracy" and not validating
+            self.log(f"{stage}/{name}", value, prog_bar=show, batch_size=n, sync_dist=validating)
         return loss
+
+    def training_step(self, batch, batch_idx: int):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val")

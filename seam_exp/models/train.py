@@ -20,29 +20,60 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
 
 from seam_exp.errors import UserError
-from seam_exp.models import batching, datamodule, factory, logprob, lora, optim, policy, reward
+from seam_exp.models import batching, datamodule, factory, generation, logprob, lora, optim, policy, reward
+from seam_exp.models import validation as validation_module
 from seam_exp.models.datamodule import TrainingDataModule
 from seam_exp.models.factory import build_policy, build_reward, count_parameters, pretrained_tokenizer
+from seam_exp.models.generation import GenerationSettings
 from seam_exp.models.lora import merged, with_lora
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import PairCollator, RewardModule
+from seam_exp.models.validation import RM_LOSS, SFT_GOLD, SFT_NLL, GreedyGold, KeepBest
 from seam_exp.utils.cache import ArtifactCache, code_version, stable_hash
 from seam_exp.utils.config import to_container
 from seam_exp.utils.trainer import build_trainer, distributed
-from seam_exp.world.build import World
+from seam_exp.world.build import VALIDATION_SPLITS, World
 
 log = logging.getLogger(__name__)
 # Lightning's banner lines (GPU available, tips) repeat for every artifact; warnings still show.
 logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 MODELS_VERSION = code_version(
-    sys.modules[__name__], batching, datamodule, factory, logprob, lora, optim, policy, reward
+    sys.modules[__name__],
+    batching,
+    datamodule,
+    factory,
+    generation,
+    logprob,
+    lora,
+    optim,
+    policy,
+    reward,
+    validation_module,
 )
 
 
-def _trainer(cfg: DictConfig, max_steps: int, folder: Path, name: str) -> pl.Trainer:
-    """SFT and RM training: `max_steps` optimizer steps over as many epochs as that takes, gradients
-    clipped at norm 1. Built first in each build, so a missing logger package fails before any work."""
-    return build_trainer(cfg, folder, name, max_steps=max_steps, max_epochs=-1, gradient_clip_val=1.0)
+def _trainer(
+    cfg: DictConfig, train: DictConfig, data: TrainingDataModule, folder: Path, name: str, callbacks
+):
+    """SFT and RM training: `train.max_steps` optimizer steps over as many epochs as that takes, gradients
+    clipped at norm 1, validated every `train.val_every` steps when there are held-out rows. Built before
+    any training, so a missing logger package fails before any work."""
+    validating = train.val_every and data.validation is not None and len(data.validation)
+    schedule = (
+        {"val_check_interval": int(train.val_every), "check_val_every_n_epoch": None}
+        if validating
+        else {"limit_val_batches": 0}
+    )
+    return build_trainer(
+        cfg,
+        folder,
+        name,
+        max_steps=train.max_steps,
+        max_epochs=data.epochs_for(train.max_steps),
+        gradient_clip_val=1.0,
+        callbacks=callbacks,
+        **schedule,
+    )
 
 
 def _save(folder: Path, model, tokenizer, cfg: dict, metrics: dict) -> None:
@@ -110,18 +141,24 @@ def train_into(
     key: dict,
     run_name: str,
     augmented=None,
+    *,
+    validation=None,
+    monitor: str,
+    callbacks: tuple = (),
 ) -> None:
     """Train a fresh model of `cfg[preset]` on `rows` (plus `augmented` rows, if any) for
-    `train.max_steps` steps (through LoRA adapters if the preset sets `lora`) and save it, its tokenizer,
-    its config and its training metrics into the artifact folder."""
+    `train.max_steps` steps (through LoRA adapters if the preset sets `lora`), validating on `validation`
+    rows and keeping the weights of the best `monitor` reading (models/validation.py), and save it, its
+    tokenizer, its config and its training metrics into the artifact folder."""
     role = "policy" if preset == "pm" else "reward"
-    trainer = _trainer(cfg, train.max_steps, folder, run_name)
+    collate = collate_cls(tokenizer, max_length=cfg[preset].arch.max_position_embeddings)
+    data = TrainingDataModule(rows, collate, train.batch_size, train.seed, augmented, validation)
+    keep_best = KeepBest(monitor)
+    trainer = _trainer(cfg, train, data, folder, run_name, [*callbacks, keep_best])
     pl.seed_everything(train.seed, workers=True)
     # train mode: pretrained weights load in eval mode, and Lightning keeps the mode it finds
     model = with_lora(build_model(cfg[preset], tokenizer).train(), cfg[preset].get("lora"), role)
     module = module_cls(model, train.lr, train.weight_decay, train.warmup_steps, train.max_steps)
-    collate = collate_cls(tokenizer, max_length=cfg[preset].arch.max_position_embeddings)
-    data = TrainingDataModule(rows, collate, train.batch_size, train.seed, augmented)
     params = count_parameters(model)
     log.info(
         "%s of %s=%s (%d params) on %d rows for %d steps",
@@ -142,7 +179,8 @@ def train_into(
         # run's step count stays in its worker processes
         "steps": max(0, train.max_steps),
         "seconds": time.perf_counter() - start,
-        **{k: float(v) for k, v in trainer.callback_metrics.items()},
+        **{k: float(v) for k, v in trainer.callback_metrics.items() if not k.startswith("val/")},
+        **keep_best.summary(),
     }
     _save(folder, merged(model), tokenizer, {preset: to_container(cfg[preset]), "key": key}, metrics)
 
@@ -167,6 +205,9 @@ def sft_policy(
 
     def build(folder: Path) -> None:
         tokenizer = model_tokenizer(cfg.pm, world)
+        validation = world.data.get(VALIDATION_SPLITS["sft"])
+        # gold is read along training only where it is free (the world), never through a paid judge
+        reads_gold = world.gold_is_free and validation is not None and len(validation) > 0
         train_into(
             folder,
             cfg,
@@ -180,6 +221,11 @@ def sft_policy(
             key,
             "sft",
             augmented,
+            validation=validation,
+            monitor=SFT_GOLD if reads_gold else SFT_NLL,
+            callbacks=(GreedyGold(world, validation, tokenizer, GenerationSettings.of(cfg.pm.generation)),)
+            if reads_gold
+            else (),
         )
 
     return cache.get_or_build("pm", key, MODELS_VERSION, build)
@@ -226,6 +272,8 @@ def trained_reward(
             key,
             "rm",
             augmented,
+            validation=world.data.get(VALIDATION_SPLITS["rm"]),
+            monitor=RM_LOSS,
         )
 
     return cache.get_or_build("rm", key, MODELS_VERSION, build)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -18,11 +18,14 @@ def row_as_markdown(results: pd.DataFrame) -> str:
     return to_markdown(shown.rename(columns={"index": "metric", 0: "value"}))
 
 
-def write_table(df: pd.DataFrame, folder: Path, name: str, title: str | None = None) -> str:
-    """Write <name>.csv and <name>.md into folder; return the markdown (to print)."""
+def write_table(
+    df: pd.DataFrame, folder: Path, name: str, title: str | None = None, notes: Sequence[str] = ()
+) -> str:
+    """Write <name>.csv and <name>.md into folder; return the markdown (to print). Each note (e.g. a
+    warning of reporting.precondition) is a paragraph under the markdown table; the CSV is the table alone."""
     folder.mkdir(parents=True, exist_ok=True)
     df.to_csv(folder / f"{name}.csv", index=False)
-    md = to_markdown(df)
+    md = to_markdown(df) + "".join(f"\n\n{note}" for note in notes)
     (folder / f"{name}.md").write_text((f"## {title}\n\n" if title else "") + md + "\n")
     return (f"{title}\n" if title else "") + md
 
@@ -53,11 +56,16 @@ def file_safe(label: str) -> str:
 
 
 def write_table_and_figures(
-    folder: Path, name: str, title: str, table: pd.DataFrame, figures: dict[str, Callable[[Path], object]]
+    folder: Path,
+    name: str,
+    title: str,
+    table: pd.DataFrame,
+    figures: dict[str, Callable[[Path], object]],
+    notes: Sequence[str] = (),
 ) -> list[Path]:
-    """One group of an aggregation: <name>.md/.csv, and each figure `draw(path)` at <name><suffix>.png.
-    Returns the files written."""
-    write_table(table, folder, name, title)
+    """One group of an aggregation: <name>.md/.csv (with `notes` under the table, see write_table), and
+    each figure `draw(path)` at <name><suffix>.png. Returns the files written."""
+    write_table(table, folder, name, title, notes)
     written = [folder / f"{name}.md"]
     for suffix, draw in figures.items():
         written.append(folder / f"{name}{suffix}.png")

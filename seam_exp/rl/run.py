@@ -6,6 +6,7 @@ import logging
 import shutil
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,12 +83,33 @@ def eval_samples_frame(evaluation: GoldEvaluation) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def validation_prompts(world: World, n: int):
-    """The first n distinct prompts of the held-out RM-test split: disjoint from the RL prompts (trained
-    on) and the eval prompts (reported), so choosing a checkpoint on them biases no reported number."""
-    rows = world.data["rm_test"].select_columns(["prompt_id", "prompt"]).to_pandas()
-    rows = rows.drop_duplicates("prompt_id").head(max(0, n))
-    return {"prompt_id": rows["prompt_id"].tolist(), "prompt": rows["prompt"].tolist()}
+def family_quotas(families: Sequence[str], n: int) -> dict[str, int]:
+    """n split over families in the shares `families` (a list of prompt families) has, by largest
+    remainders: the counts a draw of n prompts with that family mix takes from each family."""
+    counts = pd.Series(list(families)).value_counts()
+    exact = counts / counts.sum() * n
+    quotas = exact.astype(int)
+    short = n - int(quotas.sum())
+    for family in (exact - quotas).sort_values(ascending=False, kind="stable").index[:short]:
+        quotas[family] += 1
+    return {str(f): int(q) for f, q in quotas.items() if q > 0}
+
+
+def validation_prompts(world: World, n: int, like, seed: int):
+    """n distinct prompts of the held-out RM-test split, drawn (seeded) in the family mix of the prompts
+    `like` (the eval prompts): disjoint from the RL prompts (trained on) and the eval prompts (reported),
+    so choosing a checkpoint on them biases no reported number, and judged on the same mix of tasks as
+    the numbers they stand in for (docs/rl.md, "Validation prompts")."""
+    rows = world.data["rm_test"].select_columns(["prompt_id", "prompt", "family"]).to_pandas()
+    rows = rows.drop_duplicates("prompt_id").sort_values("prompt_id")
+    rng = np.random.default_rng(seed)
+    drawn = []
+    for family, quota in family_quotas(like["family"], max(0, n)).items():
+        pool = rows[rows["family"] == family]
+        drawn.append(pool.iloc[rng.permutation(len(pool))[:quota]])
+    chosen = pd.concat(drawn) if drawn else rows.head(0)
+    chosen = chosen.iloc[rng.permutation(len(chosen))]  # families interleaved, as eval's are
+    return {"prompt_id": chosen["prompt_id"].tolist(), "prompt": chosen["prompt"].tolist()}
 
 
 def rl_finetune(
@@ -138,8 +160,9 @@ def rl_finetune(
             seed=rl.eval.seed,
         )
 
-    evaluator = evaluator_on(world.data["eval"].select(range(min(rl.eval.prompts, len(world.data["eval"])))))
-    val_rows = validation_prompts(world, rl.eval.val_prompts)
+    eval_rows = world.data["eval"].select(range(min(rl.eval.prompts, len(world.data["eval"]))))
+    evaluator = evaluator_on(eval_rows)
+    val_rows = validation_prompts(world, rl.eval.val_prompts, eval_rows, rl.eval.seed)
     validator = evaluator_on(val_rows) if len(val_rows["prompt_id"]) else None
     evaluation = GoldEvaluation(evaluator, rl.eval.every, validator)
     schedule = PromptSchedule(prompts, rl.rollout.prompts_per_step, rl.steps, cfg.seed)

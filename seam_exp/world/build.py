@@ -6,6 +6,9 @@ Splits are disjoint by prompt (question text):
     rm_test  held-out preference pairs on other prompts, for RM accuracy
     rl       prompts for RL fine-tuning
     eval     prompts for gold-judged evaluation
+and two validation splits held out of the training ones after everything else is drawn (so the other
+splits keep their rows): `sft_val` (demonstrations) and `rm_val` (pairs), which choose a training recipe
+and the weights kept (docs/world.md, "Validation splits"); nothing trains or reports on them.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from seam_exp.world.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
 SPLITS = ("sft", "rm", "rm_test", "rl", "eval")
-PROMPT_SPLITS = ("sft", "rm", "rm_test", "rl", "eval")
+# The validation split held out of each training split.
+VALIDATION_SPLITS = {"sft": "sft_val", "rm": "rm_val"}
+ALL_SPLITS = SPLITS + tuple(VALIDATION_SPLITS.values())
 
 
 def format_prompt(question: str) -> str:
@@ -58,6 +63,8 @@ class WorldConfig:
     split_fractions: dict[str, float] = field(
         default_factory=lambda: {"sft": 0.4, "rm": 0.25, "rm_test": 0.05, "rl": 0.2, "eval": 0.1}
     )
+    # Share of the sft and rm splits' prompts held out as their validation splits.
+    validation_fractions: dict[str, float] = field(default_factory=lambda: {"sft": 0.05, "rm": 0.05})
     num_entities: int = 40
     sft_mix: dict[str, float] = field(
         default_factory=lambda: {"correct": 0.7, "terse": 0.15, "verbose": 0.15}
@@ -88,6 +95,7 @@ class WorldConfig:
             raise ValueError(f"data.split_fractions must name exactly {', '.join(SPLITS)}")
         if abs(sum(self.split_fractions.values()) - 1.0) > 1e-6:
             raise ValueError(f"data.split_fractions must sum to 1, got {sum(self.split_fractions.values())}")
+        check_validation_fractions(self.validation_fractions)
         for kind in self.sft_mix:
             parse_kind(kind)
         for name, mix, valid in (
@@ -167,6 +175,41 @@ def _assign_splits(n: int, fractions: dict[str, float], rng) -> list[str]:
             split_of[idx] = split
         start = end
     return split_of
+
+
+def check_validation_fractions(fractions: dict[str, float]) -> None:
+    unknown = [s for s in fractions if s not in VALIDATION_SPLITS]
+    if unknown:
+        raise ValueError(
+            f"data.validation_fractions names {unknown[0]!r}; valid: {', '.join(VALIDATION_SPLITS)}"
+        )
+    bad = [s for s, f in fractions.items() if not 0.0 <= f < 1.0]
+    if bad:
+        raise ValueError(f"data.validation_fractions.{bad[0]} must be in [0, 1), got {fractions[bad[0]]}")
+
+
+def hold_out_validation(data: DatasetDict, fractions: dict[str, float], seed: int) -> DatasetDict:
+    """Move a seeded share of each training split's prompts (with all their rows) into its validation
+    split. Drawn by its own generator after the data, so every other split keeps exactly its rows."""
+    rng = np.random.default_rng([seed, 7])
+    moved: dict[int, str] = {}
+    out = dict(data)
+    for split, val_split in VALIDATION_SPLITS.items():
+        ids = np.array(sorted(set(data[split]["prompt_id"])))
+        n = int(round(fractions.get(split, 0.0) * len(ids)))
+        if n == 0:  # no split rather than an empty one: `datasets` cannot load a saved empty table
+            continue
+        held = set(rng.choice(ids, size=n, replace=False).tolist())
+        in_val = [pid in held for pid in data[split]["prompt_id"]]
+        out[val_split] = data[split].select([i for i, v in enumerate(in_val) if v])
+        out[split] = data[split].select([i for i, v in enumerate(in_val) if not v])
+        moved.update(dict.fromkeys(held, val_split))
+    splits = [
+        moved.get(pid, split)
+        for pid, split in zip(data["prompts"]["prompt_id"], data["prompts"]["split"], strict=True)
+    ]
+    out["prompts"] = data["prompts"].remove_columns("split").add_column("split", splits)
+    return DatasetDict(out)
 
 
 def _mix(weights: dict[str, float]) -> tuple[list[str], np.ndarray]:
@@ -287,7 +330,7 @@ def generate_world_data(cfg: WorldConfig) -> tuple[DatasetDict, list[str]]:
     texts = [r["prompt"] + r["reference"] for r in prompt_rows]
     texts += [r["response"] for r in sft_rows]
     texts += [r[k] for r in rm_rows for k in ("chosen", "rejected")]
-    return data, texts
+    return hold_out_validation(data, cfg.validation_fractions, cfg.seed), texts
 
 
 WORLD_VERSION = code_version(

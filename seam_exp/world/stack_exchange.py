@@ -32,7 +32,7 @@ from seam_exp.utils.cache import ArtifactCache, code_version, file_sha256, stabl
 from seam_exp.utils.config import to_container, to_dataclass
 from seam_exp.utils.table_io import read_table
 from seam_exp.world import tokenizer as tokenizer_module
-from seam_exp.world.build import SPLITS, format_prompt
+from seam_exp.world.build import SPLITS, check_validation_fractions, format_prompt, hold_out_validation
 from seam_exp.world.judge import LLMJudge, make_judge
 from seam_exp.world.tokenizer import train_tokenizer
 
@@ -63,12 +63,17 @@ class StackExchangeConfig:
         default_factory=lambda: {"sft": 0.4, "rm": 0.25, "rm_test": 0.05, "rl": 0.2, "eval": 0.1}
     )
     rm_test_fraction: float = 0.05  # source=hub: share of the reward questions held out as rm_test
+    # Share of the sft and rm questions held out as sft_val / rm_val (as in the world).
+    validation_fractions: dict[str, float] = field(default_factory=lambda: {"sft": 0.05, "rm": 0.05})
     max_questions: int | None = None  # per split, the first ones (None: all)
     seed: int = 1234
     vocab_size: int = 2000
     # Filled in at load for source=local: the sha256 of the file(s), so that the data and every model
     # trained on it are keyed by what the file holds, not by where it lies.
     content: str | None = None
+
+    def __post_init__(self):
+        check_validation_fractions(self.validation_fractions)
 
 
 @dataclass(frozen=True)
@@ -211,7 +216,7 @@ def stack_exchange_data(cfg: StackExchangeConfig) -> tuple[DatasetDict, list[str
     )
     texts = [p["prompt"] + p["reference"] for p in prompts] + [r["response"] for r in rows["sft"]]
     texts += [r[k] for r in rows["rm"] for k in ("chosen", "rejected")]
-    return data, texts
+    return hold_out_validation(data, cfg.validation_fractions, cfg.seed), texts
 
 
 VERSION = code_version(sys.modules[__name__], tokenizer_module)

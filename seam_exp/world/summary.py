@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seam_exp.world.build import SPLITS, World
+from seam_exp.world.build import ALL_SPLITS, World
 from seam_exp.world.labeler import HumanLabeler, agreement_with_gold
 from seam_exp.world.responses import CONTENTS, KINDS, STYLES, make_response, parse_kind
 
@@ -14,7 +14,7 @@ from seam_exp.world.responses import CONTENTS, KINDS, STYLES, make_response, par
 def counts_table(world: World) -> pd.DataFrame:
     """Prompts per split and family (pairs for the preference splits)."""
     prompts = world.data["prompts"].to_pandas()
-    table = pd.crosstab(prompts["family"], prompts["split"]).reindex(columns=list(SPLITS), fill_value=0)
+    table = pd.crosstab(prompts["family"], prompts["split"]).reindex(columns=list(ALL_SPLITS), fill_value=0)
     table.loc["total"] = table.sum()
     table["rm_pairs"] = [
         *(world.data["rm"].to_pandas().groupby("family").size().reindex(table.index[:-1], fill_value=0)),

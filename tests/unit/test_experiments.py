@@ -58,6 +58,7 @@ def _synthetic_row(row_type, cfg, run_dir: str):
         "arm": "original",
         "kind": "original",
         "side": "none",
+        "artifact": cfg.get("artifact", "pm"),
     }
     by_type = {"int": 3, "float": 0.25, "str": "x"}
     values = {f.name: known.get(f.name, by_type[str(f.type)]) for f in dataclasses.fields(row_type)}

@@ -59,6 +59,8 @@ def artifacts(tiny_world, tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("rl_cache")
     overrides = ["+experiment=world", "scale=smoke", "pm=xs", "rm=xs", f"paths.cache_dir={cache_dir}"]
     overrides += ["trainer.enable_progress_bar=false", "pm.sft.max_steps=60", "rm.train.max_steps=60"]
+    # the last weights: the tiny world's validation splits (a few prompts) would keep a noisy early step
+    overrides += ["pm.sft.val_every=null", "rm.train.val_every=null"]
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     cache = ArtifactCache(cache_dir)

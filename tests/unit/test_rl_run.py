@@ -114,3 +114,35 @@ def test_a_stopped_run_resumes_to_the_numbers_of_an_uninterrupted_one(tiny_world
     for name, weight in whole.module.policy.state_dict().items():
         assert torch.equal(weight, resumed.module.policy.state_dict()[name]), name
     assert resumed.module.kl_ctl.value == whole.module.kl_ctl.value
+
+
+@pytest.fixture(scope="module")
+def held_out_world(tmp_path_factory):
+    """Enough RM-test prompts per family (60 in all) for validation draws of 18."""
+    from seam_exp.world.build import load_world
+    from tests.conftest import tiny_world_config
+
+    return load_world(tiny_world_config(prompts_per_family=200), ArtifactCache(tmp_path_factory.mktemp("w")))
+
+
+@pytest.mark.parametrize("n", [6, 12, 18])
+def test_validation_prompts_have_the_eval_prompts_family_mix(held_out_world, n):
+    """The KL-budget reading chooses checkpoints on these prompts: a family mix unlike eval's (the split
+    stored in family order once gave all-arithmetic validation prompts) would choose on other tasks."""
+    from seam_exp.rl.run import validation_prompts
+
+    tiny_world = held_out_world
+    eval_rows = tiny_world.data["eval"].select(range(60))
+    drawn = validation_prompts(tiny_world, n, eval_rows, seed=0)
+    ids = drawn["prompt_id"]
+    assert len(ids) == len(set(ids)) == n
+    held_out = set(tiny_world.data["rm_test"]["prompt_id"])
+    assert set(ids) <= held_out  # never an RL or eval prompt
+    family = {pid: tiny_world.problems[pid].family for pid in ids}
+    val_share = pd.Series(list(family.values())).value_counts(normalize=True)
+    eval_share = pd.Series(eval_rows["family"]).value_counts(normalize=True)
+    gap = val_share.reindex(eval_share.index, fill_value=0.0).sub(eval_share).abs()
+    assert gap.max() <= 1.0 / n + 1e-9, gap  # equal up to rounding one prompt
+    assert set(val_share.index) <= set(eval_share.index)
+    assert validation_prompts(tiny_world, n, eval_rows, seed=0) == drawn  # seeded
+    assert validation_prompts(tiny_world, n, eval_rows, seed=1)["prompt_id"] != ids
