@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 
-def to_markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
+def to_markdown(df: pd.DataFrame, floatfmt: str | Sequence[str] = ".3f") -> str:
+    """`floatfmt`: one format for every column, or one per column (tabulate's)."""
     return df.to_markdown(index=False, floatfmt=floatfmt)
 
 

@@ -21,6 +21,9 @@ ALLOWED = {
     "augmentation": {"selection", "seam", "models", "world", "metrics", "utils", "errors"},
     "reporting": {"metrics", "utils", "errors"},
 }
+# The bench measures everything below it, the experiments included (their config composition and setup);
+# it is the top, so nothing imports it (test_nothing_imports_the_bench).
+ALLOWED["bench"] = {"experiments", *ALLOWED}
 
 
 def _imports(path: Path) -> set[str]:
@@ -41,7 +44,7 @@ def test_no_import_runs_upward():
         parts = path.relative_to(ROOT).with_suffix("").parts
         package = parts[0]
         if package not in ALLOWED:
-            continue  # experiments/, __main__, cli, bench: the top, may import anything
+            continue  # experiments/ and the top-level modules (__main__, cli, ...): anything but the bench
         for target in _imports(path) - {package}:
             if target not in ALLOWED[package]:
                 wrong.append(f"{path.relative_to(ROOT)} imports seam_exp.{target}")
@@ -51,3 +54,12 @@ def test_no_import_runs_upward():
 def test_every_package_is_placed():
     packages = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
     assert packages - {"experiments"} <= set(ALLOWED)
+
+
+def test_nothing_imports_the_bench():
+    wrong = [
+        f"{path.relative_to(ROOT)} imports seam_exp.bench"
+        for path in sorted(ROOT.rglob("*.py"))
+        if path.relative_to(ROOT).parts[0] != "bench" and "bench" in _imports(path)
+    ]
+    assert not wrong, "\n".join(wrong)

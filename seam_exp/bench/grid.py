@@ -1,4 +1,4 @@
-"""The grid of `make run`, cold and warm (`python -m seam_exp.bench --sections grid`): the models experiment
+"""The grid of `make run`, cold and warm (`--sections grid`, `make bench-grid`): the models experiment
 then the saturation sweep, in a fresh artifact cache and outputs folder, timed as a user would see them; then
 both again from the cache they left. Every job logs its own peak resident memory (seam_exp/utils/memory.py);
 the largest per experiment is reported.

@@ -1,4 +1,4 @@
-"""RL side by side (`make bench`): this project's PPO and RLOO against TRL's `RLOOTrainer` (TRL dropped PPO)
+"""RL side by side (`--sections rl`): this project's PPO and RLOO against TRL's `RLOOTrainer` (TRL dropped PPO)
 on the same SFT policy, reward model, RL prompts, batch, k, response length and number of steps.
 
 Each arm runs in its own process, so its peak resident memory is its own. Aligned with TRL: learning rate
@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import lightning.pytorch as pl
+import pandas as pd
 import torch
-from hydra import compose, initialize_config_dir
 
-from seam_exp.utils.config import CONF_DIR
+from seam_exp.experiments import config_with
 from seam_exp.utils.memory import peak_mib  # not ru_maxrss: Linux keeps it across exec from the bench
 
 ARMS = ("ppo", "rloo", "trl_rloo")
@@ -54,11 +54,10 @@ class StepClock(pl.Callback):
 
 
 def _config(scale: str, cell: str, algorithm: str, steps: int | None):
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        overrides = [f"scale={scale}", f"pm={cell}", f"rm={cell}", f"rl={algorithm}", *COMMON]
-        if steps is not None:
-            overrides.append(f"rl.steps={steps}")
-        return compose("config", overrides=["+experiment=saturation", *overrides])
+    overrides = ["+experiment=saturation", f"scale={scale}", *COMMON]
+    if steps is not None:
+        overrides.append(f"rl.steps={steps}")
+    return config_with(overrides, pm=cell, rm=cell, rl=algorithm)
 
 
 def _gold(cfg, world, tokenizer, start_policy, policy, rm) -> dict:
@@ -205,7 +204,7 @@ def rl_rows(scale: str, cell: str, steps: int | None, threads: int) -> list[dict
     """Every arm in its own process (own peak memory, own torch threads)."""
     rows = []
     for arm in ARMS:
-        cmd = [sys.executable, "-m", "seam_exp.bench_rl", "--arm", arm, "--scale", scale, "--cell", cell]
+        cmd = [sys.executable, "-m", "seam_exp.bench.rl", "--arm", arm, "--scale", scale, "--cell", cell]
         cmd += ["--threads", str(threads)] + (["--steps", str(steps)] if steps else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -216,7 +215,17 @@ def rl_rows(scale: str, cell: str, steps: int | None, threads: int) -> list[dict
     return rows
 
 
+def with_ratios(rows: list[dict]) -> pd.DataFrame:
+    """The RL arms, with this project's samples per second over TRL's (same settings)."""
+    df = pd.DataFrame(rows)
+    if "samples/s" in df and (df["arm"] == "trl_rloo").any():
+        trl = df.loc[df["arm"] == "trl_rloo", "samples/s"].iloc[0]
+        df["samples/s over TRL RLOO"] = df["samples/s"] / trl
+    return df
+
+
 def main() -> None:
+    """One arm (`python -m seam_exp.bench.rl --arm ...`): what rl_rows runs in a process of its own."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--arm", choices=ARMS, required=True)
     parser.add_argument("--scale", default="default")
