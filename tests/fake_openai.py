@@ -9,7 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeServer:
-    """Answers each POST with the next (status, body) from `script`; records every request."""
+    """Answers each POST with the next (status, body) from `script`; records every request.
+
+    Error replies ask the client to retry after 1 ms (`retry-after-ms`, a header the OpenAI API sends too),
+    so retries do not wait out the client's back-off in tests.
+    """
 
     def __init__(self, reply: Callable[[dict], str] | None = None):
         # `reply` writes the default answer from the request body (e.g. a judge's rating of the answer
@@ -24,7 +28,7 @@ class FakeServer:
                 length = int(self.headers["Content-Length"])
                 request = {
                     "path": self.path,
-                    "headers": dict(self.headers),
+                    "headers": {k.lower(): v for k, v in self.headers.items()},  # names are case-insensitive
                     "body": json.loads(self.rfile.read(length)),
                 }
                 fake.requests.append(request)
@@ -34,6 +38,8 @@ class FakeServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                if status >= 400:
+                    self.send_header("retry-after-ms", "1")
                 self.end_headers()
                 self.wfile.write(data)
 

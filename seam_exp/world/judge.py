@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from seam_exp.utils.chat_client import ChatClient, OpenAIBackendError
+from seam_exp.utils.chat_client import ChatClient, OpenAIBackendError, require_openai_package
 from seam_exp.utils.config import to_container
 
 log = logging.getLogger(__name__)
@@ -90,13 +90,14 @@ class LLMJudge:
 
 
 def make_judge(cfg) -> LLMJudge | None:
-    """The judge of a `data.judge` block (None for backend none); the API key is checked here, so a run
-    without one stops before any work."""
+    """The judge of a `data.judge` block (None for backend none); the package openai and the API key are
+    checked here, so a run without them stops before any work."""
     cfg = to_container(cfg)
     if cfg["backend"] == "none":
         return None
     if cfg["backend"] != "openai":
         raise ValueError(f"unknown judge backend '{cfg['backend']}'; valid: {', '.join(JUDGE_BACKENDS)}")
+    require_openai_package("data.judge.backend=openai")
     client = ChatClient(
         cfg["base_url"],
         cfg["model"],

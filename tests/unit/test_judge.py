@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pytest
 
-from seam_exp.utils.chat_client import ChatClient, MissingAPIKeyError, OpenAIBackendError
+from seam_exp.utils.chat_client import (
+    ChatClient,
+    MissingAPIKeyError,
+    MissingOpenAIPackageError,
+    OpenAIBackendError,
+)
 from seam_exp.world.judge import LLMJudge, make_judge, parse_rating
 from tests.fake_openai import FakeServer, completion
 
@@ -32,9 +38,7 @@ def judge_server(no_proxy):
 
 
 def judge(server, **kw) -> LLMJudge:
-    client = ChatClient(
-        server.base_url, "judge-test", api_key="sk-test", max_retries=1, backoff=0.0, timeout=5
-    )
+    client = ChatClient(server.base_url, "judge-test", api_key="sk-test", max_retries=1, timeout=5)
     return LLMJudge(client, **({"concurrency": 3} | kw))
 
 
@@ -82,26 +86,41 @@ def test_a_reply_without_a_rating_is_asked_again_then_fails_in_one_line(judge_se
 
 
 def test_a_judge_server_that_is_down_is_one_line():
-    client = ChatClient("http://127.0.0.1:9/v1", "m", api_key="k", max_retries=1, backoff=0.0, timeout=2)
+    client = ChatClient("http://127.0.0.1:9/v1", "m", api_key="k", max_retries=1, timeout=2)
     with pytest.raises(OpenAIBackendError, match="2 attempts; last: connection error"):
         LLMJudge(client).scores(["q"], ["a"])
 
 
+JUDGE_SETTINGS = {
+    "backend": "openai",
+    "base_url": "http://127.0.0.1:9/v1",
+    "model": "gpt-4",
+    "api_key_env": "SEAM_TEST_JUDGE_KEY",
+    "temperature": 0.0,
+    "timeout": 5.0,
+    "max_retries": 0,
+    "parse_retries": 0,
+    "concurrency": 1,
+}
+
+
 def test_make_judge_checks_the_key_before_any_request(monkeypatch):
-    settings = {
-        "backend": "openai",
-        "base_url": "http://127.0.0.1:9/v1",
-        "model": "gpt-4",
-        "api_key_env": "SEAM_TEST_JUDGE_KEY",
-        "temperature": 0.0,
-        "timeout": 5.0,
-        "max_retries": 0,
-        "parse_retries": 0,
-        "concurrency": 1,
-    }
+    settings = JUDGE_SETTINGS
     monkeypatch.delenv("SEAM_TEST_JUDGE_KEY", raising=False)
     with pytest.raises(MissingAPIKeyError, match="set the SEAM_TEST_JUDGE_KEY environment variable"):
         make_judge(settings)
     assert make_judge({**settings, "backend": "none"}) is None
     monkeypatch.setenv("SEAM_TEST_JUDGE_KEY", "sk-x")
     assert make_judge(settings).label == "judge[openai:gpt-4]"
+
+
+def test_make_judge_without_the_openai_package_is_one_line_naming_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed: find_spec finds nothing
+    monkeypatch.setenv("SEAM_TEST_JUDGE_KEY", "sk-x")
+    with pytest.raises(MissingOpenAIPackageError) as err:
+        make_judge(JUDGE_SETTINGS)
+    assert str(err.value) == (
+        "data.judge.backend=openai needs the package openai, "
+        "which is not installed (pip install -e .[openai])"
+    )
+    assert make_judge({**JUDGE_SETTINGS, "backend": "none"}) is None  # the default path needs no openai

@@ -1,11 +1,14 @@
 """OpenAIWriter against a fake OpenAI-compatible server on 127.0.0.1."""
 
 import socket
+import sys
 
 import pytest
 
+from seam_exp.seam.candidates.gpt import RemoteWriter
 from seam_exp.seam.candidates.openai_writer import (
     MissingAPIKeyError,
+    MissingOpenAIPackageError,
     OpenAIBackendError,
     OpenAIHTTPError,
     OpenAIWriter,
@@ -19,7 +22,7 @@ def _no_proxy(no_proxy):
 
 
 def writer(server, **kw) -> OpenAIWriter:
-    kw = {"api_key": "sk-test", "max_retries": 3, "backoff": 0.0, "timeout": 5.0} | kw
+    kw = {"api_key": "sk-test", "max_retries": 3, "timeout": 5.0} | kw
     return OpenAIWriter(server.base_url, "gpt-test", **kw)
 
 
@@ -29,8 +32,8 @@ def test_request_shape_and_answer(server):
     assert out == "Paris is in Spain."
     (req,) = server.requests
     assert req["path"] == "/v1/chat/completions"
-    assert req["headers"]["Authorization"] == "Bearer sk-test"
-    assert req["headers"]["Content-Type"] == "application/json"
+    assert req["headers"]["authorization"] == "Bearer sk-test"
+    assert req["headers"]["content-type"] == "application/json"
     body = req["body"]
     assert body["model"] == "gpt-test"
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
@@ -40,8 +43,8 @@ def test_request_shape_and_answer(server):
 
 def test_key_from_environment(server, monkeypatch):
     monkeypatch.setenv("MY_KEY", "sk-env")
-    OpenAIWriter(server.base_url, "m", api_key_env="MY_KEY", backoff=0.0).rewrite_worse("q", "a", "grammar")
-    assert server.requests[0]["headers"]["Authorization"] == "Bearer sk-env"
+    OpenAIWriter(server.base_url, "m", api_key_env="MY_KEY").rewrite_worse("q", "a", "grammar")
+    assert server.requests[0]["headers"]["authorization"] == "Bearer sk-env"
 
 
 def test_retries_on_500_then_succeeds(server):
@@ -57,16 +60,21 @@ def test_retries_on_500_then_succeeds(server):
 
 def test_gives_up_after_max_retries(server):
     server.script = [(500, {"error": "boom"})] * 5
-    with pytest.raises(OpenAIBackendError, match="3 attempts"):
+    with pytest.raises(
+        OpenAIBackendError, match="/chat/completions failed after 3 attempts; last: 500 Internal"
+    ):
         writer(server, max_retries=2).rewrite_worse("q", "a", "misunderstanding")
     assert len(server.requests) == 3
 
 
-def test_401_fails_at_once_with_clear_message(server):
+def test_401_fails_at_once_with_clear_message(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
     server.script = [(401, {"error": {"message": "invalid key"}})]
     with pytest.raises(OpenAIHTTPError) as err:
-        writer(server).rewrite_worse("q", "a", "factual")
-    assert str(err.value) == "OpenAI endpoint returned 401 Unauthorized: check the API key in OPENAI_API_KEY"
+        writer(server, api_key=None).rewrite_worse("q", "a", "factual")
+    assert str(err.value) == (
+        f"{server.base_url}/chat/completions returned 401 Unauthorized: check the API key in OPENAI_API_KEY"
+    )
     assert err.value.status == 401
     assert len(server.requests) == 1
 
@@ -82,7 +90,7 @@ def test_connection_error_is_retried_then_reported():
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    w = OpenAIWriter(f"http://127.0.0.1:{port}/v1", "m", api_key="k", max_retries=1, backoff=0.0, timeout=2)
+    w = OpenAIWriter(f"http://127.0.0.1:{port}/v1", "m", api_key="k", max_retries=1, timeout=2)
     with pytest.raises(OpenAIBackendError, match="2 attempts; last: connection error"):
         w.rewrite_worse("q", "a", "factual")
 
@@ -91,6 +99,23 @@ def test_missing_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(MissingAPIKeyError, match="set the OPENAI_API_KEY environment variable"):
         OpenAIWriter("http://127.0.0.1:1/v1", "m")
+
+
+def test_without_the_openai_package_the_writer_fails_in_one_line_before_any_request(server, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed: find_spec finds nothing
+    with pytest.raises(MissingOpenAIPackageError, match=r"^seam.gpt.backend=openai needs the package openai"):
+        RemoteWriter({"base_url": server.base_url, "model": "m", "api_key": "sk-test"})
+    with pytest.raises(MissingOpenAIPackageError, match=r"not installed \(pip install -e \.\[openai\]\)$"):
+        writer(server)
+    assert server.requests == []
+
+
+def test_a_reply_that_is_no_chat_completion_is_one_line(server):
+    server.script = [(200, {"choices": []})]
+    with pytest.raises(
+        OpenAIBackendError, match=r"unexpected response from .*/chat/completions: \{\"choices\":\[\]\}"
+    ):
+        writer(server).rewrite_worse("q", "a", "factual")
 
 
 def test_unknown_kind_and_key_not_in_repr(server):

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seam_exp.seam.candidates.base import Worse, WorseAnswerBuilder, prompt_rng
 from seam_exp.seam.candidates.openai_writer import ERROR_KINDS, OpenAIWriter, worse_answer_messages
+from seam_exp.utils.chat_client import require_openai_package
 from seam_exp.utils.config import to_container
 from seam_exp.world.build import World
 from seam_exp.world.responses import make_response
@@ -151,6 +152,7 @@ class RemoteWriter:
 
     def __init__(self, cfg: DictConfig | dict):
         cfg = to_container(cfg)
+        require_openai_package("seam.gpt.backend=openai")
         self.writer = OpenAIWriter(
             base_url=cfg["base_url"],
             model=cfg["model"],

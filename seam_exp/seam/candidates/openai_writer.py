@@ -6,6 +6,7 @@ from __future__ import annotations
 from seam_exp.utils.chat_client import (  # noqa: F401 - the errors are re-exported
     ChatClient,
     MissingAPIKeyError,
+    MissingOpenAIPackageError,
     OpenAIBackendError,
     OpenAIHTTPError,
 )
@@ -47,11 +48,10 @@ class OpenAIWriter:
         api_key_env: str = "OPENAI_API_KEY",
         timeout: float = 60.0,
         max_retries: int = 5,
-        backoff: float = 1.0,
         temperature: float = 0.7,
         max_tokens: int | None = None,
     ):
-        self.client = ChatClient(base_url, model, api_key, api_key_env, timeout, max_retries, backoff)
+        self.client = ChatClient(base_url, model, api_key, api_key_env, timeout, max_retries)
         self.temperature, self.max_tokens = temperature, max_tokens
 
     @property
