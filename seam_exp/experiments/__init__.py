@@ -3,7 +3,9 @@
 `seam_exp/experiments/<name>.py` defines `EXPERIMENT = Experiment(...)`, and `conf/experiment/*.yaml`
 dispatches to it with `task: <name>`. The package itself is the registry: dispatch (`__main__`), the
 schema checks and `make figures` find an experiment here by its module name, so adding one touches its
-module and its YAML, nothing else. What each experiment computes: docs/experiments.md.
+module and its YAML, nothing else. An aggregation with tables, figures and readings of its own lives
+beside its runner in `<name>_report.py`, which is no experiment: a job need not load it, and the runner
+reads as the protocol. What each experiment computes: docs/experiments.md.
 """
 
 from __future__ import annotations
@@ -12,18 +14,25 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from seam_exp.reporting.results import columns_of
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import CONF_DIR
 from seam_exp.utils.runtime import cache_from, set_threads
 from seam_exp.world.build import World, world_from
+
+if TYPE_CHECKING:  # not at run time: RL loads torch and Lightning, and `--help` lists the experiments
+    from seam_exp.rl.run import RLRun
+
+REPORT = "_report"  # the suffix of an experiment's reporting module (<name>_report.py)
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,18 @@ class Experiment:
 
 
 def names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    modules = (m.name for m in pkgutil.iter_modules(__path__))
+    return sorted(m for m in modules if not m.startswith("_") and not m.endswith(REPORT))
+
+
+def _aggregate_in_report(runner: str, outputs: Path) -> list[Path]:
+    return importlib.import_module(f"{runner}{REPORT}").aggregate(outputs)
+
+
+def report_aggregate(runner: str) -> Callable[[Path], list[Path]]:
+    """The `aggregate` of module `runner`'s `<runner>_report.py`, imported only when called: the report
+    imports the runner's row, so the runner importing the report would be a cycle."""
+    return partial(_aggregate_in_report, runner)
 
 
 def get(name: str) -> Experiment:
@@ -69,3 +89,40 @@ def config_with(overrides: list[str] | None = None, **choices: str) -> DictConfi
         return compose("config", overrides=wanted)
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=wanted)
+
+
+# The final gold evaluation's own numbers (rl/evaluation.py), copied under their own names.
+FINAL_METRICS = (
+    *(f"{m}{end}" for m in ("gain", "win_rate", "kl", "mismatch") for end in ("", "_lo", "_hi")),
+    "mismatch_pairs",
+    "hacking",
+    "eos_rate",
+    "response_tokens",
+)
+# Read at both ends of a run: at the SFT start as `sft_<column>`, at the end as `rl_<column>`.
+AT_BOTH_ENDS = {
+    "gold": "gold",
+    "gold_lo": "gold_lo",
+    "gold_hi": "gold_hi",
+    "proxy": "proxy",
+    "correct": "correct_rate",
+    "mismatch": "mismatch",
+    "hacking": "hacking",
+}
+
+
+def rl_outcome(result: RLRun, row: type) -> dict[str, Any]:
+    """The columns of the row dataclass `row` that an RL run's evaluations fill, named alike in every
+    experiment (sft_<m>, rl_<m>, FINAL_METRICS, rl_steps, eval_prompts, rl_seconds), so that a column two
+    experiments share means the same in both."""
+    start, final = result.history[0], result.history[-1]
+    outcome = {
+        **{f"sft_{column}": start[key] for column, key in AT_BOTH_ENDS.items()},
+        **{f"rl_{column}": final[key] for column, key in AT_BOTH_ENDS.items()},
+        **{m: final[m] for m in FINAL_METRICS},
+        "rl_steps": result.steps,
+        "eval_prompts": len(result.evaluation.evaluator.prompts),
+        "rl_seconds": result.seconds,
+    }
+    wanted = set(columns_of(row))
+    return {k: v for k, v in outcome.items() if k in wanted}

@@ -7,48 +7,32 @@ with the higher gold reward (pairs gold ties are left out), and the RM picks the
 Mismatch = share of pairs where the RM's pick differs from the judge's, with a bootstrap CI over prompts,
 against the labeler (the paper's number: 35% in its abstract, about 40% in 4.2 and appendix B) and
 against gold (exact). One job per RM; the answers are sampled once per PM and cached.
-Aggregation: a table and a bar chart per scale, the paper's 35-40% beside them; the table states the
-PMs' gold and the RMs' accuracy and warns when the best PM is not better, or the RMs not ordered, by them.
+Its tables and figures: mismatch_paper_report.py.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from seam_exp.experiments import Experiment, config_with, prepare
+from seam_exp.experiments import Experiment, config_with, prepare, report_aggregate
 from seam_exp.metrics.preference import pick_disagreement
 from seam_exp.metrics.ties import gold_order
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.factory import count_parameters
 from seam_exp.models.train import load_reward, trained_reward
-from seam_exp.reporting.plots import plt, save_figure
-from seam_exp.reporting.precondition import (
-    PM_METRIC,
-    RM_METRIC,
-    level_means,
-    printed,
-    unordered_axis_warning,
-)
-from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
-from seam_exp.reporting.tables import (
-    SIZE_ORDER,
-    format_ci,
-    row_as_markdown,
-    write_table_and_figures,
-)
+from seam_exp.reporting.results import RunRow, run_columns, write_results
+from seam_exp.reporting.tables import row_as_markdown
 from seam_exp.seam.policy import load_pm
 from seam_exp.seam.scoring import rm_scores
 from seam_exp.seam.validation import cached_samples
 from seam_exp.utils.runtime import output_dir
 
 log = logging.getLogger(__name__)
-PAPER_MISMATCH = (0.35, 0.40)  # abstract; section 4.2 and appendix B (60.5% agreement)
 
 
 @dataclass
@@ -132,87 +116,4 @@ def run(cfg: DictConfig) -> MismatchPaperRow:
     return row
 
 
-# ----------------------------------------------------------------------------------------- aggregation
-
-
-def paper_protocol_table(df: pd.DataFrame) -> pd.DataFrame:
-    order = {s: i for i, s in enumerate(SIZE_ORDER)}
-    df = df.sort_values(["pm_best", "pm_mid", "rm"], key=lambda c: c.map(order) if c.name == "rm" else c)
-    return pd.DataFrame(
-        {
-            "PMs (best vs mid)": [f"{b} vs {m}" for b, m in zip(df["pm_best"], df["pm_mid"], strict=True)],
-            "PM SFT gold (best / mid)": [
-                f"{b:.3f} / {m:.3f}" for b, m in zip(df["pm_best_gold"], df["pm_mid_gold"], strict=True)
-            ],
-            "RM": df["rm"],
-            "RM acc (held-out)": df["rm_acc_heldout"],
-            "pairs labeled / gold-decided": [
-                f"{a} / {b}" for a, b in zip(df["labeled_pairs"], df["gold_pairs"], strict=True)
-            ],
-            "best PM wins by gold": df["best_wins_by_gold"],
-            "labeler agrees with gold": df["labeler_gold_agreement"],
-            "mismatch vs labeler (95% CI)": [
-                format_ci(*r, signed=False)
-                for r in df[
-                    ["mismatch_vs_labeler", "mismatch_vs_labeler_lo", "mismatch_vs_labeler_hi"]
-                ].to_numpy()
-            ],
-            "mismatch vs gold (95% CI)": [
-                format_ci(*r, signed=False)
-                for r in df[["mismatch_vs_gold", "mismatch_vs_gold_lo", "mismatch_vs_gold_hi"]].to_numpy()
-            ],
-            "paper (vs humans)": f"{PAPER_MISMATCH[0]:.2f}-{PAPER_MISMATCH[1]:.2f}",
-        }
-    )
-
-
-def paper_protocol_notes(df: pd.DataFrame) -> list[str]:
-    """Warnings under the table when a model it compares is not better by measurement than its label
-    says: the best PM's SFT gold not above the mid PM's (per pair of PMs), or the RMs' held-out accuracy
-    not growing with their size."""
-    warnings = []
-    for (best, mid), pair in df.groupby(["pm_best", "pm_mid"]):
-        if best != mid:
-            gold = {mid: pair["pm_mid_gold"].mean(), best: pair["pm_best_gold"].mean()}
-            warnings.append(unordered_axis_warning(gold, "PM (mid -> best)", PM_METRIC, order=[mid, best]))
-    warnings.append(unordered_axis_warning(level_means(df, "rm", "rm_acc_heldout"), "RM", RM_METRIC))
-    return [w for w in warnings if w]
-
-
-def paper_protocol_figure(df: pd.DataFrame, title: str, path: Path) -> None:
-    order = {s: i for i, s in enumerate(SIZE_ORDER)}
-    df = df.sort_values("rm", key=lambda c: c.map(order))
-    x = np.arange(len(df))
-    fig, ax = plt.subplots(figsize=(1.2 * len(df) + 3, 3.8))
-    for shift, judge in ((-0.2, "labeler"), (0.2, "gold")):
-        mid = df[f"mismatch_vs_{judge}"]
-        err = [mid - df[f"mismatch_vs_{judge}_lo"], df[f"mismatch_vs_{judge}_hi"] - mid]
-        ax.bar(x + shift, mid, width=0.4, yerr=err, capsize=3, label=f"RM vs {judge}")
-    ax.axhspan(*PAPER_MISMATCH, color="grey", alpha=0.25, label="paper: 35-40% (vs humans)")
-    ax.set_xticks(x, [f"RM {r}" for r in df["rm"]])
-    ax.set_ylabel("share of pairs the RM picks wrongly")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, axis="y")
-    save_figure(fig, path, title)
-
-
-def aggregate(outputs: Path) -> list[Path]:
-    df = collect_results(outputs, "mismatch_paper", MismatchPaperRow)
-    if len(df):  # the newest run of each (scale, PM pair, RM, seed)
-        df = (
-            df.sort_values("_mtime")
-            .groupby(["scale", "pm_best", "pm_mid", "rm", "seed"], as_index=False)
-            .last()
-        )
-    written = []
-    folder = outputs / "figures" / "mismatch_paper"
-    for scale, group in df.groupby("scale"):
-        name = f"mismatch_paper_{scale}"
-        title = f"Mismatch by the paper's protocol: best vs mid-grid PM on the same prompts (scale={scale})"
-        figures = {"": lambda path, g=group, t=title: paper_protocol_figure(g, t, path)}
-        notes = printed(paper_protocol_notes(group), name)
-        written += write_table_and_figures(folder, name, title, paper_protocol_table(group), figures, notes)
-    return written
-
-
-EXPERIMENT = Experiment(run=run, row=MismatchPaperRow, aggregate=aggregate)
+EXPERIMENT = Experiment(run=run, row=MismatchPaperRow, aggregate=report_aggregate(__name__))

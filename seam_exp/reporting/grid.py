@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seam_exp.metrics.intervals import mean_ci_over_seeds
 from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.seeds import summary_over_seeds
 from seam_exp.reporting.tables import SIZE_ORDER
 
 
@@ -53,16 +53,11 @@ def with_cell_names(df: pd.DataFrame) -> pd.DataFrame:
 
 def cell_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per (PM, RM): the run's own bootstrap CI with one seed, a t-interval over seeds otherwise."""
-    out = []
-    for (pm, rm), g in rows.groupby(["pm_label", "rm_label"]):
-        line = {"pm_label": pm, "rm_label": rm, "seeds": len(g)}
-        for metric in ("gain", "win_rate", "kl"):
-            if len(g) == 1:
-                point, lo, hi = g[[metric, f"{metric}_lo", f"{metric}_hi"]].iloc[0]
-            else:
-                point, lo, hi = mean_ci_over_seeds(g[metric])
-            line.update({metric: point, f"{metric}_lo": lo, f"{metric}_hi": hi})
-        for metric in (
+    return summary_over_seeds(
+        rows,
+        ["pm_label", "rm_label"],
+        intervals=["gain", "win_rate", "kl"],
+        means=[
             "pm_params",
             "rm_params",
             "rm_acc_heldout",
@@ -75,10 +70,9 @@ def cell_summary(rows: pd.DataFrame) -> pd.DataFrame:
             "hacking",
             "rl_steps",
             "rl_seconds",
-        ):
-            line[metric] = float(g[metric].mean())
-        out.append(line)
-    return pd.DataFrame(out)
+        ],
+        own_interval=True,
+    )
 
 
 def heatmap(summary: pd.DataFrame, missing: pd.DataFrame, title: str, path: Path) -> None:

@@ -6,12 +6,15 @@ two arms is sample j against sample j: the mean gold difference and the win rate
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from seam_exp.metrics.preference import win_outcomes
 from seam_exp.rl.run import EVAL_SAMPLES_FILE
+
+PAIRED = ["gold_base", "gain", "win_rate"]  # what paired_gain reports
 
 
 def final_gold(run_dir: str) -> pd.Series:
@@ -29,3 +32,18 @@ def paired_gain(run_dir: str, base_dir: str) -> dict[str, float]:
         "gain": float((mine - base).mean()),
         "win_rate": float(win_outcomes(mine.to_numpy(), base.to_numpy()).mean()),
     }
+
+
+def paired_by_seed(runs: pd.DataFrame, arm: str, base_of: Callable[[str], str | None]) -> pd.DataFrame:
+    """Each run of `runs` (columns cell, seed, run_dir and `arm`) against its base arm's run (`base_of(arm)`,
+    None for none) in the same cell with the same seed, the one whose eval samples it shares (the last, had
+    the cell run twice). One line per run that has one, indexed as in `runs`: the base run's index (`base`)
+    and the PAIRED numbers."""
+    last = runs.drop_duplicates(["cell", arm, "seed"], keep="last")
+    where = dict(zip(zip(last["cell"], last[arm], last["seed"], strict=True), last.index, strict=True))
+    lines = {}
+    for i, cell, name, seed in zip(runs.index, runs["cell"], runs[arm], runs["seed"], strict=True):
+        base = where.get((cell, base_of(name), seed))
+        if base is not None:
+            lines[i] = {"base": base, **paired_gain(runs.at[i, "run_dir"], runs.at[base, "run_dir"])}
+    return pd.DataFrame(list(lines.values()), index=list(lines), columns=["base", *PAIRED])

@@ -4,6 +4,8 @@ every result row round-trips through results.csv and feeds its own aggregation (
 from __future__ import annotations
 
 import dataclasses
+import pkgutil
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -34,6 +36,41 @@ def test_every_yaml_dispatches_to_a_registered_experiment(experiment):
 def test_unknown_task_names_the_valid_ones():
     with pytest.raises(ValueError, match="unknown task 'nope'; valid: .*saturation"):
         experiments.get("nope")
+
+
+def test_a_reporting_module_stands_beside_its_experiment_and_is_none_itself():
+    reports = [m.name for m in pkgutil.iter_modules(experiments.__path__) if m.name.endswith("_report")]
+    assert "saturation_report" in reports
+    for report in reports:
+        assert report not in experiments.names()
+        assert report.removesuffix("_report") in experiments.names()
+        with pytest.raises(ValueError, match=f"unknown task '{report}'"):
+            experiments.get(report)
+
+
+def test_an_rl_row_takes_its_run_outcome_under_its_own_column_names():
+    @dataclasses.dataclass
+    class Row:
+        sft_gold: float
+        rl_gold: float
+        sft_correct: float
+        gain_lo: float
+        rl_steps: int
+        other: str
+
+    start = {"gold": 1.0, "correct_rate": 0.5, "gain_lo": 0.0}
+    final = {"gold": 2.0, "correct_rate": 0.75, "gain_lo": 0.25}
+    keys = ["gold_lo", "gold_hi", "proxy", "mismatch", "hacking", *experiments.FINAL_METRICS]
+    history = [{k: 0.0 for k in keys} | start, {k: 0.0 for k in keys} | final]
+    evaluation = SimpleNamespace(evaluator=SimpleNamespace(prompts=[1, 2]))
+    run = SimpleNamespace(history=history, steps=7, seconds=1.0, evaluation=evaluation)
+    assert experiments.rl_outcome(run, Row) == {
+        "sft_gold": 1.0,
+        "rl_gold": 2.0,
+        "sft_correct": 0.5,
+        "gain_lo": 0.25,
+        "rl_steps": 7,
+    }
 
 
 def _synthetic_row(row_type, cfg, run_dir: str):

@@ -13,7 +13,12 @@ import pytest
 from omegaconf import OmegaConf
 
 from seam_exp import experiments
-from seam_exp.experiments import augmentation, mismatch_paper, saturation, selection
+from seam_exp.experiments import (
+    augmentation_report,
+    mismatch_paper_report,
+    saturation_report,
+    selection_report,
+)
 from seam_exp.reporting.precondition import grid_warnings, unordered_axis_warning
 from seam_exp.reporting.results import write_results
 from seam_exp.reporting.tables import write_table
@@ -127,8 +132,8 @@ def test_saturation_table_warns_when_the_pm_axis_is_not_ordered_by_sft_gold(tmp_
         for pm in gold
         for rm in accuracy
     ]
-    _sweep(tmp_path, "saturation", saturation.CELL, rows)
-    saturation.aggregate(tmp_path)
+    _sweep(tmp_path, "saturation", saturation_report.CELL, rows)
+    saturation_report.aggregate(tmp_path)
     table = (tmp_path / "figures" / "saturation" / "saturation_smoke_size_ppo.md").read_text()
     warning = (
         "WARNING: the PM axis is not ordered by SFT gold: s (0.800) <= xs (1.000); "
@@ -151,7 +156,7 @@ def test_mismatch_paper_table_states_the_pms_gold_and_warns_on_both_axes(tmp_pat
         for rm, acc in (("xs", 0.70), ("s", 0.65))
     ]
     _sweep(tmp_path, "mismatch_paper", {}, rows)
-    mismatch_paper.aggregate(tmp_path)
+    mismatch_paper_report.aggregate(tmp_path)
     table = (tmp_path / "figures" / "mismatch_paper" / "mismatch_paper_smoke.md").read_text()
     assert "PM SFT gold (best / mid)" in table and "1.599 / 1.770" in table
     assert "the PM (mid -> best) axis is not ordered by SFT gold: l (1.599) <= s (1.770);" in table
@@ -165,8 +170,8 @@ def test_selection_table_states_each_cells_models_and_warns_on_the_rm_axis(tmp_p
         {"pm": pm, "rm": rm, "method": "full", "sft_gold": gold, "rm_acc_heldout": acc}
         for pm, rm, gold, acc in cells
     ]
-    _sweep(tmp_path, "selection", selection.CELL, rows)
-    selection.aggregate(tmp_path)
+    _sweep(tmp_path, "selection", selection_report.CELL, rows)
+    selection_report.aggregate(tmp_path)
     table = (tmp_path / "figures" / "selection" / "selection_smoke_ppo.md").read_text()
     header, *lines = (
         [c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines() if line.startswith("|")
@@ -185,7 +190,7 @@ def test_augmentation_warns_on_the_cells_own_pm_not_an_augmented_one(tmp_path):
         # an augmented PM of the (l, l) cell: another model, not the cell's (another seed: nothing pairs)
         {"pm": "l", "rm": "l", "arm": "seam:pm", "kind": "seam", "side": "pm", "seed": 1, "sft_gold": 2.0},
     ]
-    _sweep(tmp_path, "augmentation", augmentation.CELL, rows)
-    augmentation.aggregate(tmp_path)
+    _sweep(tmp_path, "augmentation", augmentation_report.CELL, rows)
+    augmentation_report.aggregate(tmp_path)
     table = (tmp_path / "figures" / "augmentation" / "augmentation_smoke_ppo.md").read_text()
     assert "the PM axis is not ordered by SFT gold: l (0.900) <= m (1.000);" in table

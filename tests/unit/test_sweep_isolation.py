@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 import seam_exp.utils.task_wrapper as task_wrapper
 from seam_exp.__main__ import dispatch
 from seam_exp.cli import CONF_DIR
-from seam_exp.experiments import mismatch, saturation
+from seam_exp.experiments import mismatch, mismatch_report, saturation_report
 from seam_exp.experiments.saturation import SaturationRow
 from seam_exp.reporting.results import columns_of, write_results
 from seam_exp.reporting.sweep import sweep_jobs, sweep_results
@@ -83,9 +83,9 @@ def test_aggregation_reports_failed_and_silent_cells_as_missing(tmp_path):
         reason="OSError: disk",
     )
 
-    jobs = sweep_jobs(tmp_path, "saturation", saturation.CELL)
+    jobs = sweep_jobs(tmp_path, "saturation", saturation_report.CELL)
     assert len(jobs) == 4 and jobs["ok"].sum() == 1
-    written = saturation.aggregate(tmp_path)
+    written = saturation_report.aggregate(tmp_path)
     table = (tmp_path / "figures" / "saturation" / "saturation_smoke_size_ppo.md").read_text()
     lines = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in table.splitlines()[4:]}
     assert "ok" in lines[("xs", "xs")] and "+0.250 [+0.100, +0.400]" in lines[("xs", "xs")]
@@ -99,9 +99,9 @@ def test_aggregation_reports_failed_and_silent_cells_as_missing(tmp_path):
 def test_an_outputs_tree_without_this_experiment_aggregates_to_nothing(tmp_path):
     # `make figures` visits every experiment; one that never ran must not crash the others.
     _job(tmp_path / "saturation" / "scale=smoke" / "multirun_x", "a", "xs", "xs", ok=True)
-    results, missing = sweep_results(tmp_path, "mismatch", mismatch.CELL, mismatch.MismatchRow)
+    results, missing = sweep_results(tmp_path, "mismatch", mismatch_report.CELL, mismatch.MismatchRow)
     assert results.empty and missing.empty
-    assert mismatch.aggregate(tmp_path) == []
+    assert mismatch_report.aggregate(tmp_path) == []
 
 
 def test_runs_that_differ_in_a_swept_knob_are_reported_apart_not_merged(tmp_path):
@@ -109,9 +109,9 @@ def test_runs_that_differ_in_a_swept_knob_are_reported_apart_not_merged(tmp_path
     _job(sweep, "a", "xs", "xs", ok=True, extra=("rl.kl.coef=0.05",))
     _job(sweep, "b", "xs", "xs", ok=True, extra=("rl.kl.coef=0.2", "trainer.enable_progress_bar=false"))
     _job(sweep, "c", "xs", "xs", ok=True)  # the defaults: the plain table
-    jobs = sweep_jobs(tmp_path, "saturation", saturation.CELL)
+    jobs = sweep_jobs(tmp_path, "saturation", saturation_report.CELL)
     assert sorted(jobs["variant"]) == ["", "rl.kl.coef=0.05", "rl.kl.coef=0.2"]
-    names = sorted(p.name for p in saturation.aggregate(tmp_path) if p.suffix == ".md")
+    names = sorted(p.name for p in saturation_report.aggregate(tmp_path) if p.suffix == ".md")
     assert names == [
         "saturation_smoke_size_ppo.md",
         "saturation_smoke_size_ppo_rl.kl.coef=0.05.md",
@@ -122,7 +122,7 @@ def test_runs_that_differ_in_a_swept_knob_are_reported_apart_not_merged(tmp_path
 
 
 def test_kl_budgets_choose_the_checkpoint_on_validation_prompts_only(tmp_path):
-    from seam_exp.experiments.saturation import at_kl_budget
+    from seam_exp.experiments.saturation_report import at_kl_budget
 
     history = pd.DataFrame(
         {
@@ -143,7 +143,7 @@ def test_kl_budgets_choose_the_checkpoint_on_validation_prompts_only(tmp_path):
     history.assign(
         gain_lo=history["gain"] - 0.1, gain_hi=history["gain"] + 0.1, kl_lo=0.0, kl_hi=5.0, gold=1.0
     ).to_csv(job / "history.csv", index=False)
-    written = {p.name for p in saturation.aggregate(tmp_path)}
+    written = {p.name for p in saturation_report.aggregate(tmp_path)}
     assert {
         "saturation_smoke_size_ppo_kl_budgets.md",
         "saturation_smoke_size_ppo_kl_budgets_gold_vs_kl.png",

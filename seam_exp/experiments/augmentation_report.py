@@ -1,0 +1,205 @@
+"""The tables and figures of `+experiment=augmentation` (the runner and its row: augmentation.py).
+
+Every arm is paired with `original` (and seam/full with `random` of the same side) by seed, on the same
+eval samples, and a gain is traced to its model: the arm's SFT gold and its RM's held-out accuracy; a
+table of several cells warns when their PM or RM axis is not ordered by those of the cells' own models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from seam_exp.augmentation.arms import Arm, parse_arm
+from seam_exp.experiments.augmentation import AugmentationRow
+from seam_exp.experiments.saturation_report import run_history
+from seam_exp.reporting.grid import with_cell_names
+from seam_exp.reporting.plots import interval_bars, plt, save_figure
+from seam_exp.reporting.precondition import grid_warnings, printed
+from seam_exp.reporting.seeds import summary_over_seeds
+from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
+from seam_exp.reporting.tables import format_ci, verdict, write_table_and_figures
+from seam_exp.rl.paired import PAIRED, paired_by_seed
+
+CELL = {
+    **RL_CELL,
+    "arm": "augmentation.arm",
+    "seed": "seed",
+}
+GROUP = ["scale", "algorithm", "reward_source", "variant"]
+KIND_COLORS = {"seam": "tab:green", "random": "tab:grey", "full": "tab:blue", "original": "black"}
+# An arm's own numbers, averaged over its seeds in the table.
+OWN = (
+    "n_instructions",
+    "sft_added",
+    "pairs_added",
+    "pairs_misjudged",
+    "sft_gold",
+    "rm_acc_heldout",
+    "rm_acc_heldout_gold",
+    "rl_gold",
+    "gain",
+    "kl",
+    "sft_mismatch",
+    "mismatch",
+)
+
+
+def paired_against(rows: pd.DataFrame, base_of: Callable[[Arm], str | None]) -> pd.DataFrame:
+    """Per run whose arm has a base arm (`base_of(Arm)`, or None) run with the same cell and seed: the
+    gain in gold over that run and the win rate against it, sample j against sample j."""
+    runs = rows.drop_duplicates(["cell", "arm", "seed"], keep="last")
+    pairs = paired_by_seed(runs, "arm", lambda arm: base_of(parse_arm(arm)))
+    return runs.loc[pairs.index, ["cell", "arm", "seed"]].join(pairs[PAIRED])
+
+
+def over_original(arm: Arm) -> str | None:
+    return None if arm.kind == "original" else "original"
+
+
+def over_random(arm: Arm) -> str | None:
+    return f"random:{arm.side}" if arm.kind in ("seam", "full") else None
+
+
+def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per (cell, arm): the arm's own numbers averaged over seeds, and its paired gains over
+    original and over random with t-intervals over seeds (NaN where it has none)."""
+    summary = summary_over_seeds(rows, ["cell", "arm"], means=OWN, first=["kind", "side"], sort=False)
+    for name, base_of in (("over_original", over_original), ("over_random", over_random)):
+        paired = paired_against(rows, base_of).rename(
+            columns={"gain": f"gain_{name}", "win_rate": f"win_rate_{name}", "gold_base": f"gold_{name}"}
+        )
+        pooled = summary_over_seeds(
+            paired,
+            ["cell", "arm"],
+            intervals=[f"gain_{name}", f"win_rate_{name}"],
+            means=[f"gold_{name}"],
+            sort=False,
+        )
+        summary = summary.merge(pooled.drop(columns="seeds"), on=["cell", "arm"], how="left")
+    return summary
+
+
+def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for _, r in summary.iterrows():
+        ci = {m: (r[m], r[f"{m}_lo"], r[f"{m}_hi"]) for m in ("gain_over_original", "gain_over_random")}
+        rows.append(
+            {
+                "cell": r["cell"],
+                "arm": r["arm"],
+                "seeds": r["seeds"],
+                # the same in every seed: the models are trained once per arm
+                "instructions": int(r["n_instructions"]),
+                "SFT rows added": int(r["sft_added"]),
+                "pairs added": int(r["pairs_added"]),
+                "pairs the RM misjudged": r["pairs_misjudged"],
+                "PM SFT gold": r["sft_gold"],
+                "RM held-out acc": r["rm_acc_heldout"],
+                "final gold": r["rl_gold"],
+                "gain over original (95% CI)": "-"
+                if r["arm"] == "original"
+                else format_ci(*ci["gain_over_original"]),
+                "vs original": "-"
+                if r["arm"] == "original"
+                else verdict(r["gain_over_original_lo"], r["gain_over_original_hi"]),
+                # the paper's +4.1% is relative to original's judge score; gold's zero is arbitrary, so read loosely
+                "% of original's gold": 100 * r["gain_over_original"] / r["gold_over_original"],
+                "gain over random (95% CI)": "-"
+                if r["gain_over_random"] != r["gain_over_random"]
+                else format_ci(*ci["gain_over_random"]),
+                "win rate vs original": format_ci(
+                    r["win_rate_over_original"],
+                    r["win_rate_over_original_lo"],
+                    r["win_rate_over_original_hi"],
+                    signed=False,
+                ),
+                "KL": r["kl"],
+                "mismatch SFT -> final": f"{r['sft_mismatch']:.3f} -> {r['mismatch']:.3f}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def arm_order(summary: pd.DataFrame) -> pd.DataFrame:
+    """original first, then by side (pm, rm, both) and kind (random, seam, full)."""
+    side = {"none": 0, "pm": 1, "rm": 2, "both": 3}
+    kind = {"original": 0, "random": 1, "seam": 2, "full": 3}
+    key = summary["side"].map(side) * 10 + summary["kind"].map(kind)
+    return summary.assign(_order=key).sort_values(["cell", "_order"]).drop(columns="_order")
+
+
+def bar_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
+    """Gain over original per augmented arm with its CI over seeds, one panel per cell."""
+    arms = summary[summary["kind"] != "original"]
+    interval_bars(
+        arms.iloc[::-1].assign(color=arms["kind"].map(KIND_COLORS)),
+        "gain_over_original",
+        "arm",
+        "color",
+        "gold gain over original (95% CI over seeds)",
+        title,
+        path,
+        figsize=(max(8.0, 5.5 * arms["cell"].nunique()), 0.4 * arms["arm"].nunique() + 1.8),
+    )
+
+
+def mismatch_figure(rows: pd.DataFrame, title: str, path: Path) -> None:
+    """The RM's mismatch with gold on the policy's own eval samples along RL, mean over seeds, one panel
+    per augmented side (original drawn in each)."""
+    curves = []
+    for _, r in rows.iterrows():
+        history = run_history(r["run_dir"])
+        if history is not None:
+            curves.append(history[["step", "mismatch"]].assign(arm=r["arm"], kind=r["kind"], side=r["side"]))
+    if not curves:
+        return
+    curves = pd.concat(curves).groupby(["arm", "kind", "side", "step"], as_index=False)["mismatch"].mean()
+    sides = [s for s in ("pm", "rm", "both") if s in set(curves["side"])]
+    fig, axes = plt.subplots(
+        1, max(1, len(sides)), figsize=(4.5 * max(1, len(sides)), 3.4), squeeze=False, sharey=True
+    )
+    for ax, side in zip(axes[0], sides or ["none"], strict=True):
+        for (arm, kind), line in curves[curves["side"].isin([side, "none"])].groupby(["arm", "kind"]):
+            ax.plot(line["step"], line["mismatch"], marker="o", ms=3, color=KIND_COLORS[kind], label=arm)
+        ax.set_title(f"augmented: {side}", fontsize=9)
+        ax.set_xlabel("RL step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("mismatch (RM vs gold, own samples)")
+    save_figure(fig, path, title)
+
+
+def cell_axis_warnings(rows: pd.DataFrame) -> list[str]:
+    """Warnings under a table of several cells when their PM axis is not ordered by SFT gold or their RM
+    axis by held-out accuracy, each read on the cell's own model: from the runs that did not augment it."""
+    return grid_warnings(
+        rows,
+        pm_rows=rows[~rows["side"].isin(["pm", "both"])],
+        rm_rows=rows[~rows["side"].isin(["rm", "both"])],
+    )
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    results, missing = sweep_results(outputs, "augmentation", CELL, AugmentationRow)
+    if not len(results):
+        return []
+    results = with_cell_names(results)
+    folder = outputs / "figures" / "augmentation"
+    written = []
+    for (scale, algorithm, source, variant), rows, _ in sweep_groups(results, missing.iloc[0:0], GROUP):
+        name, extra = group_name(f"augmentation_{scale}_{algorithm}", source, variant)
+        title = f"RLHF after augmenting the PM and the RM, judged by gold ({algorithm}{extra}, scale={scale})"
+        summary = arm_order(arm_summary(rows))
+        figures = {
+            "_bars": partial(bar_figure, summary, title),
+            "_mismatch": partial(mismatch_figure, rows, title),
+        }
+        if (summary["kind"] == "original").all():
+            figures.pop("_bars")
+        notes = printed(cell_axis_warnings(rows), name)
+        written += write_table_and_figures(folder, name, title, augmentation_table(summary), figures, notes)
+    return written

@@ -1,0 +1,189 @@
+"""The tables and figures of `+experiment=saturation` (the runner and its row: saturation.py).
+
+Per scale, grid and RL algorithm: a heatmap of the gain over the PM x RM grid, curves along each axis and a
+table (missing cells with the reason), with each cell's SFT gold and RM accuracy and a warning under it when
+an axis is not ordered by them; and the same read at matched KL budgets, each run's checkpoint for a budget
+chosen on validation prompts.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from seam_exp.experiments.saturation import SaturationRow
+from seam_exp.reporting.grid import axis_order, cell_summary, curves, heatmap, with_axis_labels
+from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.precondition import grid_warnings, printed
+from seam_exp.reporting.seeds import summary_over_seeds
+from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
+from seam_exp.reporting.tables import format_ci, write_table_and_figures
+from seam_exp.rl.run import HISTORY_FILE
+
+CELL = {
+    **RL_CELL,
+    "pm_budget": "pm.sft.budget",
+    "rm_budget": "rm.train.budget",
+    "sft_steps": "pm.sft.max_steps",
+    "rm_pairs": "rm.train.num_pairs",
+    "seed": "seed",
+}
+GROUP = ["scale", "grid", "algorithm", "reward_source", "variant"]
+
+
+def saturation_table(summary: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for _, r in summary.iterrows():
+        rows.append(
+            {
+                "PM": r["pm_label"],
+                "RM": r["rm_label"],
+                "RM acc": r["rm_acc_heldout"],
+                "seeds": int(r["seeds"]),
+                "SFT gold": r["sft_gold"],
+                "RL gold": r["rl_gold"],
+                "gain (95% CI)": format_ci(r["gain"], r["gain_lo"], r["gain_hi"]),
+                "win rate vs SFT (95% CI)": format_ci(
+                    r["win_rate"], r["win_rate_lo"], r["win_rate_hi"], signed=False
+                ),
+                "KL": r["kl"],
+                "proxy gain": r["rl_proxy"] - r["sft_proxy"],
+                "mismatch SFT -> RL": f"{r['sft_mismatch']:.3f} -> {r['mismatch']:.3f}",
+                "hacking": r["hacking"],
+                "status": "ok",
+            }
+        )
+    for _, r in missing.iterrows():
+        rows.append({"PM": r["pm_label"], "RM": r["rm_label"], "status": f"missing: {r['reason']}"})
+    table = pd.DataFrame(rows)
+    pm_order, rm_order = axis_order(table["PM"]), axis_order(table["RM"])
+    return table.sort_values(
+        ["PM", "RM"],
+        key=lambda c: c.map({v: i for i, v in enumerate(pm_order if c.name == "PM" else rm_order)}),
+    ).reset_index(drop=True)
+
+
+# ------------------------------------------------------------- matched KL budgets (Gao et al.'s frame)
+
+KL_BUDGETS = (0.5, 1.0, 2.0, 4.0)  # nats of KL to the SFT start
+
+
+def run_history(run_dir: str) -> pd.DataFrame | None:
+    path = Path(run_dir) / HISTORY_FILE
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def at_kl_budget(history: pd.DataFrame, budget: float) -> pd.Series | None:
+    """The evaluation chosen for a KL budget: the highest validation gold among the evaluations whose
+    validation KL to the start is within the budget (the start itself, KL 0, always is). Chosen on the
+    validation prompts only, so the eval numbers it reports are not selected on."""
+    within = history[history["val_kl"] <= budget]
+    return None if within.empty else within.loc[within["val_gold"].idxmax()]
+
+
+def kl_budget_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per (run, budget): the eval gain, its CI and KL at the evaluation chosen for the budget."""
+    out = []
+    for _, row in rows.iterrows():
+        history = run_history(row["run_dir"])
+        for budget in KL_BUDGETS if history is not None else ():
+            chosen = at_kl_budget(history, budget)
+            if chosen is not None:
+                picked = {
+                    k: chosen[k] for k in ("step", "gain", "gain_lo", "gain_hi", "kl", "kl_lo", "kl_hi")
+                }
+                out.append(
+                    {
+                        "pm_label": row["pm_label"],
+                        "rm_label": row["rm_label"],
+                        "seed": row["seed"],
+                        "budget": budget,
+                        **picked,
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def kl_budget_table(summary: pd.DataFrame) -> pd.DataFrame:
+    wide = {}
+    for _, r in summary.iterrows():
+        cell = wide.setdefault((r["pm_label"], r["rm_label"]), {"PM": r["pm_label"], "RM": r["rm_label"]})
+        cell[f"gain @ KL<={r['budget']:g} (step)"] = (
+            f"{format_ci(r['gain'], r['gain_lo'], r['gain_hi'])} ({r['step']:.0f})"
+        )
+    table = pd.DataFrame(list(wide.values()))
+    pm_order, rm_order = axis_order(table["PM"]), axis_order(table["RM"])
+    rank = {"PM": {v: i for i, v in enumerate(pm_order)}, "RM": {v: i for i, v in enumerate(rm_order)}}
+    return table.sort_values(["PM", "RM"], key=lambda c: c.map(rank[c.name])).reset_index(drop=True)
+
+
+def gold_vs_kl_figure(rows: pd.DataFrame, title: str, path: Path) -> None:
+    """Eval gold against eval KL to the SFT start along each run (mean over seeds at each evaluation):
+    one panel per PM, one line per RM."""
+    histories = []
+    for _, row in rows.iterrows():
+        history = run_history(row["run_dir"])
+        if history is not None:
+            histories.append(history.assign(pm_label=row["pm_label"], rm_label=row["rm_label"]))
+    if not histories:
+        return
+    curves_df = (
+        pd.concat(histories).groupby(["pm_label", "rm_label", "step"], as_index=False)[["kl", "gold"]].mean()
+    )
+    pms = axis_order(curves_df["pm_label"])
+    fig, axes = plt.subplots(1, len(pms), figsize=(3.6 * len(pms) + 1, 3.6), squeeze=False, sharey=True)
+    for ax, pm in zip(axes[0], pms, strict=True):
+        mine = curves_df[curves_df["pm_label"] == pm]
+        for rm in axis_order(mine["rm_label"]):
+            line = mine[mine["rm_label"] == rm].sort_values("step")
+            ax.plot(line["kl"], line["gold"], marker="o", ms=3, label=f"RM {rm}")
+        for budget in KL_BUDGETS:
+            ax.axvline(budget, color="grey", lw=0.6, ls=":")
+        ax.set_title(f"PM {pm}", fontsize=9)
+        ax.set_xlabel("KL to the SFT start (nats)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("gold (eval prompts)")
+    axes[0][0].legend(fontsize=7)
+    save_figure(fig, path, title)
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    results, missing = sweep_results(outputs, "saturation", CELL, SaturationRow)
+    results, missing = with_axis_labels(results), with_axis_labels(missing)
+    folder = outputs / "figures" / "saturation"
+    written = []
+    for (scale, grid, algorithm, source, variant), rows, lost in sweep_groups(results, missing, GROUP):
+        summary = cell_summary(rows) if len(rows) else pd.DataFrame(columns=["pm_label", "rm_label"])
+        name, extra = group_name(f"saturation_{scale}_{grid}_{algorithm}", source, variant)
+        title = f"RLHF gain over SFT by gold ({algorithm}{extra}, {grid} grid, scale={scale})"
+        figures = {"_heatmap": partial(heatmap, summary, lost, title)}
+        if len(summary):
+            figures["_curves"] = partial(curves, summary, title)
+        # the question reads each axis as quality: say under both tables where the measured one disagrees
+        notes = printed(grid_warnings(summary.assign(grid=grid)), name)
+        written += write_table_and_figures(
+            folder, name, title, saturation_table(summary, lost), figures, notes
+        )
+        chosen = kl_budget_rows(rows) if len(rows) else pd.DataFrame()
+        if len(chosen):
+            # per (cell, budget) over seeds; one seed keeps its run's own bootstrap CI
+            budgets = summary_over_seeds(
+                chosen,
+                ["pm_label", "rm_label", "budget"],
+                intervals=["gain", "kl"],
+                means=["step"],
+                own_interval=True,
+            )
+            kl_title = f"{title}: at matched KL budgets, checkpoint chosen on validation prompts"
+            kl_figures = {"_gold_vs_kl": partial(gold_vs_kl_figure, rows, title)}
+            no_cells = pd.DataFrame(columns=["pm_label", "rm_label"])
+            for budget, part in budgets.groupby("budget"):
+                kl_figures[f"_heatmap_kl{budget:g}"] = partial(
+                    heatmap, part, no_cells, f"{title}, KL <= {budget:g}"
+                )
+            written += write_table_and_figures(
+                folder, f"{name}_kl_budgets", kl_title, kl_budget_table(budgets), kl_figures, notes
+            )
+    return written

@@ -1,0 +1,272 @@
+"""The tables and figures of `+experiment=selection` (the runner and its row: selection.py).
+
+Every method is paired with the `full` run of the same cell and seed (same eval prompts, same sampling
+seed): gain over full in gold and win rate against full per seed, then mean and a t-interval over seeds;
+a bar chart per cell, the filter-rate curve, and how much the dropped sets of methods and of cells
+overlap. The table states each cell's PM SFT gold and RM held-out accuracy and warns when the cells' PM or
+RM axis is not ordered by them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seam_exp.experiments.selection import DROPPED_FILE, SelectionRow
+from seam_exp.reporting.grid import with_cell_names
+from seam_exp.reporting.plots import interval_bars, plt, save_figure
+from seam_exp.reporting.precondition import grid_warnings, printed
+from seam_exp.reporting.seeds import summary_over_seeds
+from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
+from seam_exp.reporting.tables import format_ci, verdict, write_table_and_figures
+from seam_exp.rl.paired import paired_by_seed
+from seam_exp.selection.filters import overlap
+
+MAIN_RATE = 0.2  # the paper's: the bar chart and main table compare methods at this drop rate
+CELL = {
+    **RL_CELL,
+    "sft_steps": "pm.sft.max_steps",
+    "rm_pairs": "rm.train.num_pairs",
+    "method": "selection.method",
+    "rate": "selection.rate",
+    "seed": "seed",
+}
+GROUP = ["scale", "algorithm", "reward_source", "variant"]
+
+
+def against_full(method: str) -> str | None:
+    return None if method == "full" else "full"
+
+
+def paired_against_full(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per (cell, method, rate, seed) that has a full run of the same cell and seed: the gain
+    in gold over full and the win rate against full, sample j of a prompt against sample j."""
+    rows = rows.assign(rate_key=rows["rate"].fillna(-1.0))
+    pairs = paired_by_seed(rows, "method", against_full)
+    out = []
+    for i, p in zip(pairs.index, pairs.itertuples(index=False), strict=True):
+        r = rows.loc[i]
+        out.append(
+            {
+                **{
+                    k: r[k]
+                    for k in ("cell", "pm_label", "rm_label", "method", "method_label", "rate", "seed")
+                },
+                "rate_key": r["rate_key"],
+                "dropped_share": r["dropped_share"],
+                "kl": r["kl"],
+                "kl_full": rows.at[p.base, "kl"],
+                "gain_over_sft": r["gain"],
+                "gold_full": p.gold_base,
+                "gain_over_full": p.gain,
+                "win_rate_vs_full": p.win_rate,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def summary_of_pairs(paired: pd.DataFrame) -> pd.DataFrame:
+    """One line per (cell, method label, rate): the paired gains with t-intervals over seeds."""
+    return summary_over_seeds(
+        paired,
+        ["cell", "method_label", "rate_key"],
+        intervals=["gain_over_full", "win_rate_vs_full"],
+        means=["dropped_share", "kl", "kl_full", "gain_over_sft", "gold_full"],
+        first=["rate"],
+        sort=False,
+    ).rename(columns={"method_label": "method", "dropped_share": "dropped"})
+
+
+def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for _, r in summary.iterrows():
+        rows.append(
+            {
+                "cell": r["cell"],
+                "method": r["method"],
+                "drop rate": "-" if r["rate"] != r["rate"] else f"{r['rate']:g}",
+                "dropped": r["dropped"],
+                "seeds": r["seeds"],
+                "gold gain over full (95% CI)": format_ci(
+                    r["gain_over_full"], r["gain_over_full_lo"], r["gain_over_full_hi"]
+                ),
+                "vs full": verdict(r["gain_over_full_lo"], r["gain_over_full_hi"]),
+                # the paper's +4.4% is relative to full's judge score; gold's zero is arbitrary, so read loosely
+                "% of full's gold": 100 * r["gain_over_full"] / r["gold_full"],
+                "gain over SFT": r["gain_over_sft"],
+                "win rate vs full (95% CI)": format_ci(
+                    r["win_rate_vs_full"], r["win_rate_vs_full_lo"], r["win_rate_vs_full_hi"], signed=False
+                ),
+                "KL": r["kl"],
+                "KL of full": r["kl_full"],
+            }
+        )
+    for _, r in full_gold.iterrows():
+        rows.append(
+            {
+                "cell": r["cell"],
+                "method": "full",
+                "drop rate": "-",
+                "dropped": 0.0,
+                "seeds": r["seeds"],
+                "gold gain over full (95% CI)": f"(gain over SFT {format_ci(r['gain'], r['lo'], r['hi'])})",
+                "vs full": "-",
+                "gain over SFT": r["gain"],
+                "KL": r["kl"],
+            }
+        )
+    return pd.DataFrame(rows).sort_values(["cell", "method"], kind="stable").reset_index(drop=True)
+
+
+def with_cell_models(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """The table with each cell's PM SFT gold and RM held-out accuracy (means over its runs) after its
+    `cell` column: what the cell's models measure, beside the gains they gave."""
+    models = rows.groupby("cell")[["sft_gold", "rm_acc_heldout"]].mean()
+    at = list(table.columns).index("cell") + 1
+    table = table.copy()
+    table.insert(at, "PM SFT gold", table["cell"].map(models["sft_gold"]))
+    table.insert(at + 1, "RM held-out acc", table["cell"].map(models["rm_acc_heldout"]))
+    return table
+
+
+def full_runs(rows: pd.DataFrame) -> pd.DataFrame:
+    """The full runs' own gain over SFT, mean and t-interval over seeds, per cell."""
+    full = summary_over_seeds(rows[rows["method"] == "full"], ["cell"], intervals=["gain"], means=["kl"])
+    return full.rename(columns={"gain_lo": "lo", "gain_hi": "hi"})
+
+
+def bar_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
+    """Gain over full per method at the main rate (and full-independent oracle), one panel per cell."""
+    main = summary[(summary["rate"] == MAIN_RATE) | summary["rate"].isna()]
+    interval_bars(
+        main.assign(color=["tab:green" if m.startswith("seam") else "tab:grey" for m in main["method"]]),
+        "gain_over_full",
+        "method",
+        "color",
+        "gold gain over full (95% CI over seeds)",
+        title,
+        path,
+        figsize=(max(9.0, 5 * main["cell"].nunique()), 0.35 * main["method"].nunique() + 1.6),
+        sharex=True,
+        sort=True,
+    )
+
+
+def rate_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
+    """Gain over full against the drop rate, one line per rated method, one panel per cell."""
+    rated = summary[summary["rate"].notna()]
+    cells = sorted(rated["cell"].unique())
+    fig, axes = plt.subplots(
+        1, len(cells), figsize=(max(9.0, 4.5 * len(cells)), 3.6), squeeze=False, sharey=True
+    )
+    for ax, cell in zip(axes[0], cells, strict=True):
+        for label, line in rated[rated["cell"] == cell].groupby("method"):
+            line = line.sort_values("rate")
+            ax.plot(line["rate"], line["gain_over_full"], marker="o", label=label)
+            ax.fill_between(line["rate"], line["gain_over_full_lo"], line["gain_over_full_hi"], alpha=0.15)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_title(cell, fontsize=9)
+        ax.set_xlabel("share of RL prompts dropped")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("gold gain over full")
+    axes[0][0].legend(fontsize=7)
+    save_figure(fig, path, title)
+
+
+def dropped_sets(rows: pd.DataFrame) -> dict[tuple[str, str], set]:
+    """(cell, method label) -> the prompts dropped at the main rate by its lowest seed's run."""
+    main = rows[(rows["method"] != "full") & ((rows["rate"] == MAIN_RATE) | rows["rate"].isna())]
+    out = {}
+    for (cell, label), g in main.groupby(["cell", "method_label"]):
+        file = Path(g.sort_values("seed")["run_dir"].iloc[0]) / DROPPED_FILE
+        if file.is_file():
+            out[(cell, label)] = set(pd.read_csv(file)["prompt_id"].tolist())
+    return out
+
+
+def overlap_tables(sets: dict[tuple[str, str], set]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(method x method overlap within each cell; per method, the mean overlap of its dropped sets
+    across pairs of cells: the paper's appendix E.2 reports 64-72% for SEAM)."""
+    within = []
+    for (c1, m1), (c2, m2) in itertools.product(sets, repeat=2):
+        if c1 == c2:
+            within.append(
+                {"cell": c1, "method": m1, "other": m2, "overlap": overlap(sets[c1, m1], sets[c2, m2])}
+            )
+    across = []
+    for method in sorted({m for _, m in sets}):
+        cells = sorted(c for c, m in sets if m == method)
+        pairs = [overlap(sets[a, method], sets[b, method]) for a, b in itertools.combinations(cells, 2)]
+        if pairs:
+            across.append(
+                {
+                    "method": method,
+                    "cell pairs": len(pairs),
+                    "mean overlap across cells": np.mean(pairs),
+                    "min": np.min(pairs),
+                    "max": np.max(pairs),
+                }
+            )
+    return pd.DataFrame(within), pd.DataFrame(across)
+
+
+def overlap_figure(within: pd.DataFrame, title: str, path: Path) -> None:
+    cells = sorted(within["cell"].unique())
+    fig, axes = plt.subplots(1, len(cells), figsize=(5.5 * len(cells), 5), squeeze=False)
+    for ax, cell in zip(axes[0], cells, strict=True):
+        grid = within[within["cell"] == cell].pivot(index="method", columns="other", values="overlap")
+        ax.imshow(grid.to_numpy(), vmin=0, vmax=1, cmap="viridis")
+        ax.set_xticks(range(len(grid.columns)), grid.columns, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(grid.index)), grid.index, fontsize=7)
+        for (i, j), v in np.ndenumerate(grid.to_numpy()):
+            ax.text(
+                j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if v < 0.6 else "black"
+            )
+        ax.set_title(cell, fontsize=9)
+    save_figure(fig, path, title)
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    results, missing = sweep_results(outputs, "selection", CELL, SelectionRow)
+    if not len(results):
+        return []
+    results = with_cell_names(results)
+    folder = outputs / "figures" / "selection"
+    written = []
+    for (scale, algorithm, source, variant), rows, _ in sweep_groups(results, missing.iloc[0:0], GROUP):
+        name, extra = group_name(f"selection_{scale}_{algorithm}", source, variant)
+        title = f"RL on selected prompts vs every prompt, judged by gold ({algorithm}{extra}, scale={scale})"
+        paired = paired_against_full(rows)
+        summary = summary_of_pairs(paired) if len(paired) else pd.DataFrame()
+        figures = {}
+        if len(summary):
+            figures["_bars"] = partial(bar_figure, summary, title)
+            if summary["rate"].dropna().nunique() > 1:
+                figures["_rates"] = partial(rate_figure, summary, title)
+        table = selection_table_of(summary, full_runs(rows)) if len(summary) else full_runs(rows)
+        # a table of several cells reads their PM and RM axes: warn where measured quality disagrees
+        notes = printed(grid_warnings(rows), name)
+        written += write_table_and_figures(folder, name, title, with_cell_models(table, rows), figures, notes)
+        within, across = overlap_tables(dropped_sets(rows))
+        if len(within):
+            overlap_title = f"Overlap of the dropped RL prompts at drop rate {MAIN_RATE:g} (scale={scale})"
+            matrix = within.pivot_table(
+                index=["cell", "method"], columns="other", values="overlap"
+            ).reset_index()
+            written += write_table_and_figures(
+                folder,
+                f"{name}_overlap",
+                overlap_title,
+                matrix,
+                {"_heatmap": partial(overlap_figure, within, overlap_title)},
+            )
+            if len(across):
+                across_title = f"Overlap of each method's dropped prompts across cells (scale={scale})"
+                written += write_table_and_figures(
+                    folder, f"{name}_overlap_across_cells", across_title, across, {}
+                )
+    return written
