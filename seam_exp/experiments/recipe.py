@@ -81,7 +81,7 @@ def run(cfg: DictConfig) -> RecipeRow:
 
 # ----------------------------------------------------------------------------------------- aggregation
 
-KEYS = ["scale", "artifact", "size", "lr", "train_seed"]
+KEYS = ["scale", "artifact", "size", "lr", "steps", "train_seed"]
 
 
 def _size_rank(column: pd.Series) -> pd.Series:
@@ -109,8 +109,11 @@ def recipe_table(df: pd.DataFrame, artifact: str) -> pd.DataFrame:
     best = table.groupby("size")["mean"].transform("max" if higher else "min")
     table["chosen"] = (table["mean"] == best).map({True: "yes", False: ""})
     table = table.sort_values(["size", "lr", "steps"], key=lambda c: _size_rank(c) if c.name == "size" else c)
-    table["lr"] = table["lr"].map(lambda lr: f"{lr:g}")  # 0.00075, not 0.001 at three decimals
-    return table.rename(columns={"mean": f"{name} mean", "sd": f"{name} sd", "other": f"{other} mean"})
+    # in units of 1e-4, so three decimals tell 3.75e-4 from 7.5e-4 (tables print 0.000 and 0.001)
+    table["lr"] = table["lr"] * 1e4
+    return table.rename(
+        columns={"lr": "lr (1e-4)", "mean": f"{name} mean", "sd": f"{name} sd", "other": f"{other} mean"}
+    )
 
 
 def curves_figure(df: pd.DataFrame, artifact: str, path: Path) -> None:

@@ -111,10 +111,11 @@ def test_the_recipe_table_chooses_each_size_by_its_mean_validation_reading():
     # PMs are chosen by validation gold (higher better), RMs by validation loss (lower better)
     pm = _recipe_rows("pm", {("s", 1e-3): [1.0, 1.4], ("s", 2e-3): [1.3, 1.2], ("l", 1e-3): [2.0, 2.0]})
     table = recipe_table(pm, "pm")
-    assert table[table["chosen"] == "yes"][["size", "lr"]].values.tolist() == [["s", "0.002"], ["l", "0.001"]]
+    chosen = table[table["chosen"] == "yes"][["size", "lr (1e-4)"]].values.tolist()
+    assert chosen == [["s", pytest.approx(20.0)], ["l", pytest.approx(10.0)]]
     assert table["size"].tolist() == ["s", "s", "l"]  # in size order
     rm = _recipe_rows("rm", {("m", 1e-3): [0.60, 0.62], ("m", 2e-3): [0.63, 0.64]})
-    assert recipe_table(rm, "rm").query("chosen == 'yes'")["lr"].tolist() == ["0.001"]
+    assert recipe_table(rm, "rm").query("chosen == 'yes'")["lr (1e-4)"].tolist() == [pytest.approx(10.0)]
 
 
 def _ladder(means: dict[str, float], sd: float, n: int = 5) -> pd.DataFrame:
