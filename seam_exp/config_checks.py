@@ -19,6 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 from seam_exp import experiments
 from seam_exp.augmentation.arms import parse_arm
 from seam_exp.models.factory import SOURCES
+from seam_exp.paper_data.judge import JUDGE_BACKENDS
+from seam_exp.paper_data.stack_exchange import SOURCES as STACK_EXCHANGE_SOURCES
 from seam_exp.rl.config import ALGORITHMS, KL_ESTIMATORS, REWARD_NORMS, REWARD_SOURCES
 from seam_exp.seam.candidates import VARIANTS
 from seam_exp.seam.candidates.adv import ALL_OPS
@@ -26,9 +28,7 @@ from seam_exp.seam.candidates.gpt import BACKENDS
 from seam_exp.seam.formula import FORMULAS
 from seam_exp.selection.filters import parse_method
 from seam_exp.utils.trainer import RL_IS_ONE_PROCESS, distributed
-from seam_exp.world.judge import JUDGE_BACKENDS
 from seam_exp.world.labeler import TIE_POLICIES
-from seam_exp.world.stack_exchange import SOURCES as STACK_EXCHANGE_SOURCES
 
 
 class BadValue(ValueError):

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
-from seam_exp.world.build import World, format_prompt
+from seam_exp.data.layout import format_prompt
+from seam_exp.world.build import World
 
 
 def _worse(candidates: pd.DataFrame) -> pd.DataFrame:

@@ -21,6 +21,7 @@ import time
 import numpy as np
 import torch
 
+from seam_exp.data.layout import format_prompt
 from seam_exp.experiments import config_with, prepare
 from seam_exp.models.batching import encode_pairs, length_sorted_batches
 from seam_exp.models.reward import reward_scores
@@ -30,7 +31,6 @@ from seam_exp.seam.candidates.base import build_candidates
 from seam_exp.seam.policy import load_pm
 from seam_exp.seam.scoring import format_prompts, pm_scores, prompt_format_of, rm_scores
 from seam_exp.selection.prompt_scores import rl_prompt_ids
-from seam_exp.world.build import format_prompt
 
 # Per token: a batched float32 forward differs from an unbatched one in the last bits, and a sum over
 # ~40 tokens of SmolLM2 adds that up to 1.7e-4 (measured, 2026-12-02); per answer token it is far below

@@ -7,6 +7,7 @@ import time
 
 import torch
 
+from seam_exp.data_source import world_from
 from seam_exp.experiments import config_with
 from seam_exp.models.batching import encode_pairs
 from seam_exp.models.factory import build_policy, build_reward, count_parameters
@@ -14,7 +15,6 @@ from seam_exp.models.generation import GenerationSettings, generate
 from seam_exp.models.logprob import response_logprobs
 from seam_exp.models.policy import SFTCollator, SFTModule
 from seam_exp.models.reward import reward_scores
-from seam_exp.world.build import world_from
 
 
 def _timed(fn, repeats: int) -> float:

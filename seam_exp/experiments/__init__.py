@@ -23,11 +23,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from seam_exp.data_source import world_from
 from seam_exp.reporting.results import columns_of
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import CONF_DIR
 from seam_exp.utils.runtime import cache_from, set_threads
-from seam_exp.world.build import World, world_from
+from seam_exp.world.build import World
 
 if TYPE_CHECKING:  # not at run time: RL loads torch and Lightning, and `--help` lists the experiments
     from seam_exp.rl.run import RLRun

@@ -6,10 +6,10 @@ import logging
 
 from omegaconf import DictConfig
 
+from seam_exp.data_source import world_from
 from seam_exp.experiments import Experiment
 from seam_exp.reporting.tables import write_table
 from seam_exp.utils.runtime import output_dir
-from seam_exp.world.build import world_from
 from seam_exp.world.summary import counts_table, gold_by_kind, gold_grid, labeler_agreement, length_bias
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from seam_exp.data.layout import format_prompt
 from seam_exp.models.batching import encode_pairs, length_sorted_batches
 from seam_exp.models.logprob import response_logprobs
 from seam_exp.models.scoring import score_texts
 from seam_exp.seam.candidates import make_builder
 from seam_exp.seam.candidates.base import build_candidates
 from seam_exp.utils.cache import ArtifactCache, cached_frame, code_version
-from seam_exp.world.build import World, format_prompt
+from seam_exp.world.build import World
 
 PROMPT_FORMATS = ("world", "chat")
 

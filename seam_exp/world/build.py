@@ -1,14 +1,7 @@
 """Build (or load from the artifact cache) the preference world: problems, splits, pairs, tokenizer.
 
-Splits are disjoint by prompt (question text):
-    sft      demonstrations (prompt, response) for supervised fine-tuning
-    rm       preference pairs for reward-model training, labeled by the simulated human
-    rm_test  held-out preference pairs on other prompts, for RM accuracy
-    rl       prompts for RL fine-tuning
-    eval     prompts for gold-judged evaluation
-and two validation splits held out of the training ones after everything else is drawn (so the other
-splits keep their rows): `sft_val` (demonstrations) and `rm_val` (pairs), which choose a training recipe
-and the weights kept (docs/world.md, "Validation splits"); nothing trains or reports on them.
+The splits (seam_exp/data/layout.py) are disjoint by prompt: each sampled question goes to one split by a
+seeded permutation; the `rm` and `rm_test` pairs are labeled by the simulated human.
 """
 
 from __future__ import annotations
@@ -24,32 +17,26 @@ import numpy as np
 from datasets import Dataset, DatasetDict, disable_progress_bars, load_from_disk
 from transformers import PreTrainedTokenizerFast
 
+from seam_exp.data import layout as layout_module
+from seam_exp.data import tokenizer as tokenizer_module
+from seam_exp.data.layout import SPLITS, check_validation_fractions, format_prompt, hold_out_validation
+from seam_exp.data.tokenizer import train_tokenizer
 from seam_exp.utils.cache import ArtifactCache, code_version
-from seam_exp.utils.config import to_dataclass
-from seam_exp.utils.runtime import cache_from
 from seam_exp.world import facts as facts_module
 from seam_exp.world import families as families_module
 from seam_exp.world import gold as gold_module
 from seam_exp.world import labeler as labeler_module
 from seam_exp.world import responses as responses_module
-from seam_exp.world import tokenizer as tokenizer_module
 from seam_exp.world.facts import FactTable
 from seam_exp.world.families import Family, Problem, make_families
 from seam_exp.world.gold import GoldWeights, gold_components, gold_reward
 from seam_exp.world.labeler import HumanLabeler
 from seam_exp.world.responses import CONTENTS, STYLES, kind_name, make_response, parse_kind
-from seam_exp.world.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
-SPLITS = ("sft", "rm", "rm_test", "rl", "eval")
-# The validation split held out of each training split.
-VALIDATION_SPLITS = {"sft": "sft_val", "rm": "rm_val"}
-ALL_SPLITS = SPLITS + tuple(VALIDATION_SPLITS.values())
-
-
-def format_prompt(question: str) -> str:
-    """The one prompt template of the world, shared by SFT, RM, RL and SEAM."""
-    return f"Question: {question}\nAnswer: "
+# models/ imports the validation split names from this module, and its code is part of every trained
+# model's cache key (MODELS_VERSION): they stay importable from here.
+VALIDATION_SPLITS = layout_module.VALIDATION_SPLITS
 
 
 @dataclass
@@ -175,41 +162,6 @@ def _assign_splits(n: int, fractions: dict[str, float], rng) -> list[str]:
             split_of[idx] = split
         start = end
     return split_of
-
-
-def check_validation_fractions(fractions: dict[str, float]) -> None:
-    unknown = [s for s in fractions if s not in VALIDATION_SPLITS]
-    if unknown:
-        raise ValueError(
-            f"data.validation_fractions names {unknown[0]!r}; valid: {', '.join(VALIDATION_SPLITS)}"
-        )
-    bad = [s for s, f in fractions.items() if not 0.0 <= f < 1.0]
-    if bad:
-        raise ValueError(f"data.validation_fractions.{bad[0]} must be in [0, 1), got {fractions[bad[0]]}")
-
-
-def hold_out_validation(data: DatasetDict, fractions: dict[str, float], seed: int) -> DatasetDict:
-    """Move a seeded share of each training split's prompts (with all their rows) into its validation
-    split. Drawn by its own generator after the data, so every other split keeps exactly its rows."""
-    rng = np.random.default_rng([seed, 7])
-    moved: dict[int, str] = {}
-    out = dict(data)
-    for split, val_split in VALIDATION_SPLITS.items():
-        ids = np.array(sorted(set(data[split]["prompt_id"])))
-        n = int(round(fractions.get(split, 0.0) * len(ids)))
-        if n == 0:  # no split rather than an empty one: `datasets` cannot load a saved empty table
-            continue
-        held = set(rng.choice(ids, size=n, replace=False).tolist())
-        in_val = [pid in held for pid in data[split]["prompt_id"]]
-        out[val_split] = data[split].select([i for i, v in enumerate(in_val) if v])
-        out[split] = data[split].select([i for i, v in enumerate(in_val) if not v])
-        moved.update(dict.fromkeys(held, val_split))
-    splits = [
-        moved.get(pid, split)
-        for pid, split in zip(data["prompts"]["prompt_id"], data["prompts"]["split"], strict=True)
-    ]
-    out["prompts"] = data["prompts"].remove_columns("split").add_column("split", splits)
-    return DatasetDict(out)
 
 
 def _mix(weights: dict[str, float]) -> tuple[list[str], np.ndarray]:
@@ -341,6 +293,7 @@ WORLD_VERSION = code_version(
     labeler_module,
     responses_module,
     tokenizer_module,
+    layout_module,
 )
 
 
@@ -357,14 +310,3 @@ def load_world(cfg: WorldConfig, cache: ArtifactCache) -> World:
     data = load_from_disk(str(folder / "data"))
     tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
     return World(cfg, data, tokenizer, folder)
-
-
-def world_from(cfg) -> World:
-    """The data of a run's config (`data` group), loaded from or built into the run's artifact cache: the
-    preference world, or the paper's Stack Exchange data judged by an LLM (world/stack_exchange.py, which
-    has the same attributes)."""
-    if cfg.data.name == "stack_exchange":
-        from seam_exp.world.stack_exchange import load_stack_exchange  # it builds on this module
-
-        return load_stack_exchange(cfg.data, cache_from(cfg))
-    return load_world(to_dataclass(WorldConfig, cfg.data, "data"), cache_from(cfg))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seam_exp.world.build import ALL_SPLITS, World
+from seam_exp.data.layout import ALL_SPLITS
+from seam_exp.world.build import World
 from seam_exp.world.labeler import HumanLabeler, agreement_with_gold
 from seam_exp.world.responses import CONTENTS, KINDS, STYLES, make_response, parse_kind
 

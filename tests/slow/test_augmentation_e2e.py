@@ -9,12 +9,12 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from seam_exp.augmentation.arms import parse_arm, selected_instructions
+from seam_exp.data_source import world_from
 from seam_exp.experiments.augmentation import INSTRUCTIONS_FILE, PAIRS_FILE, SFT_FILE, AugmentationRow
 from seam_exp.reporting.results import columns_of
 from seam_exp.selection.filters import parse_method
 from seam_exp.selection.prompt_scores import TABLE_FILE
 from seam_exp.utils.config import CONF_DIR
-from seam_exp.world.build import world_from
 from tests.slow.helpers import cache_keys
 
 pytestmark = pytest.mark.slow

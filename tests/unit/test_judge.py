@@ -8,13 +8,13 @@ import sys
 import numpy as np
 import pytest
 
+from seam_exp.paper_data.judge import LLMJudge, make_judge, parse_rating
 from seam_exp.utils.chat_client import (
     ChatClient,
     MissingAPIKeyError,
     MissingOpenAIPackageError,
     OpenAIBackendError,
 )
-from seam_exp.world.judge import LLMJudge, make_judge, parse_rating
 from tests.fake_openai import FakeServer, completion
 
 

@@ -11,13 +11,13 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, LlamaForSequenceClassification
 
+from seam_exp.data.layout import format_prompt
 from seam_exp.models.factory import llama_config
 from seam_exp.seam.candidates.base import candidate_frame
 from seam_exp.seam.candidates.gpt import GptBuilder, ScriptedWriter
 from seam_exp.seam.formula import ablation_scores, seam_config
 from seam_exp.seam.scoring import format_prompts, pm_scores, rm_scores
 from seam_exp.seam.validation import split_half_reliability, true_mismatch, validation_rows
-from seam_exp.world.build import format_prompt
 
 ARCH = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
 BASE = {"alpha": 1.0, "temperature": 0.5, "mode": "hard", "tau": 0.7, "weighting": "pm"}

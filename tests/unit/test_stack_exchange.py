@@ -1,4 +1,4 @@
-"""data=stack_exchange: the paired schema read from a local file into the world's splits, disjoint by
+"""data=stack_exchange: the paired schema read from a local file into the common splits, disjoint by
 question, with the judge as gold."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import pytest
 from datasets import Dataset
 from omegaconf import OmegaConf
 
+from seam_exp.data.layout import SPLITS
 from seam_exp.errors import UserError
+from seam_exp.paper_data.stack_exchange import load_stack_exchange
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import CONF_DIR
-from seam_exp.world.build import SPLITS
-from seam_exp.world.stack_exchange import load_stack_exchange
 from tests.stack_exchange_data import paired_table
 
 

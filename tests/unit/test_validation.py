@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
+from seam_exp.data.layout import VALIDATION_SPLITS
 from seam_exp.models.datamodule import TrainingDataModule
 from seam_exp.models.validation import SFT_NLL, KeepBest
 from seam_exp.utils.cache import ArtifactCache
-from seam_exp.world.build import VALIDATION_SPLITS, WorldConfig, load_world
+from seam_exp.world.build import WorldConfig, load_world
 from tests.conftest import tiny_world_config
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seam_exp.world.build import SPLITS, generate_world_data
+from seam_exp.data.layout import SPLITS
+from seam_exp.world.build import generate_world_data
 from seam_exp.world.facts import FactTable
 from seam_exp.world.families import make_families
 from seam_exp.world.gold import gold_components, gold_reward

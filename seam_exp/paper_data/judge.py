@@ -1,6 +1,6 @@
 """The LLM judge: a chat model grades one answer to one question on a 1-10 scale (single-answer grading,
 as in MT-Bench, the paper's GPT-4 judge). On data with no gold oracle (data=stack_exchange) the judge is
-the gold: every "gold" number of such a run is a judge score (docs/world.md, "Stack Exchange").
+the gold: every "gold" number of such a run is a judge score (docs/data.md, "The judge").
 
 The judge is asked to reason briefly and end with its rating in double brackets, `[[7]]`; a reply with no
 rating in 1..10 is asked again (up to `parse_retries` times), then the run stops with a one-line error

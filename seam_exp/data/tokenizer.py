@@ -1,4 +1,4 @@
-"""A byte-level BPE tokenizer trained on the world's text with HF `tokenizers`.
+"""A byte-level BPE tokenizer trained on a data source's own text with HF `tokenizers`.
 
 Digits are split one per token so that numbers are spelt, not memorised as opaque merges; byte-level
 pre-tokenization makes decode(encode(text)) == text exactly, junk characters included.

@@ -1,6 +1,6 @@
 """The paper's data, `lvwerra/stack-exchange-paired` (question, response_j, response_k: response_j is the
-answer the site's votes preferred), laid out in the splits the preference world has (docs/world.md,
-"Stack Exchange"), with an LLM judge as its gold.
+answer the site's votes preferred), laid out in the splits every data source has (seam_exp/data/layout.py;
+docs/data.md), with an LLM judge as its gold.
 
 Read from a local file or folder (Parquet, JSONL or a `datasets` folder in that schema), split by question
 with `split_fractions`; or from the Hugging Face hub cache, each split from the dataset's own folder
@@ -27,14 +27,15 @@ import numpy as np
 from datasets import Dataset, DatasetDict, disable_progress_bars, load_dataset, load_from_disk
 from transformers import PreTrainedTokenizerFast
 
+from seam_exp.data import layout as layout_module
+from seam_exp.data import tokenizer as tokenizer_module
+from seam_exp.data.layout import SPLITS, check_validation_fractions, format_prompt, hold_out_validation
+from seam_exp.data.tokenizer import train_tokenizer
 from seam_exp.errors import UserError
+from seam_exp.paper_data.judge import LLMJudge, make_judge
 from seam_exp.utils.cache import ArtifactCache, code_version, file_sha256, stable_hash
 from seam_exp.utils.config import to_container, to_dataclass
 from seam_exp.utils.table_io import read_table
-from seam_exp.world import tokenizer as tokenizer_module
-from seam_exp.world.build import SPLITS, check_validation_fractions, format_prompt, hold_out_validation
-from seam_exp.world.judge import LLMJudge, make_judge
-from seam_exp.world.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
 SOURCES = ("local", "hub")
@@ -175,7 +176,7 @@ def _questions_per_split(cfg: StackExchangeConfig) -> dict[str, dict[str, list[t
 
 
 def stack_exchange_data(cfg: StackExchangeConfig) -> tuple[DatasetDict, list[str]]:
-    """The splits in the world's layout and the texts to train a tokenizer on. Pure function of cfg."""
+    """The splits in the common layout and the texts to train a tokenizer on. Pure function of cfg."""
     per_split = _questions_per_split(cfg)
     claimed: dict[str, str] = {}
     for split in CLAIM_ORDER:
@@ -219,7 +220,7 @@ def stack_exchange_data(cfg: StackExchangeConfig) -> tuple[DatasetDict, list[str
     return hold_out_validation(data, cfg.validation_fractions, cfg.seed), texts
 
 
-VERSION = code_version(sys.modules[__name__], tokenizer_module)
+VERSION = code_version(sys.modules[__name__], tokenizer_module, layout_module)
 
 
 def load_stack_exchange(data_cfg, cache: ArtifactCache) -> JudgedData:
