@@ -6,6 +6,8 @@ before the grid runs; every later run finds them in the cache.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import DictConfig
 
 from seam_exp.experiments import Experiment, prepare
@@ -14,11 +16,16 @@ from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 TRAINERS = {"pm": sft_policy, "rm": trained_reward}
 
 
-def run(cfg: DictConfig) -> dict:
+def trained_artifact(cfg: DictConfig) -> tuple[Path, bool]:
+    """The cache folder of the model `cfg.artifact` names (`pm` or `rm`), and whether it was trained now."""
     if cfg.artifact not in TRAINERS:
         raise ValueError(f"unknown artifact '{cfg.artifact}'; valid: {', '.join(TRAINERS)}")
     world, cache = prepare(cfg)
-    folder, trained_now = TRAINERS[cfg.artifact](cfg, world, cache)
+    return TRAINERS[cfg.artifact](cfg, world, cache)
+
+
+def run(cfg: DictConfig) -> dict:
+    folder, trained_now = trained_artifact(cfg)
     info = metrics_of(folder)
     state = f"trained in {info['seconds']:.0f} s" if trained_now else "found in the cache"
     print(

@@ -16,18 +16,26 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from seam_exp.experiments import Experiment, prepare
-from seam_exp.models.train import metrics_of, sft_policy, trained_reward
-from seam_exp.models.validation import HIGHER_IS_BETTER
+from seam_exp.experiments import Experiment
+from seam_exp.experiments.models import trained_artifact
+from seam_exp.models.train import metrics_of
+from seam_exp.models.validation import HIGHER_IS_BETTER, RM_ACCURACY, RM_LOSS, SFT_GOLD, SFT_NLL
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.tables import SIZE_ORDER, row_as_markdown, write_table
 from seam_exp.utils.runtime import output_dir
 
-TRAINERS = {"pm": sft_policy, "rm": trained_reward}
 # What each kind is chosen by (the weights kept are chosen by the same reading), and a second reading shown.
-CHOSEN_BY = {"pm": "val_gold", "rm": "val_loss"}
-ALSO_SHOWN = {"pm": "val_nll", "rm": "val_accuracy"}
+CHOSEN_BY = {"pm": SFT_GOLD, "rm": RM_LOSS}
+ALSO_SHOWN = {"pm": SFT_NLL, "rm": RM_ACCURACY}
+
+
+def _stored(metric: str) -> str:
+    """A validation reading's key in a model's metrics.json (KeepBest.summary writes `val_gold` for
+    `val/gold`) and its column name in the recipe tables."""
+    return metric.replace("/", "_")
+
+
 CURVE_FILE = "validation_curve.json"
 
 
@@ -51,10 +59,7 @@ def _training(cfg: DictConfig) -> DictConfig:
 
 
 def run(cfg: DictConfig) -> RecipeRow:
-    if cfg.artifact not in TRAINERS:
-        raise ValueError(f"unknown artifact '{cfg.artifact}'; valid: {', '.join(TRAINERS)}")
-    world, cache = prepare(cfg)
-    folder, _ = TRAINERS[cfg.artifact](cfg, world, cache)
+    folder, _ = trained_artifact(cfg)
     info = metrics_of(folder)
     train = _training(cfg)
     out = output_dir()
@@ -71,8 +76,8 @@ def run(cfg: DictConfig) -> RecipeRow:
         params=int(info["params"]),
         monitor=str(info.get("monitor", "")),
         kept_step=int(kept) if kept is not None else int(info["steps"]),
-        chosen_by=float(info.get(CHOSEN_BY[cfg.artifact], float("nan"))),
-        also_shown=float(info.get(ALSO_SHOWN[cfg.artifact], float("nan"))),
+        chosen_by=float(info.get(_stored(CHOSEN_BY[cfg.artifact]), float("nan"))),
+        also_shown=float(info.get(_stored(ALSO_SHOWN[cfg.artifact]), float("nan"))),
         seconds=float(info["seconds"]),
     )
     print(row_as_markdown(write_results([row], out)))
@@ -92,7 +97,7 @@ def _size_rank(column: pd.Series) -> pd.Series:
 def recipe_table(df: pd.DataFrame, artifact: str) -> pd.DataFrame:
     """Mean (and SD, with the number of seeds) of the chosen-by reading per (size, lr, steps), the best
     of each size marked `chosen`: the recipe the presets record."""
-    name, other = CHOSEN_BY[artifact], ALSO_SHOWN[artifact]
+    name, other = _stored(CHOSEN_BY[artifact]), _stored(ALSO_SHOWN[artifact])
     table = (
         df.groupby(["size", "lr", "steps"])
         .agg(
@@ -105,7 +110,7 @@ def recipe_table(df: pd.DataFrame, artifact: str) -> pd.DataFrame:
         )
         .reset_index()
     )
-    higher = HIGHER_IS_BETTER[f"val/{name[4:]}"]
+    higher = HIGHER_IS_BETTER[CHOSEN_BY[artifact]]
     best = table.groupby("size")["mean"].transform("max" if higher else "min")
     table["chosen"] = (table["mean"] == best).map({True: "yes", False: ""})
     table = table.sort_values(["size", "lr", "steps"], key=lambda c: _size_rank(c) if c.name == "size" else c)
@@ -118,14 +123,14 @@ def recipe_table(df: pd.DataFrame, artifact: str) -> pd.DataFrame:
 
 def curves_figure(df: pd.DataFrame, artifact: str, path: Path) -> None:
     """Validation curves, one panel per size, one line per (lr, steps, seed): where each recipe peaks."""
-    name = CHOSEN_BY[artifact]
+    column = CHOSEN_BY[artifact]
     sizes = sorted(df["size"].unique(), key=lambda s: SIZE_ORDER.index(s) if s in SIZE_ORDER else 99)
     fig, axes = plt.subplots(1, len(sizes), figsize=(4 * len(sizes), 3.4), squeeze=False)
     colors = {lr: f"C{i}" for i, lr in enumerate(sorted(df["lr"].unique()))}
     styles = {steps: ["-", "--", ":", "-."][i % 4] for i, steps in enumerate(sorted(df["steps"].unique()))}
     for ax, size in zip(axes[0], sizes, strict=True):
         for _, run in df[df["size"] == size].iterrows():
-            file, column = Path(run["run_dir"]) / CURVE_FILE, f"val/{name[4:]}"
+            file = Path(run["run_dir"]) / CURVE_FILE
             curve = pd.DataFrame(json.loads(file.read_text())) if file.is_file() else pd.DataFrame()
             if column not in curve:  # a run trained without validation (or its folder moved)
                 continue
@@ -135,7 +140,7 @@ def curves_figure(df: pd.DataFrame, artifact: str, path: Path) -> None:
             ax.plot(curve["step"], curve[column], style, color=colors[run["lr"]], alpha=0.7, label=label)
         ax.set_title(f"{artifact} {size}", fontsize=9)
         ax.set_xlabel("step")
-        ax.set_ylabel(name)
+        ax.set_ylabel(column)
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
