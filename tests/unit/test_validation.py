@@ -166,3 +166,10 @@ def test_the_seed_summary_counts_each_trained_model_once():
     row = seed_summary(df).iloc[0]
     assert row["pm_gold_mean n"] == 2 and row["pm_gold_mean sd"] == pytest.approx(np.std([1, 2], ddof=1))
     assert row["rm_acc_heldout n"] == 2 and row["rm_acc_heldout mean"] == pytest.approx(0.65)
+
+
+def test_a_size_with_one_trained_model_has_no_spread_verdict():
+    from seam_exp.experiments.sanity import ladder_verdict
+
+    lines = ladder_verdict(_ladder({"xs": 0.8, "s": 1.0}, sd=float("nan"), n=1))
+    assert "not measured for xs, s (one seed)" in lines[1] and "MISSED" not in lines[1]
