@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.models.evaluate import heldout_pair_accuracy, policy_quality, rm_mismatch_on_samples
 from seam_exp.models.train import load_policy, load_reward, metrics_of, sft_policy, trained_reward
+from seam_exp.reporting.grid import axis_order
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.tables import SIZE_ORDER, row_as_markdown, write_table
@@ -158,16 +159,11 @@ QUALITY = {
 }
 
 
-def _size_sorted(df: pd.DataFrame, column: str) -> pd.DataFrame:
-    order = {s: i for i, s in enumerate(SIZE_ORDER)}
-    return df.sort_values(column, key=lambda c: c.map(lambda v: order.get(v, len(order))))
-
-
 def seed_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Per size: mean, SD and count over training seeds of each quality reading, each model counted once
     (a PM by its SFT seed, an RM by its RM seed, whatever it was paired with)."""
     rows = []
-    for size in df["pm"].unique():
+    for size in axis_order(df["pm"]):
         row = {"size": size}
         for column, (role, seed, _) in QUALITY.items():
             models = df[df[role] == size].groupby(seed)[column].mean()
@@ -175,7 +171,7 @@ def seed_summary(df: pd.DataFrame) -> pd.DataFrame:
                 {f"{column} n": len(models), f"{column} mean": models.mean(), f"{column} sd": models.std()}
             )
         rows.append(row)
-    return _size_sorted(pd.DataFrame(rows), "size").reset_index(drop=True)
+    return pd.DataFrame(rows)
 
 
 def ladder_verdict(summary: pd.DataFrame) -> list[str]:
