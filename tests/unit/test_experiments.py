@@ -73,9 +73,13 @@ def test_an_rl_row_takes_its_run_outcome_under_its_own_column_names():
     }
 
 
+# A value no table prints unless it read it from the row: the aggregation must carry the measurement.
+READING = 0.4321
+
+
 def _synthetic_row(row_type, cfg, run_dir: str):
     """A row whose values are the ones a real run of `cfg` would write where aggregation groups by them
-    (names, grid, algorithm), and simple numbers elsewhere."""
+    (names, grid, algorithm), and one distinctive number (READING) in every other float field."""
     known = {
         "experiment": cfg.task,
         "scale": cfg.scale.name,
@@ -93,11 +97,13 @@ def _synthetic_row(row_type, cfg, run_dir: str):
         "rm_budget": cfg.rm.train.budget,
         "budget": cfg.pm.sft.budget,
         "arm": "original",
+        "method": "full",
+        "method_label": "full",
         "kind": "original",
         "side": "none",
         "artifact": cfg.get("artifact", "pm"),
     }
-    by_type = {"int": 3, "float": 0.25, "str": "x"}
+    by_type = {"int": 3, "float": READING, "str": "x"}
     values = {f.name: known.get(f.name, by_type[str(f.type)]) for f in dataclasses.fields(row_type)}
     return row_type(**values)
 
@@ -123,7 +129,7 @@ def test_row_round_trips_and_feeds_the_aggregation(name, tmp_path):
     written = experiment.aggregate(tmp_path)
     tables = [p for p in written if p.suffix == ".md"]
     assert tables, f"{name}: aggregation wrote no table"
-    assert any(cfg.pm.name in p.read_text() for p in tables)
+    assert any(f"{READING:.3f}" in p.read_text() for p in tables), f"{name}: no table shows the row's reading"
 
 
 def test_a_row_of_another_experiment_is_refused(tmp_path):
