@@ -65,8 +65,9 @@ def _unparsable(overrides: list[str], exc: OverrideParseException) -> str:
 def _one_line(exc: Exception, overrides: list[str]) -> str:
     if isinstance(exc, MissingConfigException):
         missing = exc.missing_cfg_file or ""
-        group = missing.split("/")[0] if "/" in missing else missing
-        value = missing.split("/", 1)[1] if "/" in missing else ""
+        # a nested group (seam/gpt/gtp): the group is everything before the last part
+        group = missing.rsplit("/", 1)[0] if "/" in missing else missing
+        value = missing.rsplit("/", 1)[1] if "/" in missing else ""
         options = group_options(group) if (CONF_DIR / group).is_dir() else []
         what = f"unknown {group} '{value}'" if value else f"unknown config '{missing}'"
         return f"{what}; valid: {', '.join(options)}" if options else what
@@ -91,6 +92,43 @@ def _compose_base():
         return compose("config", overrides=[f"+experiment={group_options('experiment')[0]}"])
 
 
+def _refuse_lists_written_as_sweeps(overrides: list[str]) -> None:
+    """`scale.sizes=m,l` is a sweep to Hydra (each job gets one size), never the list a user meant."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    sweeps = [o for o in parsed if o.is_sweep_override()]
+    if not sweeps:
+        return
+    plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            base = compose("config", overrides=plain)
+    except Exception:  # noqa: BLE001 - the variants' check below reports what is wrong
+        return
+    finally:
+        GlobalHydra.instance().clear()
+    for o in sweeps:
+        key = o.get_key_element().lstrip("+~")
+        if OmegaConf.is_list(OmegaConf.select(base, key, default=None)):
+            values = ",".join(o.sweep_string_iterator())
+            raise ConfigError(
+                f"{key} is a list: write {key}=[{values}] (written {values}, Hydra sweeps over its values)"
+            )
+
+
+def _refuse_axes_the_scale_replaces(cfg, overrides: list[str]) -> None:
+    """An experiment's `sweep.<scale>` block replaces its lists at that scale (conf/experiment/selection.yaml):
+    an edit of the replaced list would be silently ignored."""
+    scale, sweep = cfg.get("scale", {}).get("name"), cfg.get("sweep")
+    at_scale = sweep.get(scale) if sweep is not None and scale else None
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        name = key.removeprefix("sweep.")
+        if key.startswith("sweep.") and at_scale is not None and name in at_scale:
+            raise ConfigError(
+                f"{key}: at scale={scale} the sweep reads sweep.{scale}.{name}; override that one"
+            )
+
+
 def check(args: list[str]) -> None:
     """Raise ConfigError with a one-line message if the command line cannot compose into a run."""
     register_resolvers()
@@ -104,12 +142,14 @@ def check(args: list[str]) -> None:
         variants = _expand_sweeps(overrides)
     except OverrideParseException as exc:
         raise ConfigError(_unparsable(overrides, exc)) from None
+    _refuse_lists_written_as_sweeps(overrides)
     for variant in variants:
         try:
             with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
                 cfg = compose("config", overrides=variant)
                 OmegaConf.resolve(cfg)
             check_config(cfg)
+            _refuse_axes_the_scale_replaces(cfg, variant)
         except BadValue as exc:
             raise ConfigError(str(exc)) from None
         except (

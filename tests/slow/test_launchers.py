@@ -17,7 +17,7 @@ def test_submitit_local_runs_a_sweep_and_isolates_a_failing_cell(tmp_path):
         tmp_path,
         "+experiment=saturation",
         "hydra/launcher=submitit_local",
-        "scale.sweep.sizes=xs",
+        "scale.sizes=[xs]",
         "rl=ppo,rloo",
         "rl.rollout.samples_per_prompt=1",
     )

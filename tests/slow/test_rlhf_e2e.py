@@ -76,7 +76,7 @@ def test_saturation_sweep_writes_a_row_per_cell_heatmap_curves_and_table(tmp_pat
     # cross-setting check of the RL config, made when the job starts) does not stop the other cell, and
     # is reported missing; the cells of the earlier sweep are untouched.
     one_sample = "rl.rollout.samples_per_prompt=1"
-    run_experiment(tmp_path, "+experiment=saturation", "scale.sweep.sizes=xs", "rl=ppo,rloo", one_sample)
+    run_experiment(tmp_path, "+experiment=saturation", "scale.sizes=[xs]", "rl=ppo,rloo", one_sample)
     failed = list((tmp_path / "outputs" / "saturation").rglob("FAILED.txt"))
     assert (
         len(failed) == 1
