@@ -13,10 +13,19 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
+from omegaconf.nodes import BooleanNode, FloatNode, IntegerNode, StringNode
 
-from seam_exp.config_checks import BadValue, check_config
+from seam_exp.schemas import check_config
+from seam_exp.utils.checks import BadValue
 from seam_exp.utils.config import CONF_DIR, register_resolvers
+
+KIND_NAMES = {
+    IntegerNode: "an integer",
+    FloatNode: "a number",
+    StringNode: "a string",
+    BooleanNode: "true or false",
+}
 
 
 class ConfigError(Exception):
@@ -62,7 +71,7 @@ def _unparsable(overrides: list[str], exc: OverrideParseException) -> str:
     return f"cannot parse override: {str(exc).splitlines()[0]}"
 
 
-def _one_line(exc: Exception, overrides: list[str]) -> str:
+def _one_line(exc: Exception) -> str:
     if isinstance(exc, MissingConfigException):
         missing = exc.missing_cfg_file or ""
         # a nested group (seam/gpt/gtp): the group is everything before the last part
@@ -71,25 +80,18 @@ def _one_line(exc: Exception, overrides: list[str]) -> str:
         options = group_options(group) if (CONF_DIR / group).is_dir() else []
         what = f"unknown {group} '{value}'" if value else f"unknown config '{missing}'"
         return f"{what}; valid: {', '.join(options)}" if options else what
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "Could not override" in text or "not in struct" in str(exc):
-        key = text.split("'")[1] if "'" in text else text
-        parent = key.rsplit(".", 1)[0] if "." in key else ""
-        hint = ""
-        try:
-            base = _compose_base()
-            node = OmegaConf.select(base, parent) if parent else base
-            if node is not None and hasattr(node, "keys"):
-                hint = f"; valid keys under {parent or 'the root'}: {', '.join(sorted(node.keys()))}"
-        except Exception:  # noqa: BLE001 - the hint is best effort, the error line is not
-            hint = ""
+    # Hydra wraps OmegaConf's error, which names the key and holds the nodes involved.
+    cause = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else exc
+    key = getattr(cause, "full_key", None)
+    if isinstance(cause, ConfigAttributeError | ConfigKeyError) and key:
+        parent, where = cause.parent_node, key.rsplit(".", 1)[0] if "." in key else "the root"
+        hint = f"; valid keys under {where}: {', '.join(sorted(parent))}" if parent is not None else ""
         return f"unknown config key '{key}'{hint}"
-    return text
-
-
-def _compose_base():
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=[f"+experiment={group_options('experiment')[0]}"])
+    if isinstance(cause, ValidationError) and key:
+        kind = KIND_NAMES.get(type(cause.child_node), "a valid value")
+        return f"{key}: expected {kind}, got {cause.value!r}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _refuse_lists_written_as_sweeps(overrides: list[str]) -> None:
@@ -158,6 +160,6 @@ def check(args: list[str]) -> None:
             OmegaConfBaseException,
             ValueError,
         ) as exc:
-            raise ConfigError(_one_line(exc, variant)) from None
+            raise ConfigError(_one_line(exc)) from None
         finally:
             GlobalHydra.instance().clear()

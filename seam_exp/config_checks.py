@@ -21,19 +21,11 @@ from seam_exp.augmentation.arms import parse_arm
 from seam_exp.models.factory import SOURCES
 from seam_exp.paper_data.judge import JUDGE_BACKENDS
 from seam_exp.paper_data.stack_exchange import SOURCES as STACK_EXCHANGE_SOURCES
-from seam_exp.rl.config import ALGORITHMS, KL_ESTIMATORS, REWARD_NORMS, REWARD_SOURCES
 from seam_exp.seam.candidates import VARIANTS
-from seam_exp.seam.candidates.adv import ALL_OPS
-from seam_exp.seam.candidates.gpt import BACKENDS
 from seam_exp.seam.formula import FORMULAS
 from seam_exp.selection.filters import parse_method
+from seam_exp.utils.checks import BadValue
 from seam_exp.utils.trainer import RL_IS_ONE_PROCESS, distributed
-from seam_exp.world.labeler import TIE_POLICIES
-
-
-class BadValue(ValueError):
-    """A config value outside what its key accepts; the message is `<key>: <why>`."""
-
 
 OPTIONAL = "optional"
 
@@ -74,14 +66,7 @@ _LORA = [
 RULES: dict[str, list[tuple]] = {
     "data": [
         ("seed", int, None),
-        ("prompts_per_family", int, ">=1"),
-        ("num_entities", int, ">=2"),
-        ("responses_per_prompt", int, ">=2"),
-        ("pairs_per_prompt", int, ">=1"),
         ("vocab_size", int, ">=50"),
-        ("labeler.tau", float, ">0"),
-        ("labeler.noise", float, "[0,0.5]"),
-        ("labeler.tie_policy", str, TIE_POLICIES),
         # data=stack_exchange
         ("source", str, STACK_EXCHANGE_SOURCES),
         ("max_questions", int, ">=1", OPTIONAL),
@@ -106,49 +91,6 @@ RULES: dict[str, list[tuple]] = {
         *_training("train", lr=">0"),
         ("train.num_pairs", int, ">=0", OPTIONAL),
         *_SCRATCH_ARCH,
-    ],
-    "rl": [
-        ("algorithm", str, ALGORITHMS),
-        ("steps", int, ">=1"),
-        ("max_loss", float, ">0"),
-        ("checkpoint_every", int, ">=0"),
-        ("rollout.prompts_per_step", int, ">=1"),
-        ("rollout.samples_per_prompt", int, ">=1"),
-        ("rollout.max_new_tokens", int, ">=1"),
-        ("rollout.temperature", float, ">0"),
-        ("ppo.epochs", int, ">=1"),
-        ("ppo.minibatch_size", int, ">=1"),
-        ("ppo.clip_range", float, ">0"),
-        ("ppo.gamma", float, "[0,1]"),
-        ("ppo.lam", float, "[0,1]"),
-        ("kl.estimator", str, KL_ESTIMATORS),
-        ("kl.coef", float, ">=0"),
-        ("reward.source", str, REWARD_SOURCES),
-        ("reward.normalize", str, REWARD_NORMS),
-        ("optim.lr", float, ">0"),
-        ("optim.critic_lr", float, ">0"),
-        ("optim.max_grad_norm", float, ">0"),
-        ("eval.every", int, ">=0"),
-        ("eval.prompts", int, ">=1"),
-        ("eval.samples_per_prompt", int, ">=1"),
-        ("eval.val_prompts", int, ">=0"),
-    ],
-    "seam": [
-        ("k", int, ">=1"),
-        ("formula", str, FORMULAS),
-        ("alpha", float, ">=0"),
-        ("temperature", float, ">0"),
-        ("mode", str, ("hard", "soft")),
-        ("tau", float, ">0"),
-        ("weighting", str, ("pm", "uniform")),
-        ("max_prompts", int, ">=1", OPTIONAL),
-        ("batch_size", int, ">=1"),
-        ("ground_truth.n_samples", int, ">=2"),
-        ("bootstrap.n_boot", int, ">=1"),
-        ("bootstrap.level", float, "(0,1)"),
-        ("contrast.max_similarity", float, "[-1,1]"),
-        ("gpt.backend", str, BACKENDS),
-        ("adv.rate", float, "(0,1]"),
     ],
     "scale": [
         ("world.prompts_per_family", int, ">=1"),
@@ -183,7 +125,6 @@ RULES: dict[str, list[tuple]] = {
 }
 # Lists whose every item must be one of the valid names.
 LIST_RULES: dict[str, list[tuple[str, Sequence[str]]]] = {
-    "seam": [("variants", VARIANTS), ("formulas", FORMULAS), ("adv.ops", ALL_OPS)],
     "selection": [("variants", VARIANTS), ("formulas", FORMULAS)],
     # never eval (the reported prompts), nor rm_test (the pairs every arm's RM accuracy is measured on)
     "augmentation": [("pool_splits", ("sft", "rm", "rl"))],

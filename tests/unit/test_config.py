@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from seam_exp.cli import CONF_DIR, ConfigError, check, group_options
-from seam_exp.config_checks import check_config
+from seam_exp.schemas import check_config
 from seam_exp.utils.config import to_dataclass
 from seam_exp.world.build import WorldConfig
 
@@ -203,12 +203,22 @@ def test_an_experiments_axes_are_its_own_and_smoke_cuts_them():
         ("rm.train.num_pairs=-3", "rm.train.num_pairs: must be >= 0, got -3"),
         ("trainer.num_threads=-1", "trainer.num_threads: must be >= 0, got -1"),
         ("rl.checkpoint_every=-1", "rl.checkpoint_every: must be >= 0, got -1"),
+        ("rl.max_loss=abc", "rl.max_loss: expected a number, got 'abc'"),
+        ("rl.nope=1", "unknown config key 'rl.nope'; valid keys under rl: algorithm, checkpoint_every,"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_its_key(override, expected):
     with pytest.raises(ConfigError) as info:
         check(["+experiment=seam", override])
-    assert str(info.value) == expected
+    assert str(info.value).startswith(expected) and "\n" not in str(info.value)
+
+
+def test_rloo_with_one_sample_per_prompt_is_refused_before_any_job():
+    # a rule between two keys, held by RLConfig: the sweep point rl=rloo breaks it, not rl=ppo
+    with pytest.raises(ConfigError) as info:
+        check(["+experiment=saturation", "rl=ppo,rloo", "rl.rollout.samples_per_prompt=1", "-m"])
+    assert str(info.value) == "rl.algorithm=rloo needs rl.rollout.samples_per_prompt >= 2 (leave-one-out)"
+    check(["+experiment=saturation", "rl=ppo,rloo", "rl.rollout.samples_per_prompt=2", "-m"])
 
 
 @pytest.mark.parametrize("experiment", ["saturation", "selection", "augmentation", "mismatch"])
