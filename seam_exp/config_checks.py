@@ -92,14 +92,6 @@ RULES: dict[str, list[tuple]] = {
         ("train.num_pairs", int, ">=0", OPTIONAL),
         *_SCRATCH_ARCH,
     ],
-    "scale": [
-        ("world.prompts_per_family", int, ">=1"),
-        ("sft_steps", int, ">=0"),
-        ("rm_steps", int, ">=0"),
-        ("rl_steps", int, ">=1"),
-        ("eval_prompts", int, ">=1"),
-        ("samples_per_prompt", int, ">=1"),
-    ],
     "trainer": [("num_threads", int, ">=0")],
     "dataset_tool": [
         ("prompt_column", str, None),
@@ -107,12 +99,6 @@ RULES: dict[str, list[tuple]] = {
         ("variant", str, VARIANTS),
         ("formula", str, FORMULAS),
         ("rate", float, "[0,1)"),
-    ],
-    "selection": [
-        ("method", str, None),
-        ("rate", float, "[0,1)"),
-        ("oracle_threshold", float, "[0,1]"),
-        ("max_prompts", int, ">=1", OPTIONAL),
     ],
     "augmentation": [
         ("arm", str, None),
@@ -125,7 +111,6 @@ RULES: dict[str, list[tuple]] = {
 }
 # Lists whose every item must be one of the valid names.
 LIST_RULES: dict[str, list[tuple[str, Sequence[str]]]] = {
-    "selection": [("variants", VARIANTS), ("formulas", FORMULAS)],
     # never eval (the reported prompts), nor rm_test (the pairs every arm's RM accuracy is measured on)
     "augmentation": [("pool_splits", ("sft", "rm", "rl"))],
 }
@@ -192,11 +177,6 @@ def check_config(cfg: DictConfig) -> None:
     for group in RULES:
         if group in cfg:
             check_group(group, cfg[group])
-    if "selection" in cfg:
-        try:
-            parse_method(cfg.selection.method)
-        except ValueError as e:
-            raise BadValue(f"selection.method: {e}") from None
     if "augmentation" in cfg:
         _check_augmentation(cfg.augmentation)
     if cfg.get("task") and "data" in cfg:

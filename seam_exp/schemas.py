@@ -9,16 +9,72 @@ selects and overrides. Hydra checks types when it composes; `check_config` build
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from seam_exp.config_checks import check_config as legacy_checks
 from seam_exp.rl.config import RLConfig
 from seam_exp.seam.config import SCHEMAS as SEAM_SCHEMAS
+from seam_exp.selection.config import SelectionConfig
+from seam_exp.utils.checks import at_least
 from seam_exp.world.schema import WorldSchema
 
-SCHEMAS = {"rl/_schema": RLConfig, "data/_world": WorldSchema, **SEAM_SCHEMAS}
+
+@dataclass
+class WorldScale:
+    prompts_per_family: int = MISSING  # families that cannot supply that many distinct questions give all
+    num_entities: int = MISSING
+
+
+@dataclass
+class PaperGrid:
+    """The paper's grid (saturation_paper, selection_paper): SFT steps x RM preference pairs, RM steps =
+    pairs x epochs / batch. Budgets, not sizes: they grow with sft_steps and with the world's pairs."""
+
+    sft_steps: list[int] = MISSING  # the top cell is the recipe's full SFT (scale.sft_steps)
+    rm_pairs: list[int] = MISSING
+    rm_epochs: int = MISSING
+
+
+@dataclass
+class ScaleConfig:
+    """The `scale` group: sizes and budgets of every experiment (conf/scale/<name>.yaml sets each of them;
+    each experiment's own sweep axes are in conf/experiment/<name>.yaml)."""
+
+    name: str = MISSING
+    world: WorldScale = field(default_factory=WorldScale)
+    sft_steps: int = MISSING
+    rm_steps: int = MISSING
+    val_every: int | None = MISSING  # SFT and RM steps between validations (None: none, the last weights)
+    rl_steps: int = MISSING
+    eval_prompts: int = MISSING
+    samples_per_prompt: int = MISSING
+    # The size grid (sanity, saturation, mismatch, models, recipe): a list, restricted as scale.sizes=[m,l].
+    sizes: list[str] = MISSING
+    budgets: list[float] = (
+        MISSING  # training-budget multipliers of the budget grids (sanity, saturation_budget)
+    )
+    seeds: list[int] = MISSING  # RL seeds of the experiments that repeat every run (selection, augmentation)
+    paper_grid: PaperGrid = field(default_factory=PaperGrid)
+
+    def __post_init__(self):
+        at_least("scale.world.prompts_per_family", self.world.prompts_per_family, 1)
+        at_least("scale.sft_steps", self.sft_steps, 0)
+        at_least("scale.rm_steps", self.rm_steps, 0)
+        at_least("scale.rl_steps", self.rl_steps, 1)
+        at_least("scale.eval_prompts", self.eval_prompts, 1)
+        at_least("scale.samples_per_prompt", self.samples_per_prompt, 1)
+
+
+SCHEMAS = {
+    "rl/_schema": RLConfig,
+    "data/_world": WorldSchema,
+    **SEAM_SCHEMAS,
+    "selection/_schema": SelectionConfig,
+    "scale/_schema": ScaleConfig,
+}
 
 
 def register() -> None:
