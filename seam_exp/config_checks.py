@@ -11,19 +11,12 @@ condition a comparison string (">0", ">=1", "[0,1]", "(0,1]") or a tuple of vali
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from seam_exp import experiments
-from seam_exp.augmentation.arms import parse_arm
 from seam_exp.models.factory import SOURCES
-from seam_exp.paper_data.judge import JUDGE_BACKENDS
-from seam_exp.paper_data.stack_exchange import SOURCES as STACK_EXCHANGE_SOURCES
-from seam_exp.seam.candidates import VARIANTS
-from seam_exp.seam.formula import FORMULAS
-from seam_exp.selection.filters import parse_method
 from seam_exp.utils.checks import BadValue
 from seam_exp.utils.trainer import RL_IS_ONE_PROCESS, distributed
 
@@ -64,19 +57,6 @@ _LORA = [
 ]
 
 RULES: dict[str, list[tuple]] = {
-    "data": [
-        ("seed", int, None),
-        ("vocab_size", int, ">=50"),
-        # data=stack_exchange
-        ("source", str, STACK_EXCHANGE_SOURCES),
-        ("max_questions", int, ">=1", OPTIONAL),
-        ("rm_test_fraction", float, "(0,1)"),
-        ("judge.backend", str, JUDGE_BACKENDS),
-        ("judge.temperature", float, ">=0"),
-        ("judge.max_retries", int, ">=0"),
-        ("judge.parse_retries", int, ">=0"),
-        ("judge.concurrency", int, ">=1"),
-    ],
     "pm": [
         ("source", str, SOURCES),
         *_LORA,
@@ -93,26 +73,6 @@ RULES: dict[str, list[tuple]] = {
         *_SCRATCH_ARCH,
     ],
     "trainer": [("num_threads", int, ">=0")],
-    "dataset_tool": [
-        ("prompt_column", str, None),
-        ("chosen_column", str, None),
-        ("variant", str, VARIANTS),
-        ("formula", str, FORMULAS),
-        ("rate", float, "[0,1)"),
-    ],
-    "augmentation": [
-        ("arm", str, None),
-        ("method", str, None),
-        ("rate", float, "(0,1)"),
-        ("per_instruction", int, ">=1"),
-        ("retrieved", int, ">=1"),
-        ("seed", int, None),
-    ],
-}
-# Lists whose every item must be one of the valid names.
-LIST_RULES: dict[str, list[tuple[str, Sequence[str]]]] = {
-    # never eval (the reported prompts), nor rm_test (the pairs every arm's RM accuracy is measured on)
-    "augmentation": [("pool_splits", ("sft", "rm", "rl"))],
 }
 KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
@@ -162,14 +122,6 @@ def check_group(group: str, node: DictConfig) -> None:
         value = _typed(f"{group}.{key}", value, kind, OPTIONAL in flags)
         if value is not None and condition is not None and not _satisfies(value, condition):
             raise BadValue(f"{group}.{key}: {_why(condition, value)}")
-    for key, valid in LIST_RULES.get(group, []):
-        values = OmegaConf.select(node, key, default=None)
-        if values is not None:
-            if not len(values):
-                raise BadValue(f"{group}.{key}: must name at least one of {', '.join(valid)}")
-            for value in values:
-                if value not in valid:
-                    raise BadValue(f"{group}.{key}: unknown {value!r}; valid: {', '.join(valid)}")
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -177,8 +129,6 @@ def check_config(cfg: DictConfig) -> None:
     for group in RULES:
         if group in cfg:
             check_group(group, cfg[group])
-    if "augmentation" in cfg:
-        _check_augmentation(cfg.augmentation)
     if cfg.get("task") and "data" in cfg:
         _check_data_source(cfg.task, cfg.data.name)
     if (
@@ -202,21 +152,4 @@ def _check_data_source(task: str, data: str) -> None:
         raise BadValue(
             f"data: {task} needs the preference world (its gold formula, labeler or families); "
             f"data={data} runs with {', '.join(takers) or 'no experiment'}"
-        )
-
-
-def _check_augmentation(node: DictConfig) -> None:
-    try:
-        parse_arm(node.arm)
-    except ValueError as e:
-        raise BadValue(f"augmentation.arm: {e}") from None
-    try:
-        kind = parse_method(node.method).kind
-    except ValueError as e:
-        raise BadValue(f"augmentation.method: {e}") from None
-    if kind != "seam":
-        raise BadValue(f"augmentation.method: must be a seam:<variant>:<formula> method, got {node.method!r}")
-    if node.retrieved < node.per_instruction:
-        raise BadValue(
-            f"augmentation.retrieved: must be >= per_instruction ({node.per_instruction}), got {node.retrieved}"
         )

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from seam_exp.augmentation.config import AugmentationConfig
 from seam_exp.config_checks import check_config as legacy_checks
+from seam_exp.paper_data.config import SCHEMAS as PAPER_DATA_SCHEMAS
 from seam_exp.rl.config import RLConfig
 from seam_exp.seam.config import SCHEMAS as SEAM_SCHEMAS
-from seam_exp.selection.config import SelectionConfig
+from seam_exp.selection.config import DatasetToolConfig, SelectionConfig
 from seam_exp.utils.checks import at_least
 from seam_exp.world.schema import WorldSchema
 
@@ -71,9 +73,12 @@ class ScaleConfig:
 SCHEMAS = {
     "rl/_schema": RLConfig,
     "data/_world": WorldSchema,
+    **PAPER_DATA_SCHEMAS,
     **SEAM_SCHEMAS,
     "selection/_schema": SelectionConfig,
     "scale/_schema": ScaleConfig,
+    "augmentation/_schema": AugmentationConfig,  # the blocks of +experiment=augmentation and score_dataset
+    "dataset_tool/_schema": DatasetToolConfig,
 }
 
 

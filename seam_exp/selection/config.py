@@ -14,7 +14,7 @@ from omegaconf import MISSING
 from seam_exp.seam.candidates import VARIANTS
 from seam_exp.seam.formula import FORMULAS
 from seam_exp.selection.filters import parse_method
-from seam_exp.utils.checks import BadValue, at_least, each_one_of, within
+from seam_exp.utils.checks import BadValue, at_least, each_one_of, one_of, within
 
 
 @dataclass
@@ -41,3 +41,27 @@ class SelectionConfig:
             each_one_of("selection.variants", self.variants, VARIANTS)
         if self.formulas != MISSING:
             each_one_of("selection.formulas", self.formulas, FORMULAS)
+
+
+@dataclass
+class DatasetToolConfig:
+    """The block of +experiment=score_dataset: SEAM-score a preference dataset and drop its least seamless
+    rows (selection/dataset_tool.py; docs/selection.md)."""
+
+    input: str | None = None  # a .parquet or .jsonl file, or a datasets folder; None: the world's RL prompts
+    prompt_column: str = "prompt"
+    chosen_column: str = "chosen"
+    pm_path: str | None = None  # a causal LM folder (config.json); None: the `pm` preset
+    rm_path: str | None = (
+        None  # a one-label sequence-classification folder; None: the `rm` preset's trained RM
+    )
+    variant: str = "contrast"  # contrast | adv | gpt (gpt needs seam/gpt=local or openai on your data)
+    formula: str = MISSING  # the YAML takes seam.formula
+    rate: float = 0.2  # share of rows dropped from the kept output
+    output: str | None = None  # folder for scored.* and kept.*; None: the run folder
+
+    def __post_init__(self):
+        one_of("dataset_tool.variant", self.variant, VARIANTS)
+        if self.formula != MISSING:
+            one_of("dataset_tool.formula", self.formula, FORMULAS)
+        within("dataset_tool.rate", self.rate, 0, 1, open_high=True)
