@@ -2,23 +2,28 @@
 
 Hydra reports a missing config option or an unknown key over many lines with a hint about
 HYDRA_FULL_ERROR; researchers sweeping dozens of jobs want `error: <what> ; valid: <choices>` instead.
-We compose the config once per distinct value of every sweep override (cheap: no job runs), turn the
-first failure into one line, and leave everything else to Hydra.
+We compose the config once per distinct value of every sweep override (cheap: no job runs), build every
+group's schema from it (its dataclass checks its values), turn the first failure into one line, and leave
+everything else to Hydra.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 from omegaconf.nodes import BooleanNode, FloatNode, IntegerNode, StringNode
 
-from seam_exp.schemas import check_config
-from seam_exp.utils.checks import BadValue
+import seam_exp.schemas  # noqa: F401 - registers every group's schema in Hydra's ConfigStore
+from seam_exp import experiments
+from seam_exp.utils.checks import BadValue, at_least, integer
 from seam_exp.utils.config import CONF_DIR, register_resolvers
+from seam_exp.utils.trainer import RL_IS_ONE_PROCESS, distributed
 
 KIND_NAMES = {
     IntegerNode: "an integer",
@@ -35,6 +40,30 @@ class ConfigError(Exception):
 def group_options(group: str) -> list[str]:
     folder = CONF_DIR / group
     return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Build the dataclass of every group of a composed (resolved) config that has one (seam_exp/schemas.py),
+    then check what spans groups: the first bad value raises BadValue (utils/checks.py)."""
+    for group in cfg:
+        node = cfg[group]
+        if isinstance(node, DictConfig) and dataclasses.is_dataclass(OmegaConf.get_type(node)):
+            if node.get("arch") is not None and node.get("source") != "scratch":
+                node = node.copy()  # a packaged or hub model brings its own architecture: none to check
+                node.arch = None
+            OmegaConf.to_object(node)
+    if "trainer" in cfg:  # no schema: Lightning's free-form Trainer arguments, and this one of ours
+        integer("trainer.num_threads", cfg.trainer.num_threads)
+        at_least("trainer.num_threads", cfg.trainer.num_threads, 0)
+    task = cfg.get("task")
+    if task and "data" in cfg and cfg.data.name not in experiments.get(task).data:
+        takers = [n for n in experiments.names() if cfg.data.name in experiments.get(n).data]
+        raise BadValue(
+            f"data: {task} needs the preference world (its gold formula, labeler or families); "
+            f"data={cfg.data.name} runs with {', '.join(takers) or 'no experiment'}"
+        )
+    if task and "trainer" in cfg and distributed(cfg.trainer) and experiments.get(task).runs_rl:
+        raise BadValue(f"trainer: {task} runs RL; {RL_IS_ONE_PROCESS}")
 
 
 def _job_overrides(args: list[str]) -> list[str]:
@@ -135,9 +164,9 @@ def check(args: list[str]) -> None:
     """Raise ConfigError with a one-line message if the command line cannot compose into a run."""
     register_resolvers()
     overrides = _job_overrides(args)
-    experiments = group_options("experiment")
+    names = group_options("experiment")
     if not any(o.lstrip("+").startswith("experiment=") for o in overrides):
-        raise ConfigError(f"choose an experiment with +experiment=<name>; valid: {', '.join(experiments)}")
+        raise ConfigError(f"choose an experiment with +experiment=<name>; valid: {', '.join(names)}")
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
     try:

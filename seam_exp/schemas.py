@@ -2,20 +2,21 @@
 
 Registered in Hydra's ConfigStore as `<group>/<name>` (names start with `_`: never a choice on the command
 line), the first entry of the group's YAML defaults list (conf/rl/ppo.yaml), so that a YAML file only
-selects and overrides. Hydra checks types when it composes; `check_config` builds the dataclasses, whose
-`__post_init__` checks values: cli.py runs it for every sweep point before any job starts.
+selects and overrides. Importing this module registers them: every place that composes a config imports
+it (cli.py, experiments.config_with). Hydra checks types when it composes; cli.check_config builds the
+dataclasses, whose `__post_init__` checks values, for every sweep point before any job starts. The trainer
+group is Lightning's Trainer arguments (free-form, instantiated with `_target_`) and has no schema.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING
 
 from seam_exp.augmentation.config import AugmentationConfig
-from seam_exp.config_checks import check_config as legacy_checks
+from seam_exp.model_presets import SCHEMAS as MODEL_SCHEMAS
 from seam_exp.paper_data.config import SCHEMAS as PAPER_DATA_SCHEMAS
 from seam_exp.rl.config import RLConfig
 from seam_exp.seam.config import SCHEMAS as SEAM_SCHEMAS
@@ -55,9 +56,8 @@ class ScaleConfig:
     samples_per_prompt: int = MISSING
     # The size grid (sanity, saturation, mismatch, models, recipe): a list, restricted as scale.sizes=[m,l].
     sizes: list[str] = MISSING
-    budgets: list[float] = (
-        MISSING  # training-budget multipliers of the budget grids (sanity, saturation_budget)
-    )
+    # Training-budget multipliers of the budget grids (sanity, saturation_budget).
+    budgets: list[float] = MISSING
     seeds: list[int] = MISSING  # RL seeds of the experiments that repeat every run (selection, augmentation)
     paper_grid: PaperGrid = field(default_factory=PaperGrid)
 
@@ -74,6 +74,7 @@ SCHEMAS = {
     "rl/_schema": RLConfig,
     "data/_world": WorldSchema,
     **PAPER_DATA_SCHEMAS,
+    **MODEL_SCHEMAS,
     **SEAM_SCHEMAS,
     "selection/_schema": SelectionConfig,
     "scale/_schema": ScaleConfig,
@@ -87,16 +88,6 @@ def register() -> None:
     for path, schema in SCHEMAS.items():
         group, name = path.rsplit("/", 1)
         store.store(group=group, name=name, node=schema)
-
-
-def check_config(cfg: DictConfig) -> None:
-    """Build the dataclass of every group of a composed (resolved) config that has one: the first bad
-    value raises BadValue (utils/checks.py)."""
-    for group in cfg:
-        node = cfg[group]
-        if isinstance(node, DictConfig) and dataclasses.is_dataclass(OmegaConf.get_type(node)):
-            OmegaConf.to_object(node)
-    legacy_checks(cfg)  # the groups without a schema yet
 
 
 register()

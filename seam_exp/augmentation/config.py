@@ -21,12 +21,9 @@ class AugmentationConfig:
     # prompts in +experiment=seam (never chosen on eval prompts).
     method: str = "seam:contrast:paper_prob"
     rate: float = 0.2  # share of the RL instructions the seam and random arms augment (the paper's 20%)
-    per_instruction: int = (
-        5  # SFT samples and preference pairs added per augmented instruction (the paper's 5)
-    )
-    retrieved: int = (
-        8  # similar instructions retrieved per instruction; the RM's worst-judged 5 make the pairs
-    )
+    per_instruction: int = 5  # SFT samples and preference pairs added per augmented instruction (paper: 5)
+    # Similar instructions retrieved per instruction; the RM's worst-judged per_instruction make the pairs.
+    retrieved: int = 8
     pool_splits: list[str] = field(default_factory=lambda: list(POOL_SPLITS))
     seed: int = 0  # the random arm's draw and the labeler's coins on the augmented pairs (not the RL seed)
 

@@ -18,6 +18,7 @@ ALGORITHMS = ("ppo", "rloo")
 KL_ESTIMATORS = ("k1", "k3", "abs", "mse")
 REWARD_NORMS = ("none", "start", "running")
 REWARD_SOURCES = ("rm", "gold")
+CRITIC_INITS = ("policy", "reward")
 
 
 @dataclass
@@ -118,12 +119,10 @@ class RLConfig:
     name: str = MISSING
     algorithm: str = "ppo"  # ppo | rloo (conf/rl/rloo.yaml)
     steps: int = MISSING  # rollouts (each followed by ppo.epochs passes of minibatch updates)
-    critic_init: str = (
-        "policy"  # policy: SFT trunk + zero head | reward: the RM's trunk and head (InstructGPT)
-    )
-    max_loss: float = (
-        1.0e3  # |loss| above this counts as exploding: stop, restore and save the last good weights
-    )
+    # policy: SFT trunk + zero head | reward: the RM's trunk and head (InstructGPT)
+    critic_init: str = "policy"
+    # |loss| above this counts as exploding: stop, restore and save the last good weights
+    max_loss: float = 1.0e3
     save_policy: bool = False  # write the final policy to <run dir>/policy
     # Checkpoint every N RL steps (0: never) to <run dir>/checkpoints, removed once the run finishes; a run
     # stopped on the way continues from it with resume=true (docs/rl.md, "Resuming a run").
@@ -137,6 +136,7 @@ class RLConfig:
 
     def __post_init__(self):
         one_of("rl.algorithm", self.algorithm, ALGORITHMS)
+        one_of("rl.critic_init", self.critic_init, CRITIC_INITS)
         at_least("rl.steps", self.steps, 1)
         above("rl.max_loss", self.max_loss, 0)
         at_least("rl.checkpoint_every", self.checkpoint_every, 0)

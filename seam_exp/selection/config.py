@@ -52,9 +52,8 @@ class DatasetToolConfig:
     prompt_column: str = "prompt"
     chosen_column: str = "chosen"
     pm_path: str | None = None  # a causal LM folder (config.json); None: the `pm` preset
-    rm_path: str | None = (
-        None  # a one-label sequence-classification folder; None: the `rm` preset's trained RM
-    )
+    # a one-label sequence-classification folder; None: the `rm` preset's trained RM
+    rm_path: str | None = None
     variant: str = "contrast"  # contrast | adv | gpt (gpt needs seam/gpt=local or openai on your data)
     formula: str = MISSING  # the YAML takes seam.formula
     rate: float = 0.2  # share of rows dropped from the kept output

@@ -28,6 +28,12 @@ def number(key: str, value: Any) -> None:
         raise BadValue(f"{key}: expected a number, got {value!r}")
 
 
+def integer(key: str, value: Any) -> None:
+    """For a key of an untyped block, whose type Hydra does not check."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadValue(f"{key}: expected an integer, got {value!r}")
+
+
 def at_least(key: str, value: Any, low: float) -> None:
     if not _unset(value) and value < low:
         raise BadValue(f"{key}: must be >= {low}, got {value!r}")

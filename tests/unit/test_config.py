@@ -11,8 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from seam_exp.cli import CONF_DIR, ConfigError, check, group_options
-from seam_exp.schemas import check_config
+from seam_exp.cli import CONF_DIR, ConfigError, check, check_config, group_options
 from seam_exp.utils.config import to_dataclass
 from seam_exp.world.build import WorldConfig
 
@@ -198,19 +197,23 @@ def test_an_experiments_axes_are_its_own_and_smoke_cuts_them():
         ("seam.variants=[contrast,gtp]", "seam.variants: unknown 'gtp'; valid: contrast, gpt, adv"),
         ("rl.steps=-5", "rl.steps: must be >= 1, got -5"),
         ("rl.kl.coef=-0.1", "rl.kl.coef: must be >= 0, got -0.1"),
-        ("pm.generation.top_p=0", "pm.generation.top_p: must be in (0,1], got 0"),
+        ("pm.generation.top_p=0", "pm.generation.top_p: must be in (0,1], got 0.0"),  # typed: a number
         ("pm.arch.hidden_size=97", "pm.arch.hidden_size: must be a multiple of num_attention_heads (4)"),
         ("rm.train.num_pairs=-3", "rm.train.num_pairs: must be >= 0, got -3"),
         ("trainer.num_threads=-1", "trainer.num_threads: must be >= 0, got -1"),
         ("rl.checkpoint_every=-1", "rl.checkpoint_every: must be >= 0, got -1"),
         ("rl.max_loss=abc", "rl.max_loss: expected a number, got 'abc'"),
-        ("rl.nope=1", "unknown config key 'rl.nope'; valid keys under rl: algorithm, checkpoint_every,"),
+        (
+            "rl.nope=1",
+            "unknown config key 'rl.nope'; valid keys under rl: algorithm, checkpoint_every, critic_init, "
+            "eval, kl, max_loss, name, optim, ppo, reward, rollout, save_policy, steps",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_its_key(override, expected):
     with pytest.raises(ConfigError) as info:
         check(["+experiment=seam", override])
-    assert str(info.value).startswith(expected) and "\n" not in str(info.value)
+    assert str(info.value) == expected
 
 
 def test_rloo_with_one_sample_per_prompt_is_refused_before_any_job():
