@@ -23,6 +23,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+import seam_exp.schemas  # noqa: F401 - registers every group's schema in Hydra's ConfigStore
 from seam_exp.data_source import world_from
 from seam_exp.reporting.results import columns_of
 from seam_exp.utils.cache import ArtifactCache

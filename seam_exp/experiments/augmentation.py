@@ -110,7 +110,7 @@ def run(cfg: DictConfig) -> AugmentationRow:
             train_seconds += metrics_of(pm_dir)["seconds"] if trained else 0.0
         if arm.augments_rm:
             pairs.to_parquet(out / PAIRS_FILE)
-            if cfg.rm.get("init", "scratch") != "scratch":
+            if cfg.rm.init != "scratch":
                 raise UserError(
                     "augmentation: only reward models trained from scratch (rm.init=scratch) can be augmented"
                 )

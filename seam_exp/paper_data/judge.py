@@ -97,7 +97,7 @@ def make_judge(cfg) -> LLMJudge | None:
         return None
     if cfg["backend"] != "openai":
         raise ValueError(f"unknown judge backend '{cfg['backend']}'; valid: {', '.join(JUDGE_BACKENDS)}")
-    require_openai_package("data.judge.backend=openai")
+    require_openai_package("data/judge=openai")
     client = ChatClient(
         cfg["base_url"],
         cfg["model"],

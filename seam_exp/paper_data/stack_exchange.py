@@ -100,9 +100,7 @@ class JudgedData:
 
     def gold(self, prompt_ids: Sequence[int], responses: Sequence[str]) -> np.ndarray:
         if self.judge is None:
-            raise UserError(
-                f"data={self.cfg.name} has no judge (data.judge.backend=none): this run needs one"
-            )
+            raise UserError(f"data={self.cfg.name} has no judge (data/judge=none): this run needs one")
         return self.judge.scores([self.problems[int(i)].question for i in prompt_ids], responses)
 
 

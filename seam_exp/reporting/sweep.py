@@ -39,9 +39,10 @@ RL_CELL = {
 NOT_A_VARIANT = (
     "experiment",
     "scale",
-    "scale.sweep.",
-    "scale.selection.",
-    "scale.augmentation.",
+    "scale.sizes",
+    "scale.budgets",
+    "scale.seeds",
+    "sweep.",  # an experiment's own axes (conf/experiment/<name>.yaml): which jobs, not what each computes
     "seed",
     "paths.",
     "hydra.",

@@ -22,23 +22,49 @@ def _steps_for(num_pairs: Any, batch_size: Any, epochs: Any) -> int:
     return int(round(float(num_pairs) * float(epochs) / float(batch_size)))
 
 
+def _items(values: Any) -> list:
+    """A list of axis values: a config list (scale.sizes: [xs, s, m, l]) or a comma-separated string."""
+    if isinstance(values, str):
+        return [v.strip() for v in values.split(",")]
+    return list(values)
+
+
+def _number_or_name(value: Any) -> int | str:
+    text = str(value).strip()
+    return int(text) if text.isdigit() else text
+
+
 def _last_of(values: Any) -> int | str:
-    """The last (largest) value of a comma-separated sweep axis: a grid's default single cell is its top."""
-    last = str(values).split(",")[-1].strip()
-    return int(last) if last.isdigit() else last
+    """The last (largest) value of an axis: a grid's default single cell is its top."""
+    return _number_or_name(_items(values)[-1])
 
 
 def _middle_of(values: Any) -> int | str:
-    """The middle value of a comma-separated axis (the lower one of an even count): a mid-grid preset."""
-    items = [v.strip() for v in str(values).split(",")]
-    middle = items[(len(items) - 1) // 2]
-    return int(middle) if middle.isdigit() else middle
+    """The middle value of an axis (the lower one of an even count): a mid-grid preset."""
+    items = _items(values)
+    return _number_or_name(items[(len(items) - 1) // 2])
+
+
+def _axis(values: Any) -> str:
+    """A list as a Hydra sweep axis ('xs,s,m,l'): lists are what users edit (scale.sizes=[m,l]), the
+    comma string only what the sweeper reads, so that no edited list is mistaken for a sweep."""
+    return ",".join(str(v) for v in _items(values))
 
 
 def _largest_first(values: Any) -> str:
-    """A comma-separated axis that grows (xs,s,m,l) in reverse: a sweep over it starts its longest jobs
+    """An axis that grows (xs,s,m,l) in reverse, as a sweep axis: a sweep over it starts its longest jobs
     first, so that the two parallel jobs finish together instead of one core waiting on the last big job."""
-    return ",".join(reversed([v.strip() for v in str(values).split(",")]))
+    return _axis(list(reversed(_items(values))))
+
+
+def _sweep_axis(name: str, *, _root_: DictConfig) -> str:
+    """The experiment's axis `sweep.<name>` as a Hydra sweep axis; the scale's own block of the experiment
+    (`sweep.smoke.<name>`: a few points for tests) replaces the list where it names one, so that an
+    experiment keeps every axis of every scale in its own file and a scale only holds sizes and budgets."""
+    sweep = _root_.sweep
+    at_scale = sweep.get(_root_.scale.name)
+    values = at_scale[name] if at_scale is not None and name in at_scale else sweep[name]
+    return _axis(values)
 
 
 RESOLVERS = {
@@ -47,6 +73,8 @@ RESOLVERS = {
     "last_of": _last_of,
     "middle_of": _middle_of,
     "largest_first": _largest_first,
+    "axis": _axis,
+    "sweep_axis": _sweep_axis,
 }
 
 

@@ -49,7 +49,7 @@ def require_logger_package(logger_cfg: DictConfig) -> None:
         )
 
 
-# Why RL refuses a DDP trainer (checked at compose time, seam_exp/config_checks.py, and when RL starts).
+# Why RL refuses a DDP trainer (checked at compose time, seam_exp/schemas.py, and when RL starts).
 RL_IS_ONE_PROCESS = (
     "RL does not run under DDP (rollouts, critic and evaluation are one process); DDP trains SFT and RM "
     "models (+experiment=models), RL needs trainer=cpu or trainer=gpu"

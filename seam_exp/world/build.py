@@ -41,6 +41,9 @@ VALIDATION_SPLITS = layout_module.VALIDATION_SPLITS
 
 @dataclass
 class WorldConfig:
+    # The schema of `data=world` (with the value rules of world/schema.py); conf/data/world.yaml only
+    # sets prompts_per_family and num_entities from the scale. Its own seed: varying the run seed never
+    # changes the data.
     name: str = "world"
     seed: int = 1234
     families: list[str] = field(
@@ -50,9 +53,11 @@ class WorldConfig:
     split_fractions: dict[str, float] = field(
         default_factory=lambda: {"sft": 0.4, "rm": 0.25, "rm_test": 0.05, "rl": 0.2, "eval": 0.1}
     )
-    # Share of the sft and rm splits' prompts held out as their validation splits.
+    # Share of the sft and rm splits' prompts held out as sft_val / rm_val: they choose recipes and kept
+    # weights.
     validation_fractions: dict[str, float] = field(default_factory=lambda: {"sft": 0.05, "rm": 0.05})
     num_entities: int = 40
+    # What the SFT demonstrations look like: mostly the reference, some terse and some verbose answers.
     sft_mix: dict[str, float] = field(
         default_factory=lambda: {"correct": 0.7, "terse": 0.15, "verbose": 0.15}
     )
@@ -71,7 +76,11 @@ class WorldConfig:
     )
     responses_per_prompt: int = 5
     pairs_per_prompt: int = 4
+    # The simulated human (world/labeler.py): tau is the Bradley-Terry temperature on gold (lower: a more
+    # decisive human), noise the probability of flipping a label, tie_policy (drop | half | random) what a
+    # gold tie (metrics/ties.py) becomes.
     labeler: dict = field(default_factory=lambda: {"tau": 0.3, "noise": 0.0, "tie_policy": "drop"})
+    # Weights of the gold reward (world/gold.py).
     gold: dict = field(default_factory=lambda: asdict(GoldWeights()))
     vocab_size: int = 600
 

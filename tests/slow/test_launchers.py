@@ -11,22 +11,22 @@ pytestmark = pytest.mark.slow
 
 
 def test_submitit_local_runs_a_sweep_and_isolates_a_failing_cell(tmp_path):
-    # Two cells: PPO runs; RLOO with one sample per prompt fails when its job starts (no leave-one-out
-    # baseline). The failure stays in its job, as with joblib: the other cell finishes and is aggregated.
+    # Two cells: pm=xs runs; pm=llama2_7b fails when its job starts, its weights not being in the (empty)
+    # local Hugging Face cache, offline. The failure stays in its job, as with joblib: the other cell
+    # finishes and is aggregated. (A bad config value cannot do this: it is refused before any job.)
     run_experiment(
         tmp_path,
         "+experiment=saturation",
         "hydra/launcher=submitit_local",
-        "scale.sweep.sizes=xs",
-        "rl=ppo,rloo",
-        "rl.rollout.samples_per_prompt=1",
+        "scale.sizes=[xs]",
+        "pm=xs,llama2_7b",
+        env={"HF_HOME": str(tmp_path / "hf")},
     )
     sweep = tmp_path / "outputs" / "saturation"
     assert list(sweep.rglob(".submitit/*/*_result.pkl"))  # submitit ran the jobs
     results = list(sweep.rglob("results.csv"))
     failed = list(sweep.rglob("FAILED.txt"))
-    assert len(results) == 1 and pd.read_csv(results[0])["algorithm"].tolist() == ["ppo"]
-    assert len(failed) == 1 and "samples_per_prompt >= 2" in failed[0].read_text()
-    figures, one_sample = tmp_path / "outputs" / "figures" / "saturation", "rl.rollout.samples_per_prompt=1"
-    assert (figures / f"saturation_smoke_size_ppo_{one_sample}.md").read_text().count("| ok") == 1
-    assert "missing: RLConfigError" in (figures / f"saturation_smoke_size_rloo_{one_sample}.md").read_text()
+    assert len(results) == 1 and pd.read_csv(results[0])["pm"].tolist() == ["xs"]
+    assert len(failed) == 1 and "is not in the local Hugging Face cache" in failed[0].read_text()
+    table = (tmp_path / "outputs" / "figures" / "saturation" / "saturation_smoke_size_ppo.md").read_text()
+    assert table.count("| ok") == 1 and "missing: OfflineModelError" in table

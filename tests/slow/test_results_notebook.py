@@ -14,7 +14,7 @@ from tests.slow.test_seam_e2e import GROUND_TRUTH
 from tests.slow.test_selection_e2e import SELECTION_SMOKE
 
 pytestmark = pytest.mark.slow
-ONE_CELL = ("scale.sweep.sizes=s", "trainer.num_threads=1")
+ONE_CELL = ("scale.sizes=[s]", "trainer.num_threads=1")
 
 
 def test_results_notebook_shows_every_experiments_tables_and_figures(smoke_runs, monkeypatch):

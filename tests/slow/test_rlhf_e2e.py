@@ -72,19 +72,18 @@ def test_saturation_sweep_writes_a_row_per_cell_heatmap_curves_and_table(tmp_pat
     fresh = run_experiment(tmp_path, "+experiment=saturation", "rerun=true", "pm=xs", "rm=xs")
     assert "results found in" not in fresh.stdout
 
-    # One cell failing at run time (RLOO with one sample per prompt has no leave-one-out baseline: a
-    # cross-setting check of the RL config, made when the job starts) does not stop the other cell, and
-    # is reported missing; the cells of the earlier sweep are untouched.
-    one_sample = "rl.rollout.samples_per_prompt=1"
-    run_experiment(tmp_path, "+experiment=saturation", "scale.sweep.sizes=xs", "rl=ppo,rloo", one_sample)
-    failed = list((tmp_path / "outputs" / "saturation").rglob("FAILED.txt"))
-    assert (
-        len(failed) == 1
-        and "rl.algorithm=rloo needs rl.rollout.samples_per_prompt >= 2" in failed[0].read_text()
+    # One cell failing at run time (pm=llama2_7b: its weights are not in the empty local Hugging Face
+    # cache, which only the job finds out) does not stop the other cell, and is reported missing; the
+    # cells of the earlier sweep are untouched. (A bad config value cannot do this: it is refused before
+    # any job.)
+    hf = {"HF_HOME": str(tmp_path / "hf")}
+    run_experiment(
+        tmp_path, "+experiment=saturation", "scale.sizes=[xs]", "rl=rloo", "pm=xs,llama2_7b", env=hf
     )
-    rloo = (figures / f"saturation_smoke_size_rloo_{one_sample}.md").read_text()
-    assert "missing: RLConfigError: rl.algorithm=rloo needs" in rloo
-    assert (figures / f"saturation_smoke_size_ppo_{one_sample}.md").read_text().count("| ok") == 1
+    failed = list((tmp_path / "outputs" / "saturation").rglob("FAILED.txt"))
+    assert len(failed) == 1 and "is not in the local Hugging Face cache" in failed[0].read_text()
+    rloo = (figures / "saturation_smoke_size_rloo.md").read_text()
+    assert "missing: OfflineModelError" in rloo and rloo.count("| ok") == 1
     assert (figures / "saturation_smoke_size_ppo.md").read_text().count("| ok") == 4
 
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def smollm2():
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=["+experiment=seam", "pm=smollm2_135m"])
+        cfg = compose("config", overrides=["+experiment=seam", "pm=smollm2_135m", "seam/gpt=local"])
     tok = pretrained_tokenizer(cfg.pm)
     return cfg, build_policy(cfg.pm, tok).eval(), tok
 
@@ -60,7 +60,7 @@ def test_scorer_uses_smollm2s_own_tokenizer_and_chat_template(smollm2, tiny_worl
 
 def test_local_writer_is_seeded_and_writes_one_answer_per_slot(smollm2, tiny_world):
     cfg, model, tok = smollm2
-    local = cfg.seam.gpt.local
+    local = cfg.seam.gpt  # seam/gpt=local
     writer = LocalWriter(local.model, 24, local.temperature, local.top_p, 4)
     writer._model, writer._tokenizer = model, tok  # reuse the loaded model
     ids = [int(i) for i in tiny_world.data["rl"]["prompt_id"][:2]]

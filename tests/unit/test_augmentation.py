@@ -12,11 +12,12 @@ from hydra import compose, initialize_config_dir
 
 from seam_exp.augmentation.arms import parse_arm, selected_instructions
 from seam_exp.augmentation.data import preference_rows, sft_rows
-from seam_exp.config_checks import BadValue, check_config
+from seam_exp.cli import check_config
 from seam_exp.models.datamodule import TrainingDataModule
 from seam_exp.models.train import sft_policy
 from seam_exp.selection.filters import parse_method
 from seam_exp.utils.cache import ArtifactCache
+from seam_exp.utils.checks import BadValue
 from seam_exp.utils.config import CONF_DIR
 
 SEAM = parse_method("seam:contrast:paper")

@@ -11,8 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from seam_exp.cli import CONF_DIR, ConfigError, check, group_options
-from seam_exp.config_checks import check_config
+from seam_exp.cli import CONF_DIR, ConfigError, check, check_config, group_options
 from seam_exp.utils.config import to_dataclass
 from seam_exp.world.build import WorldConfig
 
@@ -45,6 +44,7 @@ def test_budget_scales_the_step_count():
         (["+experiment=nope"], "unknown experiment 'nope'; valid: "),
         (["+experiment=world", "pm=xxl"], f"unknown pm 'xxl'; valid: {', '.join(group_options('pm'))}"),
         (["+experiment=world", "pm=xs,zz", "-m"], "unknown pm 'zz'"),
+        (["+experiment=seam", "seam/gpt=gtp"], "unknown seam/gpt 'gtp'; valid"),
         (["+experiment=world", "pm.arch.hiden_size=3"], "unknown config key 'pm.arch.hiden_size'"),
         (["+experiment=world", "nonsense=1"], "unknown config key 'nonsense'"),
         (
@@ -132,17 +132,58 @@ def test_full_scale_is_larger_than_default_in_every_dimension():
     default, full = leaves("default"), leaves("full")
     assert default.keys() == full.keys()
     for key, value in default.items():
-        if "," in str(value):  # a sweep axis: at least as many points, reaching at least as far
-            ours, theirs = str(full[key]).split(","), str(value).split(",")
-            assert len(ours) >= len(theirs), key
-            if all(v.replace(".", "").isdigit() for v in ours + theirs):
-                assert max(map(float, ours)) >= max(map(float, theirs)), key
+        if isinstance(value, list):  # sizes, budgets, seeds, the paper grid: as many points, as far
+            assert len(full[key]) >= len(value), key
+            if all(isinstance(v, int | float) for v in value + full[key]):
+                assert max(full[key]) >= max(value), key
             else:
-                assert set(theirs) <= set(ours), key
-        elif isinstance(value, str):  # a preset name (augmentation's cell): the same cell, more of the rest
-            assert full[key] == value, key
+                assert set(value) <= set(full[key]), key
         else:
             assert full[key] > value, f"scale.{key}: full {full[key]} is not larger than default {value}"
+
+
+def sweep_params(*overrides: str) -> dict:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+    return OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
+
+
+def test_a_restricted_size_list_sweeps_exactly_those_sizes():
+    check(["+experiment=sanity", "scale.sizes=[m,l]", "train_seed=0,1,2"])
+    params = sweep_params("+experiment=sanity", "scale.sizes=[m,l]")
+    assert params["pm"] == "l,m"  # largest first
+    assert sweep_params("+experiment=saturation", "scale.sizes=[s]") == {"rm": "s", "pm": "s"}
+    assert sweep_params("+experiment=augmentation", "scale.sizes=[xs,m]")["pm"] == "m"  # the top cell
+
+
+def test_a_size_list_written_as_a_sweep_is_refused_with_the_list_form():
+    with pytest.raises(ConfigError) as info:
+        check(["+experiment=sanity", "scale.sizes=m,l", "-m"])
+    assert str(info.value) == (
+        "scale.sizes is a list: write scale.sizes=[m,l] (written m,l, Hydra sweeps over its values)"
+    )
+
+
+def test_an_experiments_axes_are_its_own_and_smoke_cuts_them():
+    default = sweep_params("+experiment=selection")
+    assert (
+        default["pm"] == "m,l"
+        and default["seed"] == "0,1,2"
+        and len(default["selection.method"].split(",")) == 13
+    )
+    smoke = sweep_params("+experiment=selection", "scale=smoke")
+    assert smoke == {
+        "pm": "s",
+        "rm": "s",
+        "seed": "0",
+        "selection.method": "full,oracle,random,perplexity,seam:adv:paper",
+    }
+    with pytest.raises(
+        ConfigError, match=r"^sweep.methods: at scale=smoke the sweep reads sweep.smoke.methods;"
+    ):
+        check(["+experiment=selection", "scale=smoke", "sweep.methods=[full]"])
+    edited = sweep_params("+experiment=selection", "sweep.methods=[full,random]", "scale=full")
+    assert edited["selection.method"] == "full,random" and edited["seed"] == "0,1,2,3,4"
 
 
 @pytest.mark.parametrize(
@@ -156,17 +197,31 @@ def test_full_scale_is_larger_than_default_in_every_dimension():
         ("seam.variants=[contrast,gtp]", "seam.variants: unknown 'gtp'; valid: contrast, gpt, adv"),
         ("rl.steps=-5", "rl.steps: must be >= 1, got -5"),
         ("rl.kl.coef=-0.1", "rl.kl.coef: must be >= 0, got -0.1"),
-        ("pm.generation.top_p=0", "pm.generation.top_p: must be in (0,1], got 0"),
+        ("pm.generation.top_p=0", "pm.generation.top_p: must be in (0,1], got 0.0"),  # typed: a number
         ("pm.arch.hidden_size=97", "pm.arch.hidden_size: must be a multiple of num_attention_heads (4)"),
         ("rm.train.num_pairs=-3", "rm.train.num_pairs: must be >= 0, got -3"),
         ("trainer.num_threads=-1", "trainer.num_threads: must be >= 0, got -1"),
         ("rl.checkpoint_every=-1", "rl.checkpoint_every: must be >= 0, got -1"),
+        ("rl.max_loss=abc", "rl.max_loss: expected a number, got 'abc'"),
+        (
+            "rl.nope=1",
+            "unknown config key 'rl.nope'; valid keys under rl: algorithm, checkpoint_every, critic_init, "
+            "eval, kl, max_loss, name, optim, ppo, reward, rollout, save_policy, steps",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_its_key(override, expected):
     with pytest.raises(ConfigError) as info:
         check(["+experiment=seam", override])
     assert str(info.value) == expected
+
+
+def test_rloo_with_one_sample_per_prompt_is_refused_before_any_job():
+    # a rule between two keys, held by RLConfig: the sweep point rl=rloo breaks it, not rl=ppo
+    with pytest.raises(ConfigError) as info:
+        check(["+experiment=saturation", "rl=ppo,rloo", "rl.rollout.samples_per_prompt=1", "-m"])
+    assert str(info.value) == "rl.algorithm=rloo needs rl.rollout.samples_per_prompt >= 2 (leave-one-out)"
+    check(["+experiment=saturation", "rl=ppo,rloo", "rl.rollout.samples_per_prompt=2", "-m"])
 
 
 @pytest.mark.parametrize("experiment", ["saturation", "selection", "augmentation", "mismatch"])

@@ -120,7 +120,6 @@ def test_make_judge_without_the_openai_package_is_one_line_naming_the_extra(monk
     with pytest.raises(MissingOpenAIPackageError) as err:
         make_judge(JUDGE_SETTINGS)
     assert str(err.value) == (
-        "data.judge.backend=openai needs the package openai, "
-        "which is not installed (pip install -e .[openai])"
+        "data/judge=openai needs the package openai, which is not installed (pip install -e .[openai])"
     )
     assert make_judge({**JUDGE_SETTINGS, "backend": "none"}) is None  # the default path needs no openai

@@ -103,7 +103,7 @@ def test_missing_key(monkeypatch):
 
 def test_without_the_openai_package_the_writer_fails_in_one_line_before_any_request(server, monkeypatch):
     monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed: find_spec finds nothing
-    with pytest.raises(MissingOpenAIPackageError, match=r"^seam.gpt.backend=openai needs the package openai"):
+    with pytest.raises(MissingOpenAIPackageError, match=r"^seam/gpt=openai needs the package openai"):
         RemoteWriter({"base_url": server.base_url, "model": "m", "api_key": "sk-test"})
     with pytest.raises(MissingOpenAIPackageError, match=r"not installed \(pip install -e \.\[openai\]\)$"):
         writer(server)

@@ -193,9 +193,9 @@ def test_rl_configs_compose_into_typed_configs(rl):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("rl.kl.estimator=k9", "unknown rl.kl.estimator 'k9'; valid: k1, k3, abs, mse"),
-        ("rl.reward.normalize=zscore", "unknown rl.reward.normalize 'zscore'"),
-        ("rl.ppo.minibatch_size=1000", "rl.ppo.minibatch_size must be in [1, 32]"),
+        ("rl.kl.estimator=k9", "rl.kl.estimator: unknown 'k9'; valid: k1, k3, abs, mse"),
+        ("rl.reward.normalize=zscore", "rl.reward.normalize: unknown 'zscore'"),
+        ("rl.ppo.minibatch_size=1000", "rl.ppo.minibatch_size: must be in [1, 32]"),
     ],
 )
 def test_bad_rl_config_is_one_line(override, message):

@@ -100,7 +100,9 @@ def test_openai_writer_without_key_fails_before_any_work(monkeypatch):
     cfg = OmegaConf.create(
         {
             "backend": "openai",
-            "openai": {"base_url": "http://127.0.0.1:9", "model": "m", "api_key_env": "SEAM_TEST_NO_KEY"},
+            "base_url": "http://127.0.0.1:9",
+            "model": "m",
+            "api_key_env": "SEAM_TEST_NO_KEY",
         }
     )
     with pytest.raises(MissingAPIKeyError, match="SEAM_TEST_NO_KEY"):

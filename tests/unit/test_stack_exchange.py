@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from datasets import Dataset
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from seam_exp.data.layout import SPLITS
@@ -16,8 +17,9 @@ from tests.stack_exchange_data import paired_table
 
 
 def data_cfg(table_path, **overrides):
-    cfg = OmegaConf.load(CONF_DIR / "data" / "stack_exchange.yaml")
-    cfg.path, cfg.judge.backend = str(table_path), "none"
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["data=stack_exchange", "data/judge=none"]).data
+    cfg.path = str(table_path)
     return OmegaConf.merge(cfg, overrides)
 
 

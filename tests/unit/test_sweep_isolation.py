@@ -29,7 +29,7 @@ def test_a_failing_cell_writes_failed_txt_and_returns_in_a_multirun(tmp_path, mo
     monkeypatch.chdir(tmp_path)  # outside Hydra the run folder is the current one: keep the repository clean
     assert dispatch(_cfg("rl.kl.estimator=k9")) is None  # no exception escapes to the launcher
     reason = (tmp_path / "FAILED.txt").read_text()
-    assert reason.startswith("RLConfigError: unknown rl.kl.estimator 'k9'")
+    assert reason.startswith("BadValue: rl.kl.estimator: unknown 'k9'")
     assert "Traceback" in reason
 
 
@@ -39,7 +39,7 @@ def test_outside_a_multirun_a_bad_rl_setting_is_one_line_and_exit_2(tmp_path, mo
     with pytest.raises(SystemExit) as info:
         dispatch(_cfg("rl.kl.estimator=k9"))
     assert info.value.code == 2
-    assert capsys.readouterr().err == "error: unknown rl.kl.estimator 'k9'; valid: k1, k3, abs, mse\n"
+    assert capsys.readouterr().err == "error: rl.kl.estimator: unknown 'k9'; valid: k1, k3, abs, mse\n"
     assert not (tmp_path / "FAILED.txt").exists()
 
 

@@ -56,7 +56,7 @@ class ScriptedWriter:
         if not hasattr(world, "families"):
             raise ValueError(
                 "gpt[scripted] injects the world's own errors and cannot write for your data: "
-                "use seam.gpt.backend=local or openai"
+                "use seam/gpt=local or seam/gpt=openai"
             )
         out, taken = [], {}
         for r in requests:
@@ -152,7 +152,7 @@ class RemoteWriter:
 
     def __init__(self, cfg: DictConfig | dict):
         cfg = to_container(cfg)
-        require_openai_package("seam.gpt.backend=openai")
+        require_openai_package("seam/gpt=openai")
         self.writer = OpenAIWriter(
             base_url=cfg["base_url"],
             model=cfg["model"],
@@ -178,16 +178,13 @@ class RemoteWriter:
 
 
 def make_writer(cfg: DictConfig):
-    """The writer of `seam.gpt` (backend + its settings)."""
+    """The writer of `seam.gpt`: its backend and that backend's settings (conf/seam/gpt/)."""
     if cfg.backend == "scripted":
-        return ScriptedWriter(**to_container(cfg.scripted))
+        return ScriptedWriter(cfg.attempts)
     if cfg.backend == "local":
-        local = cfg.local
-        return LocalWriter(
-            local.model, local.max_new_tokens, local.temperature, local.top_p, local.batch_size
-        )
+        return LocalWriter(cfg.model, cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.batch_size)
     if cfg.backend == "openai":
-        return RemoteWriter(cfg.openai)
+        return RemoteWriter(cfg)
     raise ValueError(f"unknown gpt backend '{cfg.backend}'; valid: {', '.join(BACKENDS)}")
 
 
