@@ -19,7 +19,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 from datasets import Dataset
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForSequenceClassification,
@@ -125,39 +125,28 @@ def reward_key(cfg: DictConfig, world: World) -> dict:
 
 
 def init_policy_cfg(cfg: DictConfig) -> DictConfig:
-    """The config of the SFT policy an `rm.init=sft` reward model starts from: the `pm` preset trained for
-    `rm.init_sft_steps` steps, which must have the RM's architecture (its trunk is copied)."""
+    """The config of the SFT policy an `rm.init=sft` reward model starts from: the RM preset's own
+    `init_policy` (the PM preset of its size, whatever PM the run pairs it with), trained for
+    `rm.init_sft_steps` steps with the RM's training seed, so RM seed k starts from SFT seed k. Its
+    architecture must be the RM's (the trunk is copied)."""
+    if cfg.rm.get("init_policy") is None:
+        raise UserError(
+            f"rm.init=sft needs an init_policy (a PM preset) in the rm preset; rm={cfg.rm.name} has none"
+        )
+    policy = cfg.rm.init_policy
     shape = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
-    pm_arch, rm_arch = (to_container(cfg[p].arch) for p in ("pm", "rm"))
+    pm_arch, rm_arch = to_container(policy.arch), to_container(cfg.rm.arch)
     if any(pm_arch.get(k) != rm_arch.get(k) for k in shape):
         raise UserError(
-            f"rm.init=sft needs the pm and rm presets to share an architecture: pm={cfg.pm.name}, rm={cfg.rm.name}"
+            f"rm.init=sft needs rm.init_policy to share the RM's architecture: init_policy={policy.name}, rm={cfg.rm.name}"
         )
-    return OmegaConf.merge(cfg, {"pm": {"sft": {"max_steps": int(cfg.rm.init_sft_steps)}}})
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How one kind of model is trained: everything `train_into` needs besides the artifact folder, the
-    cache key and an augmentation arm's rows. Made by `sft_recipe` and `rm_recipe` only when the artifact
-    is not cached (they load the tokenizer)."""
-
-    cfg: DictConfig  # the run's config: the preset trained, and the trainer and logger settings
-    kind: str  # the preset trained: "pm" or "rm"
-    run_name: str  # the logger's run and the log line's: "sft" or "rm"
-    train: DictConfig  # the preset's training block: steps, batch size, optimiser, seed
-    rows: Dataset
-    tokenizer: PreTrainedTokenizerFast
-    build_model: Callable[[DictConfig, PreTrainedTokenizerFast], PreTrainedModel]  # (preset, tokenizer)
-    module_cls: type[pl.LightningModule]
-    collate_cls: type
-    validation: Dataset | None  # held-out rows read along training
-    monitor: str  # the validation reading whose best weights are kept (models/validation.py)
-    callbacks: tuple[pl.Callback, ...] = ()  # readings besides the module's own (SFT's greedy gold)
-
-    @property
-    def preset(self) -> DictConfig:
-        return self.cfg[self.kind]
+    started = OmegaConf.merge(
+        policy, {"sft": {"max_steps": int(cfg.rm.init_sft_steps), "seed": int(cfg.rm.train.seed)}}
+    )
+    out = cfg.copy()
+    with open_dict(out):
+        out.pm = started
+    return out
 
 
 def sft_recipe(cfg: DictConfig, world: World) -> Recipe:
