@@ -149,6 +149,30 @@ def init_policy_cfg(cfg: DictConfig) -> DictConfig:
     return out
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How one kind of model is trained: everything `train_into` needs besides the artifact folder, the
+    cache key and an augmentation arm's rows. Made by `sft_recipe` and `rm_recipe` only when the artifact
+    is not cached (they load the tokenizer)."""
+
+    cfg: DictConfig  # the run's config: the preset trained, and the trainer and logger settings
+    kind: str  # the preset trained: "pm" or "rm"
+    run_name: str  # the logger's run and the log line's: "sft" or "rm"
+    train: DictConfig  # the preset's training block: steps, batch size, optimiser, seed
+    rows: Dataset
+    tokenizer: PreTrainedTokenizerFast
+    build_model: Callable[[DictConfig, PreTrainedTokenizerFast], PreTrainedModel]  # (preset, tokenizer)
+    module_cls: type[pl.LightningModule]
+    collate_cls: type
+    validation: Dataset | None  # held-out rows read along training
+    monitor: str  # the validation reading whose best weights are kept (models/validation.py)
+    callbacks: tuple[pl.Callback, ...] = ()  # readings besides the module's own (SFT's greedy gold)
+
+    @property
+    def preset(self) -> DictConfig:
+        return self.cfg[self.kind]
+
+
 def sft_recipe(cfg: DictConfig, world: World) -> Recipe:
     """The SFT policy of cfg.pm: a causal LM on the world's `sft` split."""
     tokenizer = model_tokenizer(cfg.pm, world)
