@@ -144,10 +144,14 @@ class HubPolicy(PolicyPreset):
 class RewardPreset:
     name: str = MISSING
     source: str = "scratch"
-    # scratch: a fresh model | sft: the trunk of the `pm` preset's SFT policy after `init_sft_steps` steps
-    # (same architecture), with a new scalar head: reward models initialised from an SFT checkpoint.
+    # scratch: a fresh model | sft: the trunk of an SFT policy with a new scalar head, as the paper initialises
+    # reward models: the policy is `init_policy` (each size preset names the PM preset of its own size, so an
+    # RM's starting point does not depend on the PM it is paired with), trained for `init_sft_steps` steps
+    # with the RM's training seed (docs/models.md, "Reward-model initialisation").
     init: str = "scratch"
     init_sft_steps: int = MISSING
+    # A pm preset (its own schema checks it where it is composed); untyped, as presets differ by source.
+    init_policy: Any = None
     arch: RewardArch | None = field(default_factory=RewardArch)
     train: RewardTraining = field(default_factory=RewardTraining)
     lora: LoraBlock = None

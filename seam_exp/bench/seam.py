@@ -29,7 +29,7 @@ from seam_exp.models.train import load_reward, trained_reward
 from seam_exp.seam.candidates.adv import AdvBuilder
 from seam_exp.seam.candidates.base import build_candidates
 from seam_exp.seam.policy import load_pm
-from seam_exp.seam.scoring import format_prompts, pm_scores, prompt_format_of, rm_scores
+from seam_exp.seam.scoring import format_prompts, pm_scores, rm_scores
 from seam_exp.selection.prompt_scores import rl_prompt_ids
 
 # Per token: a batched float32 forward differs from an unbatched one in the last bits, and a sum over
@@ -144,11 +144,10 @@ def seam_rows(
     for pm_name, rm_name in [*((s, s) for s in sizes), ("smollm2_135m", sizes[0])]:
         cfg = config_with([f"scale={scale}"], pm=pm_name, rm=rm_name)
         world, cache = prepare(cfg)
-        pm, pm_tok, _, _ = load_pm(cfg, world, cache)
+        pm = load_pm(cfg, world, cache)
         rm, rm_tok = load_reward(trained_reward(cfg, world, cache)[0])
-        fmt = prompt_format_of(cfg.pm, pm_tok)
         n = smollm2_prompts if pm_name == "smollm2_135m" else n_prompts
-        row = bench_seam_scoring(world, pm, pm_tok, fmt, rm, rm_tok, n, k, repeats)
+        row = bench_seam_scoring(world, pm.model, pm.tokenizer, pm.fmt, rm, rm_tok, n, k, repeats)
         rows.append({"PM": pm_name, "RM": rm_name, "prompts": n, **row})
     return rows
 

@@ -13,7 +13,7 @@ Its tables and figures: mismatch_paper_report.py.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,10 +60,9 @@ class MismatchPaperRow(RunRow):
 def answers(cfg: DictConfig, world, cache, pm_name: str, prompt_ids: list[int]) -> pd.DataFrame:
     """One sampled answer per prompt from the SFT policy of preset `pm_name` (cached per PM)."""
     pm_cfg = config_with(pm=pm_name)
-    model, tok, _, policy_id = load_pm(pm_cfg, world, cache)
-    samples = cached_samples(
-        cache, policy_id, world, model, tok, "world", prompt_ids, 1, pm_cfg.pm.generation, cfg.seed
-    )
+    # two PMs of the grid: the world template, as this protocol always sampled them
+    pm = replace(load_pm(pm_cfg, world, cache), fmt="world")
+    samples = cached_samples(cache, world, pm, prompt_ids, 1, pm_cfg.pm.generation, cfg.seed)
     return samples.set_index("prompt_id").loc[prompt_ids, "text"].reset_index()
 
 

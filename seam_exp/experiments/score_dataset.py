@@ -20,7 +20,6 @@ from seam_exp.seam.candidates import make_builder
 from seam_exp.seam.candidates.base import build_candidates
 from seam_exp.seam.policy import load_pm
 from seam_exp.seam.prompt_table import TABLE_SPLIT, PromptTable
-from seam_exp.seam.scoring import prompt_format_of
 from seam_exp.selection.dataset_tool import (
     check_models,
     check_table,
@@ -71,8 +70,8 @@ def run(cfg: DictConfig) -> Path:
         pm, pm_tok = load_causal_lm(tool.pm_path)
         fmt_pm = "chat" if getattr(pm_tok, "chat_template", None) else "world"
     else:
-        pm, pm_tok, _, _ = load_pm(cfg, world, cache)
-        fmt_pm = prompt_format_of(cfg.pm, pm_tok)
+        loaded = load_pm(cfg, world, cache)
+        pm, pm_tok, fmt_pm = loaded.model, loaded.tokenizer, loaded.fmt
     if tool.rm_path is not None:
         rm, rm_tok = load_sequence_rm(tool.rm_path)
     else:

@@ -35,7 +35,7 @@ from seam_exp.seam.formula import (
     seam_table,
 )
 from seam_exp.seam.policy import load_pm
-from seam_exp.seam.scoring import prompt_format_of, score_variant, variant_diagnostics
+from seam_exp.seam.scoring import RM, score_variant, variant_diagnostics
 from seam_exp.seam.validation import ground_truth_table, validation_rows
 from seam_exp.utils.config import to_container
 from seam_exp.utils.runtime import output_dir
@@ -89,31 +89,26 @@ def run(cfg: DictConfig) -> list[SeamRow]:
     world, cache = prepare(cfg)
     pl.seed_everything(cfg.seed)
     ids = prompt_ids_of(cfg, world)
-    pm, pm_tok, policy, policy_id = load_pm(cfg, world, cache)
-    fmt = prompt_format_of(cfg.pm, pm_tok)
+    pm = load_pm(cfg, world, cache)
     rm_dir, _ = trained_reward(cfg, world, cache)
-    rm, rm_tok = load_reward(rm_dir)
+    rm = RM(*load_reward(rm_dir))
     log.info(
         "SEAM of pm=%s (%s, %s prompts) rm=%s on %d %s prompts",
         cfg.pm.name,
-        policy,
-        fmt,
+        pm.label,
+        pm.fmt,
         cfg.rm.name,
         len(ids),
         cfg.seam.split,
     )
 
-    per_prompt, reliability = ground_truth_table(
-        cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids
-    )
+    per_prompt, reliability = ground_truth_table(cfg, world, cache, pm, rm, ids)
     per_prompt.insert(1, "family", [world.problems[int(p)].family for p in per_prompt["prompt_id"]])
     ablations = to_container(cfg.seam.ablations)
     base, formulas = to_container(cfg.seam), list(cfg.seam.formulas)
     columns, extra, scored_all, tables = {}, {}, [], []
     for variant in cfg.seam.variants:
-        scored, label, pm_s, rm_s = score_variant(
-            cfg, variant, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids
-        )
+        scored, label, pm_s, rm_s = score_variant(cfg, variant, world, cache, pm, rm, ids)
         scores = ablation_scores(scored, base, ablations, formulas)
         named = {c: f"{label}:{c}" for c in scores.columns[1:]}  # <variant>:<formula>:<ablation>
         per_prompt = per_prompt.merge(scores.rename(columns=named), on="prompt_id", validate="one_to_one")
@@ -130,7 +125,7 @@ def run(cfg: DictConfig) -> list[SeamRow]:
     bootstrap = cfg.seam.bootstrap
     rows = [
         SeamRow(
-            **run_columns(cfg, out), policy=policy, gt_reliability=reliability, **r, **extra[r["variant"]]
+            **run_columns(cfg, out), policy=pm.label, gt_reliability=reliability, **r, **extra[r["variant"]]
         )
         for r in validation_rows(per_prompt, columns, bootstrap.n_boot, bootstrap.level, cfg.seed)
     ]
@@ -148,7 +143,7 @@ def run(cfg: DictConfig) -> list[SeamRow]:
         "kendall_lo",
         "kendall_hi",
     ]
-    print(f"SEAM vs true mismatch: pm={cfg.pm.name} ({policy}), rm={cfg.rm.name}, scale={cfg.scale.name}")
+    print(f"SEAM vs true mismatch: pm={cfg.pm.name} ({pm.label}), rm={cfg.rm.name}, scale={cfg.scale.name}")
     print(to_markdown(df[shown]))
     return rows
 

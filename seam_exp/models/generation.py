@@ -155,6 +155,7 @@ def generate(
     model,
     tokenizer,
     prompts: Sequence[str],
+    *,
     n: int = 1,
     settings: GenerationSettings | None = None,
     greedy: bool = False,

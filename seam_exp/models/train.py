@@ -12,12 +12,20 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as pl
-from omegaconf import DictConfig, OmegaConf
-from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
+from datasets import Dataset
+from omegaconf import DictConfig, OmegaConf, open_dict
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
 
 from seam_exp.errors import UserError
 from seam_exp.models import batching, datamodule, factory, generation, logprob, lora, optim, policy, reward
@@ -117,54 +125,125 @@ def reward_key(cfg: DictConfig, world: World) -> dict:
 
 
 def init_policy_cfg(cfg: DictConfig) -> DictConfig:
-    """The config of the SFT policy an `rm.init=sft` reward model starts from: the `pm` preset trained for
-    `rm.init_sft_steps` steps, which must have the RM's architecture (its trunk is copied)."""
+    """The config of the SFT policy an `rm.init=sft` reward model starts from: the RM preset's own
+    `init_policy` (the PM preset of its size, whatever PM the run pairs it with), trained for
+    `rm.init_sft_steps` steps with the RM's training seed, so RM seed k starts from SFT seed k. Its
+    architecture must be the RM's (the trunk is copied)."""
+    if cfg.rm.get("init_policy") is None:
+        raise UserError(
+            f"rm.init=sft needs an init_policy (a PM preset) in the rm preset; rm={cfg.rm.name} has none"
+        )
+    policy = cfg.rm.init_policy
     shape = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
-    pm_arch, rm_arch = (to_container(cfg[p].arch) for p in ("pm", "rm"))
+    pm_arch, rm_arch = to_container(policy.arch), to_container(cfg.rm.arch)
     if any(pm_arch.get(k) != rm_arch.get(k) for k in shape):
         raise UserError(
-            f"rm.init=sft needs the pm and rm presets to share an architecture: pm={cfg.pm.name}, rm={cfg.rm.name}"
+            f"rm.init=sft needs rm.init_policy to share the RM's architecture: init_policy={policy.name}, rm={cfg.rm.name}"
         )
-    return OmegaConf.merge(cfg, {"pm": {"sft": {"max_steps": int(cfg.rm.init_sft_steps)}}})
+    started = OmegaConf.merge(
+        policy, {"sft": {"max_steps": int(cfg.rm.init_sft_steps), "seed": int(cfg.rm.train.seed)}}
+    )
+    out = cfg.copy()
+    with open_dict(out):
+        out.pm = started
+    return out
 
 
-def train_into(
-    folder: Path,
-    cfg: DictConfig,
-    preset: str,
-    train: DictConfig,
-    rows,
-    tokenizer,
-    build_model,
-    module_cls,
-    collate_cls,
-    key: dict,
-    run_name: str,
-    augmented=None,
-    *,
-    validation=None,
-    monitor: str,
-    callbacks: tuple = (),
-) -> None:
-    """Train a fresh model of `cfg[preset]` on `rows` (plus `augmented` rows, if any) for
-    `train.max_steps` steps (through LoRA adapters if the preset sets `lora`), validating on `validation`
-    rows and keeping the weights of the best `monitor` reading (models/validation.py), and save it, its
-    tokenizer, its config and its training metrics into the artifact folder."""
-    role = "policy" if preset == "pm" else "reward"
-    collate = collate_cls(tokenizer, max_length=cfg[preset].arch.max_position_embeddings)
-    data = TrainingDataModule(rows, collate, train.batch_size, train.seed, augmented, validation)
-    keep_best = KeepBest(monitor)
-    trainer = _trainer(cfg, train, data, folder, run_name, [*callbacks, keep_best])
+@dataclass(frozen=True)
+class Recipe:
+    """How one kind of model is trained: everything `train_into` needs besides the artifact folder, the
+    cache key and an augmentation arm's rows. Made by `sft_recipe` and `rm_recipe` only when the artifact
+    is not cached (they load the tokenizer)."""
+
+    cfg: DictConfig  # the run's config: the preset trained, and the trainer and logger settings
+    kind: str  # the preset trained: "pm" or "rm"
+    run_name: str  # the logger's run and the log line's: "sft" or "rm"
+    train: DictConfig  # the preset's training block: steps, batch size, optimiser, seed
+    rows: Dataset
+    tokenizer: PreTrainedTokenizerFast
+    build_model: Callable[[DictConfig, PreTrainedTokenizerFast], PreTrainedModel]  # (preset, tokenizer)
+    module_cls: type[pl.LightningModule]
+    collate_cls: type
+    validation: Dataset | None  # held-out rows read along training
+    monitor: str  # the validation reading whose best weights are kept (models/validation.py)
+    callbacks: tuple[pl.Callback, ...] = ()  # readings besides the module's own (SFT's greedy gold)
+
+    @property
+    def preset(self) -> DictConfig:
+        return self.cfg[self.kind]
+
+
+def sft_recipe(cfg: DictConfig, world: World) -> Recipe:
+    """The SFT policy of cfg.pm: a causal LM on the world's `sft` split."""
+    tokenizer = model_tokenizer(cfg.pm, world)
+    validation = world.data.get(VALIDATION_SPLITS["sft"])
+    # gold is read along training only where it is free (the world), never through a paid judge
+    reads_gold = world.gold_is_free and validation is not None and len(validation) > 0
+    return Recipe(
+        cfg,
+        kind="pm",
+        run_name="sft",
+        train=cfg.pm.sft,
+        rows=world.data["sft"],
+        tokenizer=tokenizer,
+        build_model=build_policy,
+        module_cls=SFTModule,
+        collate_cls=SFTCollator,
+        validation=validation,
+        monitor=SFT_GOLD if reads_gold else SFT_NLL,
+        callbacks=(GreedyGold(world, validation, tokenizer, GenerationSettings.of(cfg.pm.generation)),)
+        if reads_gold
+        else (),
+    )
+
+
+def reward_from_policy(sft_dir: Path, rm_cfg: DictConfig, tokenizer) -> PreTrainedModel:
+    """A reward model whose trunk is the SFT policy saved in `sft_dir`, with a fresh scalar head."""
+    return AutoModelForSequenceClassification.from_pretrained(str(sft_dir / "model"), num_labels=1)
+
+
+def rm_recipe(cfg: DictConfig, world: World, init_from: Path | None = None) -> Recipe:
+    """The reward model of cfg.rm on its preference pairs (reward_pairs): fresh weights, or the trunk of
+    the SFT policy in folder `init_from` (rm.init=sft)."""
+    tokenizer = model_tokenizer(cfg.rm, world)
+    return Recipe(
+        cfg,
+        kind="rm",
+        run_name="rm",
+        train=cfg.rm.train,
+        rows=reward_pairs(cfg, world),
+        tokenizer=tokenizer,
+        build_model=build_reward if init_from is None else partial(reward_from_policy, init_from),
+        module_cls=RewardModule,
+        collate_cls=PairCollator,
+        validation=world.data.get(VALIDATION_SPLITS["rm"]),
+        monitor=RM_LOSS,
+    )
+
+
+def train_into(folder: Path, recipe: Recipe, key: dict, augmented: Dataset | None = None) -> None:
+    """Train a fresh model of `recipe` on its rows (plus `augmented` rows, if any) for `train.max_steps`
+    steps (through LoRA adapters if the preset sets `lora`), validating on its validation rows and keeping
+    the weights of the best `monitor` reading, and save it, its tokenizer, its config with `key` and its
+    training metrics into the artifact folder."""
+    cfg, preset, train, tokenizer = recipe.cfg, recipe.preset, recipe.train, recipe.tokenizer
+    role = "policy" if recipe.kind == "pm" else "reward"
+    collate = recipe.collate_cls(tokenizer, max_length=preset.arch.max_position_embeddings)
+    data = TrainingDataModule(
+        recipe.rows, collate, train.batch_size, train.seed, augmented, recipe.validation
+    )
+    keep_best = KeepBest(recipe.monitor)
+    trainer = _trainer(cfg, train, data, folder, recipe.run_name, [*recipe.callbacks, keep_best])
     pl.seed_everything(train.seed, workers=True)
     # train mode: pretrained weights load in eval mode, and Lightning keeps the mode it finds
-    model = with_lora(build_model(cfg[preset], tokenizer).train(), cfg[preset].get("lora"), role)
-    module = module_cls(model, train.lr, train.weight_decay, train.warmup_steps, train.max_steps)
+    model = with_lora(recipe.build_model(preset, tokenizer).train(), preset.get("lora"), role)
+    module = recipe.module_cls(model, train.lr, train.weight_decay, train.warmup_steps, train.max_steps)
     params = count_parameters(model)
     log.info(
         "%s of %s=%s (%d params) on %d rows for %d steps",
-        run_name.upper(),
-        preset,
-        cfg[preset].name,
+        recipe.run_name.upper(),
+        recipe.kind,
+        preset.name,
         params,
         len(data.train_set),
         train.max_steps,
@@ -182,7 +261,7 @@ def train_into(
         **{k: float(v) for k, v in trainer.callback_metrics.items() if not k.startswith("val/")},
         **keep_best.summary(),
     }
-    _save(folder, merged(model), tokenizer, {preset: to_container(cfg[preset]), "key": key}, metrics)
+    _save(folder, merged(model), tokenizer, {recipe.kind: to_container(preset), "key": key}, metrics)
 
 
 def augmented_key(key: dict, augmented, arm: str | None) -> dict:
@@ -204,29 +283,7 @@ def sft_policy(
     key = augmented_key(policy_key(cfg, world), augmented, arm)
 
     def build(folder: Path) -> None:
-        tokenizer = model_tokenizer(cfg.pm, world)
-        validation = world.data.get(VALIDATION_SPLITS["sft"])
-        # gold is read along training only where it is free (the world), never through a paid judge
-        reads_gold = world.gold_is_free and validation is not None and len(validation) > 0
-        train_into(
-            folder,
-            cfg,
-            "pm",
-            cfg.pm.sft,
-            world.data["sft"],
-            tokenizer,
-            build_policy,
-            SFTModule,
-            SFTCollator,
-            key,
-            "sft",
-            augmented,
-            validation=validation,
-            monitor=SFT_GOLD if reads_gold else SFT_NLL,
-            callbacks=(GreedyGold(world, validation, tokenizer, GenerationSettings.of(cfg.pm.generation)),)
-            if reads_gold
-            else (),
-        )
+        train_into(folder, sft_recipe(cfg, world), key, augmented)
 
     return cache.get_or_build("pm", key, MODELS_VERSION, build)
 
@@ -250,31 +307,12 @@ def trained_reward(
     new, as the paper (and InstructGPT) initialise reward models; otherwise it starts from scratch. With
     `augmented` pairs it is retrained on its own pairs plus those, as sft_policy does."""
     key = augmented_key(reward_key(cfg, world), augmented, arm)
-    build_model = build_reward
+    init_from = None
     if cfg.rm.get("init", "scratch") == "sft":
-        sft_dir, _ = sft_policy(init_policy_cfg(cfg), world, cache)
-
-        def build_model(rm_cfg, tokenizer):
-            return AutoModelForSequenceClassification.from_pretrained(str(sft_dir / "model"), num_labels=1)
+        init_from, _ = sft_policy(init_policy_cfg(cfg), world, cache)
 
     def build(folder: Path) -> None:
-        tokenizer = model_tokenizer(cfg.rm, world)
-        train_into(
-            folder,
-            cfg,
-            "rm",
-            cfg.rm.train,
-            reward_pairs(cfg, world),
-            tokenizer,
-            build_model,
-            RewardModule,
-            PairCollator,
-            key,
-            "rm",
-            augmented,
-            validation=world.data.get(VALIDATION_SPLITS["rm"]),
-            monitor=RM_LOSS,
-        )
+        train_into(folder, rm_recipe(cfg, world, init_from), key, augmented)
 
     return cache.get_or_build("rm", key, MODELS_VERSION, build)
 

@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
 from seam_exp.models.factory import build_policy, pretrained_tokenizer
 from seam_exp.models.train import load_policy, policy_key, sft_policy
+from seam_exp.seam.scoring import PM, prompt_format_of
 from seam_exp.utils.config import to_container
 
 
@@ -45,7 +46,13 @@ def fine_tuned(pm: DictConfig) -> bool:
     return float(pm.sft.lr) > 0 and int(pm.sft.max_steps) > 0
 
 
-def load_pm(cfg: DictConfig, world, cache):
+def load_pm(cfg: DictConfig, world, cache) -> PM:
+    """The PM that SEAM weights with, reading the prompt format of `cfg.pm` (prompt_format_of)."""
+    model, tok, label, ident = _load(cfg, world, cache)
+    return PM(model, tok, prompt_format_of(cfg.pm, tok), ident, label)
+
+
+def _load(cfg: DictConfig, world, cache):
     """(model, tokenizer, policy label, identity for cache keys) of the PM that SEAM weights with."""
     if cfg.seam.policy.source == "rl":
         if not cfg.seam.policy.checkpoint:

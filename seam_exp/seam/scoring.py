@@ -12,10 +12,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from seam_exp.data.layout import format_prompt
 from seam_exp.models.batching import encode_pairs, length_sorted_batches
@@ -27,6 +30,25 @@ from seam_exp.utils.cache import ArtifactCache, cached_frame, code_version
 from seam_exp.world.build import World
 
 PROMPT_FORMATS = ("world", "chat")
+
+
+@dataclass(frozen=True)
+class PM:
+    """The policy SEAM weights with, as everything that scores or samples with it needs it."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    fmt: str  # the prompt format it reads: world | chat (prompt_format_of)
+    ident: dict  # what identifies its weights in cache keys (seam.policy.load_pm)
+    label: str  # where it comes from: sft | rl | pretrained (the results' `policy` column)
+
+
+@dataclass(frozen=True)
+class RM:
+    """A reward model and its tokenizer; it reads the world prompt template it was trained on."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
 
 
 def prompt_format_of(pm_cfg, tokenizer) -> str:
@@ -96,39 +118,31 @@ def rm_scores(candidates: pd.DataFrame, world: World, rm, tokenizer, batch_size:
 
 
 def cached_pm_scores(
-    cache: ArtifactCache,
-    policy_id: dict,
-    candidates: pd.DataFrame,
-    candidates_key: str,
-    world: World,
-    model,
-    tokenizer,
-    fmt: str,
-    batch_size: int,
+    cache: ArtifactCache, pm: PM, candidates: pd.DataFrame, candidates_key: str, world: World, batch_size: int
 ) -> tuple[pd.DataFrame, float]:
     """pm_scores cached under the policy's identity: PM-side work does not depend on the RM, so every RM
     of a sweep shares it. Returns the frame and the seconds it took when computed."""
-    key = {"policy": policy_id, "format": fmt, "candidates": candidates_key}
+    key = {"policy": pm.ident, "format": pm.fmt, "candidates": candidates_key}
     return cached_frame(
         cache,
         "seam_pm_scores",
         key,
         code_version(sys.modules[__name__]),
         "pm_scores.parquet",
-        lambda: pm_scores(candidates, world, model, tokenizer, fmt, batch_size),
+        partial(pm_scores, candidates, world, pm.model, pm.tokenizer, pm.fmt, batch_size),
     )
 
 
-def score_variant(cfg, variant, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids):
+def score_variant(
+    cfg, variant: str, world: World, cache: ArtifactCache, pm: PM, rm: RM, ids: Sequence[int]
+) -> tuple[pd.DataFrame, str, float, float]:
     """The scored candidate table of one variant (reference + k worse answers per prompt, with the PM's
     log-prob and length and the RM's reward), its label, and the seconds the PM and the RM spent on it."""
     builder = make_builder(variant, cfg.seam, world, cache)
     cands, folder = build_candidates(builder, world, ids, cfg.seam.k, cfg.seam.seed, cache)
-    pm_part, pm_seconds = cached_pm_scores(
-        cache, policy_id, cands, folder.name, world, pm, pm_tok, fmt, cfg.seam.batch_size
-    )
+    pm_part, pm_seconds = cached_pm_scores(cache, pm, cands, folder.name, world, cfg.seam.batch_size)
     start = time.perf_counter()
-    reward = rm_scores(cands, world, rm, rm_tok)
+    reward = rm_scores(cands, world, rm.model, rm.tokenizer)
     rm_seconds = time.perf_counter() - start
     scored = cands.merge(pm_part, on=["prompt_id", "candidate_index"], validate="one_to_one")
     scored["reward"] = reward

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -25,20 +26,18 @@ from seam_exp.metrics.intervals import correlation, paired_bootstrap_corr
 from seam_exp.metrics.preference import mismatch_counts
 from seam_exp.models.generation import GenerationSettings, generate
 from seam_exp.seam.formula import orient
-from seam_exp.seam.scoring import format_prompts, rm_scores
+from seam_exp.seam.scoring import PM, RM, format_prompts, rm_scores
 from seam_exp.utils.cache import ArtifactCache, cached_frame, code_version, stable_hash
 from seam_exp.world.build import World
 
 
-def pm_samples(
-    model, tokenizer, fmt: str, world: World, prompt_ids: Sequence[int], n: int, gen, seed: int
-) -> pd.DataFrame:
+def pm_samples(pm: PM, world: World, prompt_ids: Sequence[int], n: int, gen, seed: int) -> pd.DataFrame:
     """n samples per prompt at the PM's generation settings: prompt_id, sample_index, text, has_eos."""
     questions = [world.problems[int(p)].question for p in prompt_ids]
     samples = generate(
-        model,
-        tokenizer,
-        format_prompts(questions, tokenizer, fmt),
+        pm.model,
+        pm.tokenizer,
+        format_prompts(questions, pm.tokenizer, pm.fmt),
         n=n,
         settings=GenerationSettings.of(gen),
         seed=seed,
@@ -91,28 +90,20 @@ def split_half_reliability(
 
 
 def cached_samples(
-    cache: ArtifactCache,
-    policy_id: dict,
-    world,
-    model,
-    tok,
-    fmt,
-    prompt_ids: Sequence[int],
-    n: int,
-    gen,
-    seed: int,
+    cache: ArtifactCache, world, pm: PM, prompt_ids: Sequence[int], n: int, gen, seed: int
 ) -> pd.DataFrame:
+    """pm_samples, cached under the policy's identity, its prompt format, the prompts and the sampling."""
     gen_key = {k: gen[k] for k in ("max_new_tokens", "temperature", "top_k", "top_p")}
     key = {
-        "policy": policy_id,
-        "format": fmt,
+        "policy": pm.ident,
+        "format": pm.fmt,
         "world": world.path.name,
         "prompts": stable_hash([int(i) for i in prompt_ids]),
         "n": n,
         "generation": gen_key,
         "seed": seed,
     }
-    make = lambda: pm_samples(model, tok, fmt, world, prompt_ids, n, gen, seed)  # noqa: E731
+    make = partial(pm_samples, pm, world, prompt_ids, n, gen, seed)
     return cached_frame(
         cache, "pm_samples", key, code_version(sys.modules[__name__]), "samples.parquet", make
     )[0]
@@ -194,14 +185,16 @@ def validation_rows(
     return rows
 
 
-def ground_truth_table(cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids, seed=None):
+def ground_truth_table(
+    cfg, world: World, cache: ArtifactCache, pm: PM, rm: RM, ids: Sequence[int], *, seed: int | None = None
+) -> tuple[pd.DataFrame, float]:
     """Per prompt, the true mismatch of n samples of the PM judged by the RM and by gold, and the
     split-half reliability of that ground truth. The samples are drawn with `seed` (the run's seed if
     None)."""
     n = cfg.seam.ground_truth.n_samples
     seed = cfg.seed if seed is None else seed
-    samples = cached_samples(cache, policy_id, world, pm, pm_tok, fmt, ids, n, cfg.pm.generation, seed)
-    rewards = rm_scores(samples, world, rm, rm_tok)
+    samples = cached_samples(cache, world, pm, ids, n, cfg.pm.generation, seed)
+    rewards = rm_scores(samples, world, rm.model, rm.tokenizer)
     gold = world.gold(samples["prompt_id"].tolist(), samples["text"].tolist())
     ids_of = samples["prompt_id"].to_numpy()
     reliability = split_half_reliability(ids_of, samples["sample_index"].to_numpy(), rewards, gold)

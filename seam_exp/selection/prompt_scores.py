@@ -18,7 +18,7 @@ from seam_exp.models.train import load_reward, trained_reward
 from seam_exp.seam import formula, scoring, validation
 from seam_exp.seam.formula import formula_scores
 from seam_exp.seam.policy import load_pm
-from seam_exp.seam.scoring import prompt_format_of, score_variant
+from seam_exp.seam.scoring import PM, RM, score_variant
 from seam_exp.seam.validation import ground_truth_table
 from seam_exp.selection.filters import MISMATCH_COLUMN, PERPLEXITY_COLUMN, seam_column
 from seam_exp.utils.cache import ArtifactCache, cached_frame, code_version, stable_hash
@@ -48,17 +48,12 @@ def rl_prompt_ids(world: World, max_prompts: int | None = None) -> list[int]:
     return sorted(np.random.default_rng(0).choice(ids, max_prompts, replace=False).tolist())
 
 
-def _build(cfg, world, cache, pm, pm_tok, policy_id, rm, rm_tok, ids: list[int]) -> pd.DataFrame:
-    fmt = prompt_format_of(cfg.pm, pm_tok)
-    truth, _ = ground_truth_table(
-        cfg, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids, seed=cfg.seam.seed
-    )
+def _build(cfg, world, cache, pm: PM, rm: RM, ids: list[int]) -> pd.DataFrame:
+    truth, _ = ground_truth_table(cfg, world, cache, pm, rm, ids, seed=cfg.seam.seed)
     table = truth[["prompt_id", MISMATCH_COLUMN, "gt_pairs"]]
     base, formulas = to_container(cfg.seam), list(cfg.selection.formulas)
     for variant in cfg.selection.variants:
-        scored, _, _, _ = score_variant(
-            cfg, variant, world, cache, pm, pm_tok, fmt, policy_id, rm, rm_tok, ids
-        )
+        scored, _, _, _ = score_variant(cfg, variant, world, cache, pm, rm, ids)
         scores = formula_scores(scored, base, formulas)
         scores = scores.rename(columns={f: seam_column(variant, f) for f in formulas})
         table = table.merge(scores, on="prompt_id", validate="one_to_one")
@@ -69,12 +64,12 @@ def _build(cfg, world, cache, pm, pm_tok, policy_id, rm, rm_tok, ids: list[int])
 
 def selection_table(cfg: DictConfig, world: World, cache: ArtifactCache) -> pd.DataFrame:
     """The cached per-prompt table of the cell's SFT PM (cfg.pm) and RM (cfg.rm) on every RL prompt."""
-    pm, pm_tok, _, policy_id = load_pm(cfg, world, cache)
+    pm = load_pm(cfg, world, cache)
     rm_dir, _ = trained_reward(cfg, world, cache)
     ids = rl_prompt_ids(world, cfg.selection.get("max_prompts"))
     seam = to_container(cfg.seam)
     key = {
-        "policy": policy_id,
+        "policy": pm.ident,
         "rm": rm_dir.name,
         "prompts": stable_hash(ids),
         "variants": list(cfg.selection.variants),
@@ -87,7 +82,6 @@ def selection_table(cfg: DictConfig, world: World, cache: ArtifactCache) -> pd.D
     version = code_version(sys.modules[__name__], formula, scoring, validation)
 
     def make() -> pd.DataFrame:
-        rm, rm_tok = load_reward(rm_dir)
-        return _build(cfg, world, cache, pm, pm_tok, policy_id, rm, rm_tok, ids)
+        return _build(cfg, world, cache, pm, RM(*load_reward(rm_dir)), ids)
 
     return cached_frame(cache, "selection_scores", key, version, TABLE_FILE, make)[0]

@@ -246,8 +246,21 @@ def test_reward_model_initialised_from_sft_starts_from_its_weights(tiny_world, t
     assert not torch.equal(trained.base_model.embed_tokens.weight, rm.base_model.embed_tokens.weight)
 
 
-def test_rm_init_from_sft_needs_the_same_architecture(tiny_world, tmp_path):
-    from seam_exp.errors import UserError
+def test_rm_init_from_sft_starts_from_its_own_size_whatever_the_pm(tmp_path):
+    from seam_exp.models.train import init_policy_cfg
 
-    with pytest.raises(UserError, match="share an architecture"):
-        trained_reward(_cfg(tmp_path, **{"rm.init": "sft", "pm": "s"}), tiny_world, ArtifactCache(tmp_path))
+    # the RM of a (PM xs, RM s) cell starts from the s SFT policy, with the RM's training seed
+    cfg = _cfg(tmp_path, **{"rm.init": "sft", "rm": "s", "rm.train.seed": 3, "pm.sft.seed": 1})
+    start = init_policy_cfg(cfg).pm
+    assert start.name == "s" and start.sft.seed == 3
+    assert start.arch.hidden_size == cfg.rm.arch.hidden_size != cfg.pm.arch.hidden_size
+    assert start.sft.max_steps == cfg.rm.init_sft_steps
+    assert cfg.pm.name == "xs"  # the run's own PM is left as it was
+
+
+def test_rm_init_from_sft_needs_an_init_policy_of_its_architecture(tmp_path):
+    from seam_exp.errors import UserError
+    from seam_exp.models.train import init_policy_cfg
+
+    with pytest.raises(UserError, match="share the RM's architecture"):
+        init_policy_cfg(_cfg(tmp_path, **{"rm.init": "sft", "rm.init_policy.arch.hidden_size": 96}))
