@@ -20,7 +20,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from seam_exp.augmentation.arms import parse_arm, selected_instructions
 from seam_exp.augmentation.data import preference_rows, sft_rows
-from seam_exp.errors import UserError
 from seam_exp.experiments import Experiment, prepare, report_aggregate, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import load_reward, metrics_of, sft_policy, trained_reward
@@ -110,10 +109,6 @@ def run(cfg: DictConfig) -> AugmentationRow:
             train_seconds += metrics_of(pm_dir)["seconds"] if trained else 0.0
         if arm.augments_rm:
             pairs.to_parquet(out / PAIRS_FILE)
-            if cfg.rm.init != "scratch":
-                raise UserError(
-                    "augmentation: only reward models trained from scratch (rm.init=scratch) can be augmented"
-                )
             rm_dir, trained = trained_reward(cfg, world, cache, augmented=pairs, arm=arm.kind)
             train_seconds += metrics_of(rm_dir)["seconds"] if trained else 0.0
     pd.DataFrame({"prompt_id": ids}).to_csv(out / INSTRUCTIONS_FILE, index=False)

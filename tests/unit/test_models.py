@@ -229,7 +229,9 @@ def test_reward_model_initialised_from_sft_starts_from_its_weights(tiny_world, t
     assert trunk.keys() == sft_trunk.keys()
     assert all(torch.equal(trunk[k], sft_trunk[k]) for k in trunk)
     # a scratch RM of the same preset does not share those weights, and the key tells the two apart
-    scratch_dir, _ = trained_reward(_cfg(tmp_path, **{"rm.train.max_steps": 0}), tiny_world, cache)
+    scratch_dir, _ = trained_reward(
+        _cfg(tmp_path, **{"rm.init": "scratch", "rm.train.max_steps": 0}), tiny_world, cache
+    )
     scratch, _ = load_reward(scratch_dir)
     assert scratch_dir != rm_dir
     assert not torch.equal(scratch.base_model.embed_tokens.weight, rm.base_model.embed_tokens.weight)
