@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 ARMS = ["original", "seam:both", "random:pm", "full:rm"]
 AUGMENTATION_SMOKE = (
     "+experiment=augmentation",
-    f"sweep.smoke.arms=[{','.join(ARMS)}]"  # the smoke scale's own list (conf/experiment),
+    f"sweep.smoke.arms=[{','.join(ARMS)}]",  # the smoke scale's own list (conf/experiment),
     "seam.ground_truth.n_samples=8",
     "trainer.num_threads=1",
 )

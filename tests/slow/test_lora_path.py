@@ -35,6 +35,7 @@ def _cfg(base, cache_dir):
         *(f"{p}.source=hub" for p in ("pm", "rm")),
         *(f"+{p}.hub_id={base}" for p in ("pm", "rm")),
         *(f"{p}.lora={LORA}" for p in ("pm", "rm")),
+        "rm.init=scratch",  # the RM starts from the hub weights too, not from a size preset's SFT policy
         "pm.sft.max_steps=30",
         "pm.sft.lr=1e-2",
         "rm.train.max_steps=30",
@@ -106,6 +107,7 @@ def test_the_papers_path_end_to_end_offline(tiny_world, tmp_path, no_proxy):
         "rm=llama2_7b",
         *(f"{p}.hub_id={base}" for p in ("pm", "rm")),
         *(f"{p}.lora={LORA}" for p in ("pm", "rm")),
+        "rm.init=scratch",  # the RM starts from the hub weights too, not from a size preset's SFT policy
         *(f"{p}.arch.max_position_embeddings=256" for p in ("pm", "rm")),
         "pm.sft.max_steps=20",
         "rm.train.max_steps=20",

@@ -18,7 +18,7 @@ METHODS = ["full", "oracle", "seam:adv:paper"]
 # The sweep as run here; the results notebook's test reads its figures from the same shared run.
 SELECTION_SMOKE = (
     "+experiment=selection",
-    f"sweep.smoke.methods=[{','.join(METHODS)}]"  # the smoke scale's own list (conf/experiment),
+    f"sweep.smoke.methods=[{','.join(METHODS)}]",  # the smoke scale's own list (conf/experiment),
     "seam.ground_truth.n_samples=8",
     "trainer.num_threads=1",
 )
