@@ -89,7 +89,15 @@ def test_rl_policy_source_reads_a_checkpoint_and_fails_clearly_without_one(tmp_p
         run_experiment(tmp_path, "+experiment=seam", "hydra.mode=RUN", "rm=xs", "seam.policy.source=rl")
     # An RL checkpoint is a folder with model/ and tokenizer/: the cached SFT policy is one, so scoring it
     # as "rl" must give exactly the SFT numbers.
-    one = ["+experiment=seam", "hydra.mode=RUN", "rm=xs", "seam.variants=[adv]", "trainer.num_threads=1"]
+    # rm.init=scratch: the cache then holds one SFT policy only (an SFT-start xs RM would add xs's)
+    one = [
+        "+experiment=seam",
+        "hydra.mode=RUN",
+        "rm=xs",
+        "rm.init=scratch",
+        "seam.variants=[adv]",
+        "trainer.num_threads=1",
+    ]
     one += ["seam.max_prompts=24", "seam.ground_truth.n_samples=4"]  # plumbing, not statistics
     run_experiment(tmp_path, *one)
     (sft_dir,) = [p.parent for p in (tmp_path / "cache" / "pm").rglob("MANIFEST.json")]
