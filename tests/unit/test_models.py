@@ -265,4 +265,4 @@ def test_rm_init_from_sft_needs_an_init_policy_of_its_architecture(tmp_path):
     from seam_exp.models.train import init_policy_cfg
 
     with pytest.raises(UserError, match="share the RM's architecture"):
-        init_policy_cfg(_cfg(tmp_path, **{"rm.init": "sft", "rm.init_policy.arch.hidden_size": 96}))
+        init_policy_cfg(_cfg(tmp_path, **{"rm.init": "sft", "rm.arch.hidden_size": 96}))
