@@ -13,6 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 
+import seam_exp.schemas  # noqa: E402, F401 - tests that compose the config need every group's schema registered
 from seam_exp.utils.cache import ArtifactCache  # noqa: E402
 from tests.fake_openai import FakeServer  # noqa: E402
 

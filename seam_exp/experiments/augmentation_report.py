@@ -20,7 +20,7 @@ from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import summary_over_seeds
-from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
+from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
 from seam_exp.reporting.tables import format_ci, verdict, write_table_and_figures
 from seam_exp.rl.paired import PAIRED, paired_by_seed
 
@@ -29,7 +29,6 @@ CELL = {
     "arm": "augmentation.arm",
     "seed": "seed",
 }
-GROUP = ["scale", "algorithm", "reward_source", "variant"]
 KIND_COLORS = {"seam": "tab:green", "random": "tab:grey", "full": "tab:blue", "original": "black"}
 # An arm's own numbers, averaged over its seeds in the table.
 OWN = (
@@ -184,15 +183,23 @@ def cell_axis_warnings(rows: pd.DataFrame) -> list[str]:
 
 
 def aggregate(outputs: Path) -> list[Path]:
-    results, missing = sweep_results(outputs, "augmentation", CELL, AugmentationRow)
-    if not len(results):
-        return []
-    results = with_cell_names(results)
     folder = outputs / "figures" / "augmentation"
     written = []
-    for (scale, algorithm, source, variant), rows, _ in sweep_groups(results, missing.iloc[0:0], GROUP):
-        name, extra = group_name(f"augmentation_{scale}_{algorithm}", source, variant)
-        title = f"RLHF after augmenting the PM and the RM, judged by gold ({algorithm}{extra}, scale={scale})"
+    groups = report_groups(
+        outputs,
+        "augmentation",
+        CELL,
+        AugmentationRow,
+        CELL_GROUP,
+        relabel=with_cell_names,
+        with_missing=False,
+    )
+    for group in groups:
+        name, rows, title = (
+            group.name,
+            group.rows,
+            group.title("RLHF after augmenting the PM and the RM, judged by gold"),
+        )
         summary = arm_order(arm_summary(rows))
         figures = {
             "_bars": partial(bar_figure, summary, title),

@@ -12,7 +12,7 @@ import pandas as pd
 
 from seam_exp.experiments.mismatch import MismatchRow
 from seam_exp.reporting.plots import plt, save_figure
-from seam_exp.reporting.sweep import group_name, sweep_groups, sweep_results
+from seam_exp.reporting.sweep import CELL_GROUP, report_groups
 from seam_exp.reporting.tables import SIZE_ORDER, write_table_and_figures
 
 PAPER_MISMATCH = 0.35  # Lu et al. 2024: share of sampled PM responses where RM and humans disagree
@@ -94,15 +94,12 @@ def mismatch_figure(df: pd.DataFrame, title: str, path: Path) -> None:
 
 
 def aggregate(outputs: Path) -> list[Path]:
-    results, missing = sweep_results(outputs, "mismatch", CELL, MismatchRow)
     folder = outputs / "figures" / "mismatch"
     written = []
-    group_cols = ["scale", "algorithm", "reward_source", "variant"]
-    for (scale, algorithm, source, variant), rows, lost in sweep_groups(results, missing, group_cols):
-        name, extra = group_name(f"mismatch_{scale}_{algorithm}", source, variant)
-        title = f"RM/gold mismatch on the policy's samples during RL ({algorithm}{extra}, scale={scale})"
+    for group in report_groups(outputs, "mismatch", CELL, MismatchRow, CELL_GROUP):
+        rows, title = group.rows, group.title("RM/gold mismatch on the policy's samples during RL")
         figures = {"": partial(mismatch_figure, rows, title)}
         written += write_table_and_figures(
-            folder, name, title, mismatch_table(rows, lost), figures if len(rows) else {}
+            folder, group.name, title, mismatch_table(rows, group.lost), figures if len(rows) else {}
         )
     return written

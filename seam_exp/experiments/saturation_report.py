@@ -18,8 +18,8 @@ from seam_exp.reporting.grid import axis_order, cell_summary, curves, heatmap, w
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import summary_over_seeds
-from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
-from seam_exp.reporting.tables import format_ci, write_table_and_figures
+from seam_exp.reporting.sweep import RL_CELL, report_groups
+from seam_exp.reporting.tables import ci_column, format_ci, write_table_and_figures
 from seam_exp.rl.run import HISTORY_FILE
 
 CELL = {
@@ -34,35 +34,41 @@ GROUP = ["scale", "grid", "algorithm", "reward_source", "variant"]
 
 
 def saturation_table(summary: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for _, r in summary.iterrows():
-        rows.append(
-            {
-                "PM": r["pm_label"],
-                "RM": r["rm_label"],
-                "RM acc": r["rm_acc_heldout"],
-                "seeds": int(r["seeds"]),
-                "SFT gold": r["sft_gold"],
-                "RL gold": r["rl_gold"],
-                "gain (95% CI)": format_ci(r["gain"], r["gain_lo"], r["gain_hi"]),
-                "win rate vs SFT (95% CI)": format_ci(
-                    r["win_rate"], r["win_rate_lo"], r["win_rate_hi"], signed=False
-                ),
-                "KL": r["kl"],
-                "proxy gain": r["rl_proxy"] - r["sft_proxy"],
-                "mismatch SFT -> RL": f"{r['sft_mismatch']:.3f} -> {r['mismatch']:.3f}",
-                "hacking": r["hacking"],
-                "status": "ok",
-            }
-        )
-    for _, r in missing.iterrows():
-        rows.append({"PM": r["pm_label"], "RM": r["rm_label"], "status": f"missing: {r['reason']}"})
-    table = pd.DataFrame(rows)
+    parts = []
+    if len(summary):
+        parts.append(cell_rows(summary))
+    if len(missing):
+        status = "missing: " + missing["reason"].astype(str)
+        parts.append(pd.DataFrame({"PM": missing["pm_label"], "RM": missing["rm_label"], "status": status}))
+    table = pd.concat(parts, ignore_index=True)
     pm_order, rm_order = axis_order(table["PM"]), axis_order(table["RM"])
     return table.sort_values(
         ["PM", "RM"],
         key=lambda c: c.map({v: i for i, v in enumerate(pm_order if c.name == "PM" else rm_order)}),
     ).reset_index(drop=True)
+
+
+def cell_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "PM": summary["pm_label"],
+            "RM": summary["rm_label"],
+            "RM acc": summary["rm_acc_heldout"],
+            "seeds": summary["seeds"].astype(int),
+            "SFT gold": summary["sft_gold"],
+            "RL gold": summary["rl_gold"],
+            "gain (95% CI)": ci_column(summary, "gain"),
+            "win rate vs SFT (95% CI)": ci_column(summary, "win_rate", signed=False),
+            "KL": summary["kl"],
+            "proxy gain": summary["rl_proxy"] - summary["sft_proxy"],
+            "mismatch SFT -> RL": [
+                f"{a:.3f} -> {b:.3f}"
+                for a, b in zip(summary["sft_mismatch"], summary["mismatch"], strict=True)
+            ],
+            "hacking": summary["hacking"],
+            "status": "ok",
+        }
+    )
 
 
 # ------------------------------------------------------------- matched KL budgets (Gao et al.'s frame)
@@ -150,19 +156,17 @@ def gold_vs_kl_figure(rows: pd.DataFrame, title: str, path: Path) -> None:
 
 
 def aggregate(outputs: Path) -> list[Path]:
-    results, missing = sweep_results(outputs, "saturation", CELL, SaturationRow)
-    results, missing = with_axis_labels(results), with_axis_labels(missing)
     folder = outputs / "figures" / "saturation"
     written = []
-    for (scale, grid, algorithm, source, variant), rows, lost in sweep_groups(results, missing, GROUP):
+    for group in report_groups(outputs, "saturation", CELL, SaturationRow, GROUP, relabel=with_axis_labels):
+        name, rows, lost = group.name, group.rows, group.lost
         summary = cell_summary(rows) if len(rows) else pd.DataFrame(columns=["pm_label", "rm_label"])
-        name, extra = group_name(f"saturation_{scale}_{grid}_{algorithm}", source, variant)
-        title = f"RLHF gain over SFT by gold ({algorithm}{extra}, {grid} grid, scale={scale})"
+        title = group.title("RLHF gain over SFT by gold")
         figures = {"_heatmap": partial(heatmap, summary, lost, title)}
         if len(summary):
             figures["_curves"] = partial(curves, summary, title)
         # the question reads each axis as quality: say under both tables where the measured one disagrees
-        notes = printed(grid_warnings(summary.assign(grid=grid)), name)
+        notes = printed(grid_warnings(summary.assign(grid=group.values["grid"])), name)
         written += write_table_and_figures(
             folder, name, title, saturation_table(summary, lost), figures, notes
         )

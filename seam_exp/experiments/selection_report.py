@@ -21,8 +21,8 @@ from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import summary_over_seeds
-from seam_exp.reporting.sweep import RL_CELL, group_name, sweep_groups, sweep_results
-from seam_exp.reporting.tables import format_ci, verdict, write_table_and_figures
+from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
+from seam_exp.reporting.tables import ci_column, format_ci, verdict, write_table_and_figures
 from seam_exp.rl.paired import paired_by_seed
 from seam_exp.selection.filters import overlap
 
@@ -35,7 +35,6 @@ CELL = {
     "rate": "selection.rate",
     "seed": "seed",
 }
-GROUP = ["scale", "algorithm", "reward_source", "variant"]
 
 
 def against_full(method: str) -> str | None:
@@ -82,44 +81,44 @@ def summary_of_pairs(paired: pd.DataFrame) -> pd.DataFrame:
 
 
 def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for _, r in summary.iterrows():
-        rows.append(
-            {
-                "cell": r["cell"],
-                "method": r["method"],
-                "drop rate": "-" if r["rate"] != r["rate"] else f"{r['rate']:g}",
-                "dropped": r["dropped"],
-                "seeds": r["seeds"],
-                "gold gain over full (95% CI)": format_ci(
-                    r["gain_over_full"], r["gain_over_full_lo"], r["gain_over_full_hi"]
-                ),
-                "vs full": verdict(r["gain_over_full_lo"], r["gain_over_full_hi"]),
-                # the paper's +4.4% is relative to full's judge score; gold's zero is arbitrary, so read loosely
-                "% of full's gold": 100 * r["gain_over_full"] / r["gold_full"],
-                "gain over SFT": r["gain_over_sft"],
-                "win rate vs full (95% CI)": format_ci(
-                    r["win_rate_vs_full"], r["win_rate_vs_full_lo"], r["win_rate_vs_full_hi"], signed=False
-                ),
-                "KL": r["kl"],
-                "KL of full": r["kl_full"],
-            }
-        )
-    for _, r in full_gold.iterrows():
-        rows.append(
-            {
-                "cell": r["cell"],
-                "method": "full",
-                "drop rate": "-",
-                "dropped": 0.0,
-                "seeds": r["seeds"],
-                "gold gain over full (95% CI)": f"(gain over SFT {format_ci(r['gain'], r['lo'], r['hi'])})",
-                "vs full": "-",
-                "gain over SFT": r["gain"],
-                "KL": r["kl"],
-            }
-        )
-    return pd.DataFrame(rows).sort_values(["cell", "method"], kind="stable").reset_index(drop=True)
+    filtered = pd.DataFrame(
+        {
+            "cell": summary["cell"],
+            "method": summary["method"],
+            "drop rate": ["-" if rate != rate else f"{rate:g}" for rate in summary["rate"]],
+            "dropped": summary["dropped"],
+            "seeds": summary["seeds"],
+            "gold gain over full (95% CI)": ci_column(summary, "gain_over_full"),
+            "vs full": [
+                verdict(*v)
+                for v in zip(summary["gain_over_full_lo"], summary["gain_over_full_hi"], strict=True)
+            ],
+            # the paper's +4.4% is relative to full's judge score; gold's zero is arbitrary, so read loosely
+            "% of full's gold": 100 * summary["gain_over_full"] / summary["gold_full"],
+            "gain over SFT": summary["gain_over_sft"],
+            "win rate vs full (95% CI)": ci_column(summary, "win_rate_vs_full", signed=False),
+            "KL": summary["kl"],
+            "KL of full": summary["kl_full"],
+        }
+    )
+    full = pd.DataFrame(
+        {
+            "cell": full_gold["cell"],
+            "method": "full",
+            "drop rate": "-",
+            "dropped": 0.0,
+            "seeds": full_gold["seeds"],
+            "gold gain over full (95% CI)": [
+                f"(gain over SFT {format_ci(*v)})"
+                for v in zip(full_gold["gain"], full_gold["lo"], full_gold["hi"], strict=True)
+            ],
+            "vs full": "-",
+            "gain over SFT": full_gold["gain"],
+            "KL": full_gold["kl"],
+        }
+    )
+    table = pd.concat([part for part in (filtered, full) if len(part)], ignore_index=True)
+    return table.sort_values(["cell", "method"], kind="stable").reset_index(drop=True)
 
 
 def with_cell_models(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
@@ -231,15 +230,17 @@ def overlap_figure(within: pd.DataFrame, title: str, path: Path) -> None:
 
 
 def aggregate(outputs: Path) -> list[Path]:
-    results, missing = sweep_results(outputs, "selection", CELL, SelectionRow)
-    if not len(results):
-        return []
-    results = with_cell_names(results)
     folder = outputs / "figures" / "selection"
     written = []
-    for (scale, algorithm, source, variant), rows, _ in sweep_groups(results, missing.iloc[0:0], GROUP):
-        name, extra = group_name(f"selection_{scale}_{algorithm}", source, variant)
-        title = f"RL on selected prompts vs every prompt, judged by gold ({algorithm}{extra}, scale={scale})"
+    groups = report_groups(
+        outputs, "selection", CELL, SelectionRow, CELL_GROUP, relabel=with_cell_names, with_missing=False
+    )
+    for group in groups:
+        name, rows, title = (
+            group.name,
+            group.rows,
+            group.title("RL on selected prompts vs every prompt, judged by gold"),
+        )
         paired = paired_against_full(rows)
         summary = summary_of_pairs(paired) if len(paired) else pd.DataFrame()
         figures = {}
@@ -253,6 +254,7 @@ def aggregate(outputs: Path) -> list[Path]:
         written += write_table_and_figures(folder, name, title, with_cell_models(table, rows), figures, notes)
         within, across = overlap_tables(dropped_sets(rows))
         if len(within):
+            scale = group.values["scale"]
             overlap_title = f"Overlap of the dropped RL prompts at drop rate {MAIN_RATE:g} (scale={scale})"
             matrix = within.pivot_table(
                 index=["cell", "method"], columns="other", values="overlap"

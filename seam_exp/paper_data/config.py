@@ -42,6 +42,7 @@ class OpenAIJudgeConfig(JudgeConfig):
     backend: str = "openai"
     base_url: str = "https://api.openai.com/v1"
     model: str = "gpt-4"
+    api_key: str | None = None  # None: read from the environment variable api_key_env
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float = 0.0
     max_tokens: int = 512

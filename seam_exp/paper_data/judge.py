@@ -98,13 +98,5 @@ def make_judge(cfg) -> LLMJudge | None:
     if cfg["backend"] != "openai":
         raise ValueError(f"unknown judge backend '{cfg['backend']}'; valid: {', '.join(JUDGE_BACKENDS)}")
     require_openai_package("data/judge=openai")
-    client = ChatClient(
-        cfg["base_url"],
-        cfg["model"],
-        api_key_env=cfg["api_key_env"],
-        timeout=cfg["timeout"],
-        max_retries=cfg["max_retries"],
-    )
-    return LLMJudge(
-        client, cfg["temperature"], cfg.get("max_tokens"), cfg["concurrency"], cfg["parse_retries"]
-    )
+    client = ChatClient.from_config(cfg)
+    return LLMJudge(client, cfg["temperature"], cfg["max_tokens"], cfg["concurrency"], cfg["parse_retries"])

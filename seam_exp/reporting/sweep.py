@@ -8,6 +8,8 @@ judged by its newest job, so a cell that failed after an earlier success is repo
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -138,6 +140,47 @@ def group_name(base: str, source: str, variant: str) -> tuple[str, str]:
     name = base + ("" if source == "rm" else f"_{source}") + (f"_{safe}" if variant else "")
     suffix = ("" if source == "rm" else f", trained on {source}") + (f", {variant}" if variant else "")
     return name, suffix
+
+
+@dataclass(frozen=True)
+class SweepGroup:
+    """One table-and-figure set of a sweep's aggregation."""
+
+    values: dict[str, str]  # the group's value in each group column
+    name: str  # file name (group_name)
+    extra: str  # title suffix (group_name)
+    rows: pd.DataFrame  # its result rows
+    lost: pd.DataFrame  # its cells whose newest job has no result
+
+    def title(self, what: str) -> str:
+        """Every aggregation's figure title: `what (algorithm[, source][, variant][, grid], scale)`."""
+        grid = f", {self.values['grid']} grid" if "grid" in self.values else ""
+        return f"{what} ({self.values['algorithm']}{self.extra}{grid}, scale={self.values['scale']})"
+
+
+def report_groups(
+    root: Path,
+    task: str,
+    keys: dict[str, str],
+    row_type: type,
+    columns: list[str],
+    *,
+    relabel: Callable[[pd.DataFrame], pd.DataFrame] = lambda df: df,
+    with_missing: bool = True,
+) -> Iterator[SweepGroup]:
+    """Every group of a sweep's results (sweep_results, sweep_groups), named `<task>_<value>_..._` by its
+    columns, which end with the reward source and the variant (group_name). `relabel` adds the columns
+    the tables read (e.g. axis labels); without `with_missing`, groups of failed cells alone are skipped."""
+    results, missing = sweep_results(root, task, keys, row_type)
+    missing = missing if with_missing else missing.iloc[0:0]
+    for values, rows, lost in sweep_groups(relabel(results), relabel(missing), columns):
+        *named, source, variant = values
+        name, extra = group_name("_".join([task, *map(str, named)]), source, variant)
+        yield SweepGroup(dict(zip(columns, values, strict=True)), name, extra, rows, lost)
+
+
+# A sweep over (PM, RM) cells is reported per scale, algorithm, reward source and variant.
+CELL_GROUP = ["scale", "algorithm", "reward_source", "variant"]
 
 
 # ------------------------------------------------------------------ resuming a sweep: finished cells

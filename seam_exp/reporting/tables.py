@@ -43,6 +43,13 @@ def format_ci(point: float, lo: float, hi: float, signed: bool = True, digits: i
     return f"{point:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
 
 
+def ci_column(df: pd.DataFrame, name: str, signed: bool = True) -> list[str]:
+    """format_ci of the columns `name`, `name_lo`, `name_hi` of every row."""
+    return [
+        format_ci(*v, signed=signed) for v in zip(df[name], df[f"{name}_lo"], df[f"{name}_hi"], strict=True)
+    ]
+
+
 def verdict(lo: float, hi: float) -> str:
     """What a paired interval over seeds says: better or worse only when it excludes 0."""
     if lo != lo:  # NaN: one seed, no interval

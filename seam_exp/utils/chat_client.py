@@ -58,6 +58,18 @@ class ChatClient:
     exponential back-off (or the server's Retry-After); any other HTTP error is raised at once.
     """
 
+    @classmethod
+    def from_config(cls, cfg) -> ChatClient:
+        """The client of a config block naming an endpoint (seam/gpt=openai, data/judge=openai)."""
+        return cls(
+            cfg["base_url"],
+            cfg["model"],
+            api_key=cfg["api_key"],
+            api_key_env=cfg["api_key_env"],
+            timeout=cfg["timeout"],
+            max_retries=cfg["max_retries"],
+        )
+
     def __init__(
         self,
         base_url: str,

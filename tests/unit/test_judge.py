@@ -7,7 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
+from seam_exp.paper_data.config import NoJudgeConfig, OpenAIJudgeConfig
 from seam_exp.paper_data.judge import LLMJudge, make_judge, parse_rating
 from seam_exp.utils.chat_client import (
     ChatClient,
@@ -91,17 +93,18 @@ def test_a_judge_server_that_is_down_is_one_line():
         LLMJudge(client).scores(["q"], ["a"])
 
 
-JUDGE_SETTINGS = {
-    "backend": "openai",
-    "base_url": "http://127.0.0.1:9/v1",
-    "model": "gpt-4",
-    "api_key_env": "SEAM_TEST_JUDGE_KEY",
-    "temperature": 0.0,
-    "timeout": 5.0,
-    "max_retries": 0,
-    "parse_retries": 0,
-    "concurrency": 1,
-}
+JUDGE_SETTINGS = OmegaConf.structured(
+    OpenAIJudgeConfig(
+        base_url="http://127.0.0.1:9/v1",
+        model="gpt-4",
+        api_key_env="SEAM_TEST_JUDGE_KEY",
+        timeout=5.0,
+        max_retries=0,
+        parse_retries=0,
+        concurrency=1,
+    )
+)
+NO_JUDGE = OmegaConf.structured(NoJudgeConfig())
 
 
 def test_make_judge_checks_the_key_before_any_request(monkeypatch):
@@ -109,7 +112,7 @@ def test_make_judge_checks_the_key_before_any_request(monkeypatch):
     monkeypatch.delenv("SEAM_TEST_JUDGE_KEY", raising=False)
     with pytest.raises(MissingAPIKeyError, match="set the SEAM_TEST_JUDGE_KEY environment variable"):
         make_judge(settings)
-    assert make_judge({**settings, "backend": "none"}) is None
+    assert make_judge(NO_JUDGE) is None
     monkeypatch.setenv("SEAM_TEST_JUDGE_KEY", "sk-x")
     assert make_judge(settings).label == "judge[openai:gpt-4]"
 
@@ -122,4 +125,4 @@ def test_make_judge_without_the_openai_package_is_one_line_naming_the_extra(monk
     assert str(err.value) == (
         "data/judge=openai needs the package openai, which is not installed (pip install -e .[openai])"
     )
-    assert make_judge({**JUDGE_SETTINGS, "backend": "none"}) is None  # the default path needs no openai
+    assert make_judge(NO_JUDGE) is None  # the default path needs no openai

@@ -4,6 +4,7 @@ import socket
 import sys
 
 import pytest
+from omegaconf import OmegaConf
 
 from seam_exp.seam.candidates.gpt import RemoteWriter
 from seam_exp.seam.candidates.openai_writer import (
@@ -13,6 +14,8 @@ from seam_exp.seam.candidates.openai_writer import (
     OpenAIHTTPError,
     OpenAIWriter,
 )
+from seam_exp.seam.config import OpenAIWriterConfig
+from seam_exp.utils.chat_client import ChatClient
 from tests.fake_openai import completion
 
 
@@ -23,7 +26,7 @@ def _no_proxy(no_proxy):
 
 def writer(server, **kw) -> OpenAIWriter:
     kw = {"api_key": "sk-test", "max_retries": 3, "timeout": 5.0} | kw
-    return OpenAIWriter(server.base_url, "gpt-test", **kw)
+    return OpenAIWriter(ChatClient(server.base_url, "gpt-test", **kw))
 
 
 def test_request_shape_and_answer(server):
@@ -43,7 +46,7 @@ def test_request_shape_and_answer(server):
 
 def test_key_from_environment(server, monkeypatch):
     monkeypatch.setenv("MY_KEY", "sk-env")
-    OpenAIWriter(server.base_url, "m", api_key_env="MY_KEY").rewrite_worse("q", "a", "grammar")
+    OpenAIWriter(ChatClient(server.base_url, "m", api_key_env="MY_KEY")).rewrite_worse("q", "a", "grammar")
     assert server.requests[0]["headers"]["authorization"] == "Bearer sk-env"
 
 
@@ -90,7 +93,7 @@ def test_connection_error_is_retried_then_reported():
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    w = OpenAIWriter(f"http://127.0.0.1:{port}/v1", "m", api_key="k", max_retries=1, timeout=2)
+    w = OpenAIWriter(ChatClient(f"http://127.0.0.1:{port}/v1", "m", api_key="k", max_retries=1, timeout=2))
     with pytest.raises(OpenAIBackendError, match="2 attempts; last: connection error"):
         w.rewrite_worse("q", "a", "factual")
 
@@ -98,13 +101,13 @@ def test_connection_error_is_retried_then_reported():
 def test_missing_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(MissingAPIKeyError, match="set the OPENAI_API_KEY environment variable"):
-        OpenAIWriter("http://127.0.0.1:1/v1", "m")
+        ChatClient("http://127.0.0.1:1/v1", "m")
 
 
 def test_without_the_openai_package_the_writer_fails_in_one_line_before_any_request(server, monkeypatch):
     monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed: find_spec finds nothing
     with pytest.raises(MissingOpenAIPackageError, match=r"^seam/gpt=openai needs the package openai"):
-        RemoteWriter({"base_url": server.base_url, "model": "m", "api_key": "sk-test"})
+        RemoteWriter(OmegaConf.structured(OpenAIWriterConfig(base_url=server.base_url, api_key="sk-test")))
     with pytest.raises(MissingOpenAIPackageError, match=r"not installed \(pip install -e \.\[openai\]\)$"):
         writer(server)
     assert server.requests == []

@@ -96,14 +96,11 @@ def test_scripted_gpt_is_seeded_cycles_kinds_and_is_worse_by_gold(tiny_world, rl
 def test_openai_writer_without_key_fails_before_any_work(monkeypatch):
     from omegaconf import OmegaConf
 
+    from seam_exp.seam.config import OpenAIWriterConfig
+
     monkeypatch.delenv("SEAM_TEST_NO_KEY", raising=False)
-    cfg = OmegaConf.create(
-        {
-            "backend": "openai",
-            "base_url": "http://127.0.0.1:9",
-            "model": "m",
-            "api_key_env": "SEAM_TEST_NO_KEY",
-        }
+    cfg = OmegaConf.structured(
+        OpenAIWriterConfig(base_url="http://127.0.0.1:9", api_key_env="SEAM_TEST_NO_KEY")
     )
     with pytest.raises(MissingAPIKeyError, match="SEAM_TEST_NO_KEY"):
         make_writer(cfg)
@@ -154,13 +151,10 @@ def test_candidate_table_layout_and_cache(tiny_world, rl_ids, tmp_path):
 
 
 def test_the_default_contrast_pool_never_retrieves_an_eval_answer(tiny_world, index_and_cache, rl_ids):
-    from hydra import compose, initialize_config_dir
-
-    from seam_exp.utils.config import CONF_DIR
+    from seam_exp.experiments import config_with
 
     _, cache, folder = index_and_cache
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        pool = list(compose("config", overrides=["+experiment=seam"]).seam.contrast.pool_splits)
+    pool = list(config_with(["+experiment=seam"]).seam.contrast.pool_splits)
     assert "eval" not in pool
     index = question_index(tiny_world, cache, folder, pool)
     eval_ids = set(tiny_world.data["eval"]["prompt_id"])

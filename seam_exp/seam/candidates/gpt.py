@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seam_exp.seam.candidates.base import Worse, WorseAnswerBuilder, prompt_rng
 from seam_exp.seam.candidates.openai_writer import ERROR_KINDS, OpenAIWriter, worse_answer_messages
-from seam_exp.utils.chat_client import require_openai_package
+from seam_exp.utils.chat_client import ChatClient, require_openai_package
 from seam_exp.utils.config import to_container
 from seam_exp.world.build import World
 from seam_exp.world.responses import make_response
@@ -153,16 +153,7 @@ class RemoteWriter:
     def __init__(self, cfg: DictConfig | dict):
         cfg = to_container(cfg)
         require_openai_package("seam/gpt=openai")
-        self.writer = OpenAIWriter(
-            base_url=cfg["base_url"],
-            model=cfg["model"],
-            api_key=cfg.get("api_key"),
-            api_key_env=cfg.get("api_key_env", "OPENAI_API_KEY"),
-            timeout=cfg.get("timeout", 60.0),
-            max_retries=cfg.get("max_retries", 5),
-            temperature=cfg.get("temperature", 0.7),
-            max_tokens=cfg.get("max_tokens"),
-        )
+        self.writer = OpenAIWriter(ChatClient.from_config(cfg), cfg["temperature"], cfg["max_tokens"])
 
     def settings(self) -> dict:  # never the key: it is not part of what determines the answers
         return {"url": self.writer.url, "model": self.writer.model, "temperature": self.writer.temperature}

@@ -40,18 +40,8 @@ class OpenAIWriter:
     """Asks a chat model for a worse answer of a given error kind (see ERROR_KINDS); retries and errors are
     the chat client's."""
 
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        api_key: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        timeout: float = 60.0,
-        max_retries: int = 5,
-        temperature: float = 0.7,
-        max_tokens: int | None = None,
-    ):
-        self.client = ChatClient(base_url, model, api_key, api_key_env, timeout, max_retries)
+    def __init__(self, client: ChatClient, temperature: float = 0.7, max_tokens: int | None = None):
+        self.client = client
         self.temperature, self.max_tokens = temperature, max_tokens
 
     @property
