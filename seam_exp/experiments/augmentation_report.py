@@ -22,7 +22,7 @@ from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import summary_over_seeds
 from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
 from seam_exp.reporting.tables import format_ci, verdict, write_table_and_figures
-from seam_exp.rl.paired import PAIRED, paired_by_seed
+from seam_exp.rl.paired import PAIRED, REPLICATE, paired_by_seed
 
 CELL = {
     **RL_CELL,
@@ -50,9 +50,9 @@ OWN = (
 def paired_against(rows: pd.DataFrame, base_of: Callable[[Arm], str | None]) -> pd.DataFrame:
     """Per run whose arm has a base arm (`base_of(Arm)`, or None) run with the same cell and seed: the
     gain in gold over that run and the win rate against it, sample j against sample j."""
-    runs = rows.drop_duplicates(["cell", "arm", "seed"], keep="last")
+    runs = rows.drop_duplicates(["cell", "arm", *REPLICATE], keep="last")
     pairs = paired_by_seed(runs, "arm", lambda arm: base_of(parse_arm(arm)))
-    return runs.loc[pairs.index, ["cell", "arm", "seed"]].join(pairs[PAIRED])
+    return runs.loc[pairs.index, ["cell", "arm", *REPLICATE]].join(pairs[PAIRED])
 
 
 def over_original(arm: Arm) -> str | None:
@@ -67,6 +67,7 @@ def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per (cell, arm): the arm's own numbers averaged over seeds, and its paired gains over
     original and over random with t-intervals over seeds (NaN where it has none)."""
     summary = summary_over_seeds(rows, ["cell", "arm"], means=OWN, first=["kind", "side"], sort=False)
+    summary = summary.drop(columns="interval")  # no interval of its own: the paired gains' come below
     for name, base_of in (("over_original", over_original), ("over_random", over_random)):
         paired = paired_against(rows, base_of).rename(
             columns={"gain": f"gain_{name}", "win_rate": f"win_rate_{name}", "gold_base": f"gold_{name}"}
@@ -78,7 +79,8 @@ def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
             means=[f"gold_{name}"],
             sort=False,
         )
-        summary = summary.merge(pooled.drop(columns="seeds"), on=["cell", "arm"], how="left")
+        pooled = pooled.drop(columns=["seeds", "models"]).rename(columns={"interval": f"interval_{name}"})
+        summary = summary.merge(pooled, on=["cell", "arm"], how="left")
     return summary
 
 
@@ -91,6 +93,8 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "cell": r["cell"],
                 "arm": r["arm"],
                 "seeds": r["seeds"],
+                "models": r["models"],
+                "CI over": "-" if r["arm"] == "original" else r["interval_over_original"],
                 # the same in every seed: the models are trained once per arm
                 "instructions": int(r["n_instructions"]),
                 "SFT rows added": int(r["sft_added"]),

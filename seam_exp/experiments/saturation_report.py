@@ -55,6 +55,8 @@ def cell_rows(summary: pd.DataFrame) -> pd.DataFrame:
             "RM": summary["rm_label"],
             "RM acc": summary["rm_acc_heldout"],
             "seeds": summary["seeds"].astype(int),
+            "models": summary["models"].astype(int),
+            "CI over": summary["interval"],
             "SFT gold": summary["sft_gold"],
             "RL gold": summary["rl_gold"],
             "gain (95% CI)": ci_column(summary, "gain"),

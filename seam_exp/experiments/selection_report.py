@@ -23,7 +23,7 @@ from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import summary_over_seeds
 from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
 from seam_exp.reporting.tables import ci_column, format_ci, verdict, write_table_and_figures
-from seam_exp.rl.paired import paired_by_seed
+from seam_exp.rl.paired import REPLICATE, paired_by_seed
 from seam_exp.selection.filters import overlap
 
 MAIN_RATE = 0.2  # the paper's: the bar chart and main table compare methods at this drop rate
@@ -53,7 +53,7 @@ def paired_against_full(rows: pd.DataFrame) -> pd.DataFrame:
             {
                 **{
                     k: r[k]
-                    for k in ("cell", "pm_label", "rm_label", "method", "method_label", "rate", "seed")
+                    for k in ("cell", "pm_label", "rm_label", "method", "method_label", "rate", *REPLICATE)
                 },
                 "rate_key": r["rate_key"],
                 "dropped_share": r["dropped_share"],
@@ -88,6 +88,8 @@ def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.Dat
             "drop rate": ["-" if rate != rate else f"{rate:g}" for rate in summary["rate"]],
             "dropped": summary["dropped"],
             "seeds": summary["seeds"],
+            "models": summary["models"],
+            "CI over": summary["interval"],
             "gold gain over full (95% CI)": ci_column(summary, "gain_over_full"),
             "vs full": [
                 verdict(*v)
@@ -108,6 +110,8 @@ def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.Dat
             "drop rate": "-",
             "dropped": 0.0,
             "seeds": full_gold["seeds"],
+            "models": full_gold["models"],
+            "CI over": full_gold["interval"],
             "gold gain over full (95% CI)": [
                 f"(gain over SFT {format_ci(*v)})"
                 for v in zip(full_gold["gain"], full_gold["lo"], full_gold["hi"], strict=True)

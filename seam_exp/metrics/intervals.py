@@ -138,3 +138,47 @@ def mean_ci_over_seeds(values, level: float = 0.95) -> tuple[float, float, float
         return (mean, mean, mean) if a.size >= 2 else (mean, float("nan"), float("nan"))
     lo, hi = sps.t.interval(level, df=a.size - 1, loc=mean, scale=sps.sem(a))
     return mean, float(lo), float(hi)
+
+
+def se_of_interval(lo, hi, level: float = 0.95) -> np.ndarray:
+    """The standard error a normal interval [lo, hi] at `level` implies (e.g. a run's bootstrap CI)."""
+    _check_level(level)
+    return (np.asarray(hi, dtype=np.float64) - np.asarray(lo, dtype=np.float64)) / (
+        2 * sps.norm.ppf(0.5 + level / 2)
+    )
+
+
+def mean_ci_over_models(
+    values, models, prompt_se=None, level: float = 0.95
+) -> tuple[float, float, float, int]:
+    """(mean, lo, hi, number of trained models) of runs nested in trained models (docs/metrics.md,
+    "Intervals over trained models").
+
+    `values` holds one number per run, `models` the trained model (PM and RM training seeds) each run read,
+    so runs of one model differ only by their RL seed. The point is the mean of the model means, and the
+    interval a Student-t over the model means (n_models - 1 degrees of freedom): in a balanced nested design
+    this is the exact interval for the grand mean, and it spans training and RL seeds alike, whereas a t over
+    runs treats the RL seeds of one model as independent draws and under-covers. Every run reads the same
+    evaluation prompts, so what another draw of prompts would give is common to all runs and never seen
+    across them: `prompt_se` (each run's own standard error over prompts, e.g. from its bootstrap CI) adds
+    it, with Welch-Satterthwaite degrees of freedom. One trained model gives (mean, NaN, NaN): its runs say
+    nothing about another training.
+    """
+    a = clean_1d("values", values)
+    index: dict = {}  # any hashable model id (e.g. a (PM seed, RM seed) tuple) -> its number
+    ids = np.array([index.setdefault(m, len(index)) for m in models])
+    if ids.size != a.size:
+        raise ValueError(f"values and models must be paired: {a.size} != {ids.size}")
+    _check_level(level)
+    means = np.array([a[ids == m].mean() for m in range(len(index))])
+    n, mean = means.size, float(means.mean())
+    if n < 2:
+        return mean, float("nan"), float("nan"), n
+    var_models = float(means.var(ddof=1)) / n
+    var_prompts = 0.0 if prompt_se is None else float(np.mean(clean_1d("prompt_se", prompt_se))) ** 2
+    if var_models + var_prompts == 0:
+        return mean, mean, mean, n
+    # Welch-Satterthwaite: the prompt term is estimated from hundreds of prompts, its df taken as infinite.
+    df = (var_models + var_prompts) ** 2 / (var_models**2 / (n - 1)) if var_models > 0 else np.inf
+    half = float(sps.t.ppf(0.5 + level / 2, df)) * np.sqrt(var_models + var_prompts)
+    return mean, mean - half, mean + half, n

@@ -24,7 +24,9 @@ class RunRow:
     scale: str
     pm: str
     rm: str
-    seed: int
+    pm_seed: int  # the PM's and the RM's training seeds: which trained models the run read
+    rm_seed: int
+    seed: int  # the run's own seed (RL, sampling)
     run_dir: str
 
 
@@ -35,6 +37,8 @@ def run_columns(cfg: DictConfig, out: Path) -> dict:
         "scale": str(cfg.scale.name),
         "pm": str(cfg.pm.name),
         "rm": str(cfg.rm.name),
+        "pm_seed": int(cfg.pm.sft.seed),
+        "rm_seed": int(cfg.rm.train.seed),
         "seed": int(cfg.seed),
         "run_dir": str(out),
     }

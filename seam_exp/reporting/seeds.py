@@ -1,7 +1,10 @@
-"""Runs pooled over seeds: one line per group, each compared number with a t-interval over its seeds.
+"""Runs pooled over replicates: one line per group, each compared number with an interval over what varies.
 
-A run's own bootstrap CI is over prompts; what another training seed would give is only seen across seeds,
-so groups of runs report the t-interval over them (metrics.intervals.mean_ci_over_seeds). A group of one run
+A run's own bootstrap CI is over prompts; what another training or RL seed would give is only seen across
+runs. Where a group's runs read at least two trained models (PM and RM training seeds, reporting.results),
+the interval is over trained models, RL seeds inside them and the shared prompts
+(metrics.intervals.mean_ci_over_models); with one trained model it is a t-interval over its RL seeds, and
+says so in the `interval` column, because it then says nothing about another training. A group of one run
 has none; where its own CI is the best there is, `own_interval` keeps it instead of a NaN.
 """
 
@@ -11,7 +14,22 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from seam_exp.metrics.intervals import mean_ci_over_seeds
+from seam_exp.metrics.intervals import mean_ci_over_models, mean_ci_over_seeds, se_of_interval
+
+MODEL = ["pm_seed", "rm_seed"]  # the trained models a run read
+
+
+def _interval(g: pd.DataFrame, m: str, models: list, own_interval: bool) -> tuple[tuple, str]:
+    """((point, lo, hi), what the interval spans) of column `m` over the runs `g`."""
+    own = [f"{m}_lo", f"{m}_hi"]
+    if own_interval and len(g) == 1:
+        return tuple(g[[m, *own]].iloc[0]), "prompts (one run)"
+    if len(set(models)) >= 2:
+        has_own = set(own) <= set(g.columns) and g[own].notna().all().all()
+        prompt_se = se_of_interval(g[own[0]], g[own[1]]) if has_own else None
+        point, lo, hi, _ = mean_ci_over_models(g[m], models, prompt_se)
+        return (point, lo, hi), "trained models" + (" and prompts" if has_own else "")
+    return mean_ci_over_seeds(g[m]), "RL seeds of one trained model" if len(g) > 1 else "none"
 
 
 def summary_over_seeds(
@@ -24,18 +42,22 @@ def summary_over_seeds(
     own_interval: bool = False,
     sort: bool = True,
 ) -> pd.DataFrame:
-    """One line per group of `by` (sorted, or as met with `sort=False`): `seeds`, its number of runs; the
-    first value of each of `first` (one per group); `<m>`, `<m>_lo`, `<m>_hi` for each of `intervals`;
-    the mean of each of `means`."""
+    """One line per group of `by` (sorted, or as met with `sort=False`): `seeds`, its number of runs;
+    `models`, of trained models; `interval`, what its intervals span; the first value of each of `first`
+    (one per group); `<m>`, `<m>_lo`, `<m>_hi` for each of `intervals`; the mean of each of `means`."""
     bounds = [f"{m}{end}" for m in intervals for end in ("", "_lo", "_hi")]
     lines = []
     for keys, g in rows.groupby(list(by), sort=sort):
-        line = {**dict(zip(by, keys, strict=True)), "seeds": len(g), **{c: g[c].iloc[0] for c in first}}
+        models = list(zip(*(g[c] for c in MODEL), strict=True)) if set(MODEL) <= set(g.columns) else [0]
+        line = {
+            **dict(zip(by, keys, strict=True)),
+            "seeds": len(g),
+            "models": len(set(models)),
+            "interval": "",
+            **{c: g[c].iloc[0] for c in first},
+        }
         for m in intervals:
-            if own_interval and len(g) == 1:
-                point, lo, hi = g[[m, f"{m}_lo", f"{m}_hi"]].iloc[0]
-            else:
-                point, lo, hi = mean_ci_over_seeds(g[m])
+            (point, lo, hi), line["interval"] = _interval(g, m, models, own_interval)
             line |= {m: point, f"{m}_lo": lo, f"{m}_hi": hi}
         lines.append(line | {c: g[c].mean() for c in means})
-    return pd.DataFrame(lines, columns=[*by, "seeds", *first, *bounds, *means])
+    return pd.DataFrame(lines, columns=[*by, "seeds", "models", "interval", *first, *bounds, *means])

@@ -35,6 +35,9 @@ RL_CELL = {
     "reward_source": "rl.reward.source",
     "pm": "pm.name",
     "rm": "rm.name",
+    # trained models are replicates of a cell, pooled by its summaries (reporting/seeds.py), not variants
+    "pm_seed": "pm.sft.seed",
+    "rm_seed": "rm.train.seed",
 }
 
 # Command-line overrides that say where or how a job ran, not what it computed (a trailing dot: a prefix).

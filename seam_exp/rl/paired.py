@@ -15,6 +15,8 @@ from seam_exp.metrics.preference import win_outcomes
 from seam_exp.rl.run import EVAL_SAMPLES_FILE
 
 PAIRED = ["gold_base", "gain", "win_rate"]  # what paired_gain reports
+# What makes two runs of one cell replicates: the trained PM and RM (their training seeds) and the RL seed.
+REPLICATE = ["pm_seed", "rm_seed", "seed"]
 
 
 def final_gold(run_dir: str) -> pd.Series:
@@ -35,15 +37,16 @@ def paired_gain(run_dir: str, base_dir: str) -> dict[str, float]:
 
 
 def paired_by_seed(runs: pd.DataFrame, arm: str, base_of: Callable[[str], str | None]) -> pd.DataFrame:
-    """Each run of `runs` (columns cell, seed, run_dir and `arm`) against its base arm's run (`base_of(arm)`,
-    None for none) in the same cell with the same seed, the one whose eval samples it shares (the last, had
-    the cell run twice). One line per run that has one, indexed as in `runs`: the base run's index (`base`)
-    and the PAIRED numbers."""
-    last = runs.drop_duplicates(["cell", arm, "seed"], keep="last")
-    where = dict(zip(zip(last["cell"], last[arm], last["seed"], strict=True), last.index, strict=True))
+    """Each run of `runs` (columns cell, REPLICATE, run_dir and `arm`) against its base arm's run
+    (`base_of(arm)`, None for none) in the same cell with the same training and RL seeds, the one whose eval
+    samples it shares (the last, had the cell run twice). One line per run that has one, indexed as in
+    `runs`: the base run's index (`base`) and the PAIRED numbers."""
+    last = runs.drop_duplicates(["cell", arm, *REPLICATE], keep="last")
+    key = ["cell", arm, *REPLICATE]
+    where = {tuple(k): i for k, i in zip(last[key].itertuples(index=False), last.index, strict=True)}
     lines = {}
-    for i, cell, name, seed in zip(runs.index, runs["cell"], runs[arm], runs["seed"], strict=True):
-        base = where.get((cell, base_of(name), seed))
+    for i, (cell, name, *replicate) in zip(runs.index, runs[key].itertuples(index=False), strict=True):
+        base = where.get((cell, base_of(name), *replicate))
         if base is not None:
             lines[i] = {"base": base, **paired_gain(runs.at[i, "run_dir"], runs.at[base, "run_dir"])}
     return pd.DataFrame(list(lines.values()), index=list(lines), columns=["base", *PAIRED])

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from seam_exp.metrics.intervals import mean_ci_over_seeds
+from seam_exp.metrics.intervals import mean_ci_over_models, mean_ci_over_seeds, se_of_interval
 from seam_exp.reporting.seeds import summary_over_seeds
 from seam_exp.rl.paired import paired_by_seed
 from seam_exp.rl.run import EVAL_SAMPLES_FILE
@@ -32,7 +32,14 @@ def test_a_run_is_compared_with_its_base_arms_last_run_of_its_cell_and_seed(tmp_
         ],
         columns=["cell", "method", "seed", "run_dir"],
         index=[10, 11, 12, 13, 14],
-    )
+    ).assign(pm_seed=0, rm_seed=0)
+    # the same cell and RL seed on another trained PM: its base is that PM's full run, not seed 0's
+    other_pm = pd.DataFrame(
+        [("A", "seam", 0, _run(tmp_path / "seam0_pm1", [5.0, 5.0, 5.0, 5.0]))],
+        columns=["cell", "method", "seed", "run_dir"],
+        index=[15],
+    ).assign(pm_seed=1, rm_seed=0)
+    runs = pd.concat([runs, other_pm])
     pairs = paired_by_seed(runs, "method", lambda m: None if m == "full" else "full")
     assert list(pairs.index) == [12] and pairs.at[12, "base"] == 11
     # sample j against sample j: +1, 0, 0, -1
@@ -59,5 +66,27 @@ def test_groups_pool_their_seeds_with_a_t_interval_and_one_run_keeps_its_own():
     assert a["gain"] == 0.5 and math.isnan(a["gain_lo"])  # one seed: no t-interval
     own = summary_over_seeds(rows, ["cell"], intervals=["gain"], own_interval=True)
     assert own["cell"].tolist() == ["A", "B"] and tuple(own.iloc[0][["gain_lo", "gain_hi"]]) == (0.4, 0.6)
+    assert (b["models"], b["interval"]) == (1, "RL seeds of one trained model")
     empty = summary_over_seeds(rows.iloc[:0], ["cell"], intervals=["gain"], means=["kl"])
-    assert empty.empty and list(empty.columns) == ["cell", "seeds", "gain", "gain_lo", "gain_hi", "kl"]
+    assert empty.empty
+    assert list(empty.columns) == ["cell", "seeds", "models", "interval", "gain", "gain_lo", "gain_hi", "kl"]
+
+
+def test_runs_of_several_trained_models_pool_over_models_not_runs():
+    rows = pd.DataFrame(
+        {
+            "cell": ["A"] * 5,
+            "pm_seed": [0, 0, 0, 1, 2],
+            "rm_seed": [0, 0, 0, 1, 2],
+            "seed": [0, 1, 2, 0, 0],
+            "gain": [0.1, 0.1, 0.1, 0.4, 0.7],
+            "gain_lo": [0.0, 0.0, 0.0, 0.3, 0.6],
+            "gain_hi": [0.2, 0.2, 0.2, 0.5, 0.8],
+        }
+    )
+    line = summary_over_seeds(rows, ["cell"], intervals=["gain"]).iloc[0]
+    assert (line["seeds"], line["models"], line["interval"]) == (5, 3, "trained models and prompts")
+    assert line["gain"] == pytest.approx(0.4)  # each trained model once: (0.1 + 0.4 + 0.7) / 3
+    models = list(zip(rows["pm_seed"], rows["rm_seed"], strict=True))
+    expected = mean_ci_over_models(rows["gain"], models, se_of_interval(rows["gain_lo"], rows["gain_hi"]))
+    assert tuple(line[["gain", "gain_lo", "gain_hi"]]) == pytest.approx(expected[:3])

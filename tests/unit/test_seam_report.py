@@ -40,7 +40,16 @@ def _fake_run(folder, rm: str, rng) -> None:
     folder.mkdir(parents=True)
     prompts.to_csv(folder / "seam_prompts.csv", index=False)
     columns = {c: tuple(c.split(":")) for c in prompts.columns if c.startswith("adv:")}
-    info = {"experiment": "seam", "scale": "smoke", "pm": "s", "rm": rm, "seed": 0, "run_dir": str(folder)}
+    info = {
+        "experiment": "seam",
+        "scale": "smoke",
+        "pm": "s",
+        "rm": rm,
+        "pm_seed": 0,
+        "rm_seed": 0,
+        "seed": 0,
+        "run_dir": str(folder),
+    }
     extra = {
         "policy": "sft",
         "gt_reliability": 0.5,

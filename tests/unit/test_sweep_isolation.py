@@ -54,7 +54,15 @@ def _job(root, name, pm, rm, *, ok: bool, reason: str = "", extra: tuple[str, ..
     if ok:
         row = {c: 0.1 for c in columns_of(SaturationRow)}
         row.update(
-            experiment="saturation", scale="smoke", pm=pm, rm=rm, seed=0, run_dir=str(job), grid="size"
+            experiment="saturation",
+            scale="smoke",
+            pm=pm,
+            rm=rm,
+            pm_seed=0,
+            rm_seed=0,
+            seed=0,
+            run_dir=str(job),
+            grid="size",
         )
         row.update(pm_budget=1.0, rm_budget=1.0, algorithm="ppo", reward_source="rm")
         row.update(gain=0.25, gain_lo=0.1, gain_hi=0.4)
