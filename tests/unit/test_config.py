@@ -37,6 +37,16 @@ def test_budget_scales_the_step_count():
     assert cfg.pm.sft.max_steps == round(0.25 * cfg.scale.sft_steps)
 
 
+@pytest.mark.parametrize("experiment", ["saturation", "selection", "augmentation", "sanity"])
+def test_train_seed_sets_both_training_seeds_and_each_can_still_be_set_alone(experiment):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        paired = compose("config", overrides=[f"+experiment={experiment}", "train_seed=3"])
+        alone = compose("config", overrides=[f"+experiment={experiment}", "train_seed=3", "rm.train.seed=7"])
+    assert (paired.pm.sft.seed, paired.rm.train.seed) == (3, 3)
+    assert (alone.pm.sft.seed, alone.rm.train.seed) == (3, 7)
+    assert "train_seed=3" in paired.run_name  # runs of other trained models land in their own folders
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [
