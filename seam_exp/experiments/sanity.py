@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 @dataclass
 class SanityRow(RunRow):
     budget: float
-    sft_seed: int  # the PM's and the RM's own training seeds: PM quality varies with them at this scale
-    rm_seed: int
     pm_params: int
     rm_params: int
     sft_steps: int
@@ -89,8 +87,6 @@ def run(cfg: DictConfig) -> SanityRow:
     row = SanityRow(
         **run_columns(cfg, output_dir()),
         budget=cfg.pm.sft.budget,
-        sft_seed=cfg.pm.sft.seed,
-        rm_seed=cfg.rm.train.seed,
         pm_params=pm_info["params"],
         rm_params=rm_info["params"],
         sft_steps=pm_info["steps"],
@@ -114,7 +110,7 @@ def run(cfg: DictConfig) -> SanityRow:
 
 # ----------------------------------------------------------------------------------------- aggregation
 
-KEYS = ["scale", "pm", "rm", "budget", "sft_seed", "rm_seed", "seed"]
+KEYS = ["scale", "pm", "rm", "budget", "pm_seed", "rm_seed", "seed"]
 
 
 def latest_per_cell(df: pd.DataFrame) -> pd.DataFrame:
@@ -126,7 +122,7 @@ def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
         "scale",
         "pm",
         "budget",
-        "sft_seed",
+        "pm_seed",
         "pm_params",
         "sft_steps",
         "pm_gold_mean",
@@ -144,7 +140,7 @@ def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
         "rm_val_accuracy",
     ]
     order = {s: i for i, s in enumerate(SIZE_ORDER)}
-    keys = ["scale", "budget", "pm", "sft_seed", "rm_seed"]
+    keys = ["scale", "budget", "pm", "pm_seed", "rm_seed"]
     return df.sort_values(keys, key=lambda c: c.map(order) if c.name == "pm" else c)[cols]
 
 
@@ -153,8 +149,8 @@ def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
 SPREAD_TARGETS = {"pm_gold_mean": 0.08, "rm_acc_heldout": 0.01}
 SEPARATION = 2.0
 QUALITY = {
-    "pm_gold_mean": ("pm", "sft_seed", "SFT sampled gold"),
-    "pm_greedy_gold": ("pm", "sft_seed", "SFT greedy gold"),
+    "pm_gold_mean": ("pm", "pm_seed", "SFT sampled gold"),
+    "pm_greedy_gold": ("pm", "pm_seed", "SFT greedy gold"),
     "rm_acc_heldout": ("rm", "rm_seed", "RM held-out accuracy"),
 }
 

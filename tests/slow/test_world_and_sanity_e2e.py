@@ -26,7 +26,7 @@ def test_sanity_sweep_writes_rows_table_and_figure(tmp_path):
     rows = pd.concat(pd.read_csv(p) for p in (tmp_path / "outputs").rglob("results.csv"))
     assert list(rows.columns) == columns_of(SanityRow)
     assert set(rows["pm"]) == {"xs", "s"} and (rows["pm"] == rows["rm"]).all()
-    assert (rows["sft_seed"] == rows["rm_seed"]).all() and set(rows["sft_seed"]) == {0, 1}
+    assert (rows["pm_seed"] == rows["rm_seed"]).all() and set(rows["pm_seed"]) == {0, 1}
     assert rows.groupby("pm")["pm_params"].nunique().eq(1).all() and rows["pm_params"].nunique() == 2
     assert rows["pm_kept_step"].between(1, 40).all() and rows["rm_kept_step"].between(1, 40).all()
     assert (

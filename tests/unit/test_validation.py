@@ -156,7 +156,7 @@ def test_the_seed_summary_counts_each_trained_model_once():
         {
             "pm": ["s"] * 4,
             "rm": ["s"] * 4,
-            "sft_seed": [0, 0, 1, 1],  # each PM read twice (with two RMs)
+            "pm_seed": [0, 0, 1, 1],  # each PM read twice (with two RMs)
             "rm_seed": [0, 1, 0, 1],
             "pm_gold_mean": [1.0, 1.0, 2.0, 2.0],
             "pm_greedy_gold": [1.0, 1.0, 1.0, 1.0],
