@@ -199,11 +199,8 @@ def aggregate(outputs: Path) -> list[Path]:
         with_missing=False,
     )
     for group in groups:
-        name, rows, title = (
-            group.name,
-            group.rows,
-            group.title("RLHF after augmenting the PM and the RM, judged by gold"),
-        )
+        name, rows = group.name, group.rows
+        title = group.title("RLHF after augmenting the PM and the RM, judged by gold")
         summary = arm_order(arm_summary(rows))
         figures = {
             "_bars": partial(bar_figure, summary, title),

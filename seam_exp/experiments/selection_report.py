@@ -240,11 +240,8 @@ def aggregate(outputs: Path) -> list[Path]:
         outputs, "selection", CELL, SelectionRow, CELL_GROUP, relabel=with_cell_names, with_missing=False
     )
     for group in groups:
-        name, rows, title = (
-            group.name,
-            group.rows,
-            group.title("RL on selected prompts vs every prompt, judged by gold"),
-        )
+        name, rows = group.name, group.rows
+        title = group.title("RL on selected prompts vs every prompt, judged by gold")
         paired = paired_against_full(rows)
         summary = summary_of_pairs(paired) if len(paired) else pd.DataFrame()
         figures = {}
