@@ -19,7 +19,7 @@ from seam_exp.utils.checks import BadValue, at_least, each_one_of, one_of, withi
 
 @dataclass
 class SelectionConfig:
-    method: str = "full"  # full | oracle | random | perplexity | seam:<variant>:<formula>
+    method: str = "full"  # full | oracle | oracle_top | random | perplexity | seam:<variant>:<formula>
     rate: float = 0.2  # share of RL prompts dropped by random, perplexity and seam (the paper's 20%)
     # oracle: drop a prompt when the RM orders at least this share of its PM-sample pairs against gold
     # (0.5: the RM is no better than a coin there); the share it drops is measured, not set

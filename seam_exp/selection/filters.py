@@ -5,6 +5,8 @@ ids it drops; everything else is kept. Methods:
   full                      drop nothing
   oracle                    drop the prompts whose true mismatch (the RM against gold on the SFT PM's own
                             samples) is at least `oracle_threshold`: the share dropped is measured, not set
+  oracle_top                drop the round(rate * n) prompts of highest true mismatch: the oracle at the
+                            others' drop rate, so that it is compared with them at the same share dropped
   random                    drop round(rate * n) prompts chosen at random (the seed varies the draw)
   perplexity                drop the round(rate * n) prompts whose reference answer the PM finds least
                             likely (highest per-token perplexity): the paper's "LLaMa perplexity" filter
@@ -21,15 +23,15 @@ import pandas as pd
 from seam_exp.seam.candidates import VARIANTS
 from seam_exp.seam.formula import FORMULAS, highest_ids, least_seamless
 
-PLAIN_METHODS = ("full", "oracle", "random", "perplexity")
+PLAIN_METHODS = ("full", "oracle", "oracle_top", "random", "perplexity")
 # Methods whose drop count is the rate; full and oracle ignore it.
-RATED_METHODS = ("random", "perplexity", "seam")
+RATED_METHODS = ("random", "perplexity", "seam", "oracle_top")
 PERPLEXITY_COLUMN, MISMATCH_COLUMN = "ref_perplexity", "gt_mismatch"
 
 
 @dataclass(frozen=True)
 class Method:
-    kind: str  # full | oracle | random | perplexity | seam
+    kind: str  # full | oracle | oracle_top | random | perplexity | seam
     variant: str | None = None
     formula: str | None = None
 
@@ -48,6 +50,7 @@ class Method:
             "seam": seam_column(self.variant, self.formula),
             "perplexity": PERPLEXITY_COLUMN,
             "oracle": MISMATCH_COLUMN,
+            "oracle_top": MISMATCH_COLUMN,
         }.get(self.kind)
 
 
@@ -93,6 +96,9 @@ def dropped_prompts(
     elif method.kind == "oracle":
         # Prompts without a ground truth (every sample of the same gold) have nothing to disagree about.
         dropped = ids[table[MISMATCH_COLUMN].fillna(0.0).to_numpy() >= oracle_threshold]
+    elif method.kind == "oracle_top":
+        # prompts without a ground truth rank below every measured one
+        dropped = highest_ids(ids, table[MISMATCH_COLUMN].fillna(-np.inf), count, seed)
     elif method.kind == "random":
         dropped = np.random.default_rng(seed).choice(ids, count, replace=False)
     elif method.kind == "perplexity":

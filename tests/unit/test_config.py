@@ -179,7 +179,7 @@ def test_an_experiments_axes_are_its_own_and_smoke_cuts_them():
     assert (
         default["pm"] == "m,l"
         and default["seed"] == "0,1,2"
-        and len(default["selection.method"].split(",")) == 13
+        and len(default["selection.method"].split(",")) == 14
     )
     smoke = sweep_params("+experiment=selection", "scale=smoke")
     assert smoke == {

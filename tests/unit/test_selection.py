@@ -31,6 +31,7 @@ TABLE = pd.DataFrame(
     [
         ("full", []),
         ("oracle", [101, 103, 105]),  # mismatch >= 0.5; the prompt without a ground truth (NaN) is kept
+        ("oracle_top", [101, 105]),  # the two of highest mismatch, at the rate
         ("perplexity", [102, 106]),
         ("seam:adv:paper", [103, 107]),
         ("seam:contrast:normalized", [101, 104]),
@@ -44,6 +45,12 @@ def test_each_method_drops_exactly_its_prompts(name, expected):
 def test_oracle_share_is_measured_not_the_rate():
     for rate in (0.0, 0.1, 0.6):
         assert len(dropped_prompts(Method("oracle"), TABLE, rate, seed=0)) == 3
+
+
+def test_oracle_top_drops_the_rate_and_ranks_prompts_without_ground_truth_last():
+    # 9 of 10 prompts have a ground truth: at 0.9 the one without (NaN, id 102) is the one kept
+    assert 102 not in dropped_prompts(Method("oracle_top"), TABLE, rate=0.9, seed=0).tolist()
+    assert len(dropped_prompts(Method("oracle_top"), TABLE, rate=0.5, seed=0)) == 5
 
 
 def test_random_drops_the_rate_of_distinct_prompts_and_the_seed_varies_them():
@@ -70,7 +77,7 @@ def test_bad_inputs_are_named():
 
 
 def test_method_names_round_trip():
-    for name in ("full", "oracle", "random", "perplexity", "seam:gpt:paper_prob"):
+    for name in ("full", "oracle", "oracle_top", "random", "perplexity", "seam:gpt:paper_prob"):
         assert parse_method(name).name == name
 
 
