@@ -48,7 +48,7 @@ OWN = (
 
 
 def paired_against(rows: pd.DataFrame, base_of: Callable[[Arm], str | None]) -> pd.DataFrame:
-    """Per run whose arm has a base arm (`base_of(Arm)`, or None) run with the same cell and seed: the
+    """Per run whose arm has a base arm (`base_of(Arm)`, or None) run with the same cell and seeds: the
     gain in gold over that run and the win rate against it, sample j against sample j."""
     runs = rows.drop_duplicates(["cell", "arm", *REPLICATE], keep="last")
     pairs = paired_by_seed(runs, "arm", lambda arm: base_of(parse_arm(arm)))
@@ -65,7 +65,7 @@ def over_random(arm: Arm) -> str | None:
 
 def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per (cell, arm): the arm's own numbers averaged over seeds, and its paired gains over
-    original and over random with t-intervals over seeds (NaN where it has none)."""
+    original and over random with intervals over its replicates (reporting/seeds.py; NaN where it has none)."""
     summary = summary_over_seeds(rows, ["cell", "arm"], means=OWN, first=["kind", "side"], sort=False)
     summary = summary.drop(columns="interval")  # no interval of its own: the paired gains' come below
     for name, base_of in (("over_original", over_original), ("over_random", over_random)):
@@ -95,7 +95,7 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "seeds": r["seeds"],
                 "models": r["models"],
                 "CI over": "-" if r["arm"] == "original" else r["interval_over_original"],
-                # the same in every seed: the models are trained once per arm
+                # the same in every RL seed: the models are trained once per arm and training seed
                 "instructions": int(r["n_instructions"]),
                 "SFT rows added": int(r["sft_added"]),
                 "pairs added": int(r["pairs_added"]),
@@ -136,14 +136,14 @@ def arm_order(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def bar_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
-    """Gain over original per augmented arm with its CI over seeds, one panel per cell."""
+    """Gain over original per augmented arm with its CI over replicates, one panel per cell."""
     arms = summary[summary["kind"] != "original"]
     interval_bars(
         arms.iloc[::-1].assign(color=arms["kind"].map(KIND_COLORS)),
         "gain_over_original",
         "arm",
         "color",
-        "gold gain over original (95% CI over seeds)",
+        "gold gain over original (95% CI over replicates)",
         title,
         path,
         figsize=(max(8.0, 5.5 * arms["cell"].nunique()), 0.4 * arms["arm"].nunique() + 1.8),

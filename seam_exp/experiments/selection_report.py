@@ -1,7 +1,8 @@
 """The tables and figures of `+experiment=selection` (the runner and its row: selection.py).
 
-Every method is paired with the `full` run of the same cell and seed (same eval prompts, same sampling
-seed): gain over full in gold and win rate against full per seed, then mean and a t-interval over seeds;
+Every method is paired with the `full` run of the same cell and seeds (same trained models, eval prompts and
+sampling seed): gain over full in gold and win rate against full per pair, then mean and an interval over
+the replicates (trained models where there are several, reporting/seeds.py);
 a bar chart per cell, the filter-rate curve, and how much the dropped sets of methods and of cells
 overlap. The table states each cell's PM SFT gold and RM held-out accuracy and warns when the cells' PM or
 RM axis is not ordered by them.
@@ -69,7 +70,7 @@ def paired_against_full(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_of_pairs(paired: pd.DataFrame) -> pd.DataFrame:
-    """One line per (cell, method label, rate): the paired gains with t-intervals over seeds."""
+    """One line per (cell, method label, rate): the paired gains with intervals over their replicates."""
     return summary_over_seeds(
         paired,
         ["cell", "method_label", "rate_key"],
@@ -137,7 +138,7 @@ def with_cell_models(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def full_runs(rows: pd.DataFrame) -> pd.DataFrame:
-    """The full runs' own gain over SFT, mean and t-interval over seeds, per cell."""
+    """The full runs' own gain over SFT, mean and interval over replicates, per cell."""
     full = summary_over_seeds(rows[rows["method"] == "full"], ["cell"], intervals=["gain"], means=["kl"])
     return full.rename(columns={"gain_lo": "lo", "gain_hi": "hi"})
 
@@ -150,7 +151,7 @@ def bar_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
         "gain_over_full",
         "method",
         "color",
-        "gold gain over full (95% CI over seeds)",
+        "gold gain over full (95% CI over replicates)",
         title,
         path,
         figsize=(max(9.0, 5 * main["cell"].nunique()), 0.35 * main["method"].nunique() + 1.6),

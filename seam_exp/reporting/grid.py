@@ -1,5 +1,5 @@
 """Figures and summaries of a PM x RM grid of RL runs (saturation and the experiments built on it):
-one line per cell with a CI over seeds, a heatmap of the gain, and curves along each axis."""
+one line per cell with a CI over its replicates, a heatmap of the gain, and curves along each axis."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def with_cell_names(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def cell_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per (PM, RM): the run's own bootstrap CI with one seed, a t-interval over seeds otherwise."""
+    """One line per (PM, RM): the run's own bootstrap CI with one run, an interval over replicates otherwise."""
     return summary_over_seeds(
         rows,
         ["pm_label", "rm_label"],

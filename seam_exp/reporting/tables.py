@@ -51,7 +51,7 @@ def ci_column(df: pd.DataFrame, name: str, signed: bool = True) -> list[str]:
 
 
 def verdict(lo: float, hi: float) -> str:
-    """What a paired interval over seeds says: better or worse only when it excludes 0."""
+    """What a paired interval over replicates says: better or worse only when it excludes 0."""
     if lo != lo:  # NaN: one seed, no interval
         return "one seed"
     return "better" if lo > 0 else ("worse" if hi < 0 else "no evidence")

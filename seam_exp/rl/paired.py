@@ -41,8 +41,8 @@ def paired_by_seed(runs: pd.DataFrame, arm: str, base_of: Callable[[str], str | 
     (`base_of(arm)`, None for none) in the same cell with the same training and RL seeds, the one whose eval
     samples it shares (the last, had the cell run twice). One line per run that has one, indexed as in
     `runs`: the base run's index (`base`) and the PAIRED numbers."""
-    last = runs.drop_duplicates(["cell", arm, *REPLICATE], keep="last")
     key = ["cell", arm, *REPLICATE]
+    last = runs.drop_duplicates(key, keep="last")
     where = {tuple(k): i for k, i in zip(last[key].itertuples(index=False), last.index, strict=True)}
     lines = {}
     for i, (cell, name, *replicate) in zip(runs.index, runs[key].itertuples(index=False), strict=True):
