@@ -21,7 +21,7 @@ from seam_exp.paper_data.config import SCHEMAS as PAPER_DATA_SCHEMAS
 from seam_exp.rl.config import RLConfig
 from seam_exp.seam.config import SCHEMAS as SEAM_SCHEMAS
 from seam_exp.selection.config import DatasetToolConfig, SelectionConfig
-from seam_exp.utils.checks import at_least
+from seam_exp.utils.checks import at_least, at_least_each
 from seam_exp.world.schema import WorldSchema
 
 
@@ -63,11 +63,9 @@ class ScaleConfig:
 
     def __post_init__(self):
         at_least("scale.world.prompts_per_family", self.world.prompts_per_family, 1)
-        at_least("scale.sft_steps", self.sft_steps, 0)
-        at_least("scale.rm_steps", self.rm_steps, 0)
-        at_least("scale.rl_steps", self.rl_steps, 1)
-        at_least("scale.eval_prompts", self.eval_prompts, 1)
-        at_least("scale.samples_per_prompt", self.samples_per_prompt, 1)
+        at_least_each(
+            "scale", self, sft_steps=0, rm_steps=0, rl_steps=1, eval_prompts=1, samples_per_prompt=1
+        )
 
 
 SCHEMAS = {

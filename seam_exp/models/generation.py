@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from tqdm.auto import tqdm
@@ -109,14 +110,8 @@ def sample_batch(
     mask = None if bool((attn == 1).all()) else attn
     positions = (attn.long().cumsum(-1) - 1).masked_fill(attn == 0, 0)
     cache = DynamicCache(config=model.config)
-    out = model(
-        input_ids=ids,
-        attention_mask=mask,
-        position_ids=positions,
-        cache=cache,
-        use_cache=True,
-        logits_to_keep=1,
-    )
+    forward = partial(model, cache=cache, use_cache=True, logits_to_keep=1)  # the prompt, then each token
+    out = forward(input_ids=ids, attention_mask=mask, position_ids=positions)
     tokens = torch.full((batch, settings.max_new_tokens), pad, dtype=torch.long, device=device)
     running = torch.arange(batch, device=device)  # rows of the batch still in the model's inputs
     for step in range(settings.max_new_tokens):
@@ -139,14 +134,7 @@ def sample_batch(
         positions = positions[:, -1:] + 1
         if mask is not None:
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
-        out = model(
-            input_ids=chosen[:, None],
-            attention_mask=mask,
-            position_ids=positions,
-            cache=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
+        out = forward(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions)
     return tokens
 
 

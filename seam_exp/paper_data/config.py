@@ -14,7 +14,7 @@ from omegaconf import MISSING
 
 from seam_exp.paper_data.judge import JUDGE_BACKENDS
 from seam_exp.paper_data.stack_exchange import SOURCES, StackExchangeConfig
-from seam_exp.utils.checks import at_least, one_of, within
+from seam_exp.utils.checks import at_least, at_least_each, one_of, within
 
 
 @dataclass
@@ -53,10 +53,7 @@ class OpenAIJudgeConfig(JudgeConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        at_least("data.judge.temperature", self.temperature, 0)
-        at_least("data.judge.max_retries", self.max_retries, 0)
-        at_least("data.judge.parse_retries", self.parse_retries, 0)
-        at_least("data.judge.concurrency", self.concurrency, 1)
+        at_least_each("data.judge", self, temperature=0, max_retries=0, parse_retries=0, concurrency=1)
 
 
 @dataclass

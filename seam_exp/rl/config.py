@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from seam_exp.utils.checks import BadValue, above, at_least, one_of, within
+from seam_exp.utils.checks import BadValue, above, at_least, at_least_each, one_of, within
 from seam_exp.utils.config import to_container, to_dataclass
 
 ALGORITHMS = ("ppo", "rloo")
@@ -29,9 +29,7 @@ class RolloutConfig:
     temperature: float = 1.0  # pure sampling (no top-k/top-p) so that PPO's log-probs are the sampling ones
 
     def __post_init__(self):
-        at_least("rl.rollout.prompts_per_step", self.prompts_per_step, 1)
-        at_least("rl.rollout.samples_per_prompt", self.samples_per_prompt, 1)
-        at_least("rl.rollout.max_new_tokens", self.max_new_tokens, 1)
+        at_least_each("rl.rollout", self, prompts_per_step=1, samples_per_prompt=1, max_new_tokens=1)
         above("rl.rollout.temperature", self.temperature, 0)
 
 
@@ -108,10 +106,7 @@ class EvalConfig:
     val_prompts: int = MISSING
 
     def __post_init__(self):
-        at_least("rl.eval.every", self.every, 0)
-        at_least("rl.eval.prompts", self.prompts, 1)
-        at_least("rl.eval.samples_per_prompt", self.samples_per_prompt, 1)
-        at_least("rl.eval.val_prompts", self.val_prompts, 0)
+        at_least_each("rl.eval", self, every=0, prompts=1, samples_per_prompt=1, val_prompts=0)
 
 
 @dataclass

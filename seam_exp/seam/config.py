@@ -16,7 +16,7 @@ from seam_exp.seam.candidates.adv import ALL_OPS
 from seam_exp.seam.candidates.gpt import BACKENDS
 from seam_exp.seam.candidates.openai_writer import ERROR_KINDS
 from seam_exp.seam.formula import FORMULAS, SeamConfig
-from seam_exp.utils.checks import above, at_least, each_one_of, one_of, within
+from seam_exp.utils.checks import above, at_least, at_least_each, each_one_of, one_of, within
 
 
 @dataclass
@@ -163,8 +163,7 @@ class SeamGroupConfig:
         one_of("seam.mode", self.mode, ("hard", "soft"))
         above("seam.tau", self.tau, 0)
         one_of("seam.weighting", self.weighting, ("pm", "uniform"))
-        at_least("seam.max_prompts", self.max_prompts, 1)
-        at_least("seam.batch_size", self.batch_size, 1)
+        at_least_each("seam", self, max_prompts=1, batch_size=1)
         at_least("seam.ground_truth.n_samples", self.ground_truth.n_samples, 2)
         at_least("seam.bootstrap.n_boot", self.bootstrap.n_boot, 1)
         within("seam.bootstrap.level", self.bootstrap.level, 0, 1, open_low=True, open_high=True)

@@ -39,6 +39,12 @@ def at_least(key: str, value: Any, low: float) -> None:
         raise BadValue(f"{key}: must be >= {low}, got {value!r}")
 
 
+def at_least_each(block: str, config: Any, **lows: float) -> None:
+    """`at_least` for several fields of one config block, each named `<block>.<field>` in its error."""
+    for name, low in lows.items():
+        at_least(f"{block}.{name}", getattr(config, name), low)
+
+
 def above(key: str, value: Any, low: float) -> None:
     if not _unset(value) and value <= low:
         raise BadValue(f"{key}: must be > {low}, got {value!r}")

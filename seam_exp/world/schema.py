@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seam_exp.utils.checks import above, at_least, number, one_of, within
+from seam_exp.utils.checks import above, at_least_each, number, one_of, within
 from seam_exp.world.build import WorldConfig
 from seam_exp.world.labeler import TIE_POLICIES
 
@@ -18,11 +18,15 @@ from seam_exp.world.labeler import TIE_POLICIES
 class WorldSchema(WorldConfig):
     def __post_init__(self):
         super().__post_init__()  # splits and mixes
-        at_least("data.prompts_per_family", self.prompts_per_family, 1)
-        at_least("data.num_entities", self.num_entities, 2)
-        at_least("data.responses_per_prompt", self.responses_per_prompt, 2)
-        at_least("data.pairs_per_prompt", self.pairs_per_prompt, 1)
-        at_least("data.vocab_size", self.vocab_size, 50)
+        at_least_each(
+            "data",
+            self,
+            prompts_per_family=1,
+            num_entities=2,
+            responses_per_prompt=2,
+            pairs_per_prompt=1,
+            vocab_size=50,
+        )
         # the labeler is an untyped block (HumanLabeler's arguments, which it checks without the key's
         # name when the world is built): its types and values are checked here, by key
         labeler = self.labeler

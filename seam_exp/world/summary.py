@@ -52,15 +52,9 @@ def gold_by_kind(world: World, num_prompts: int = 300, seed: int = 0) -> pd.Data
                 }
             )
     df = pd.DataFrame(rows)
-    agg = df.groupby(["kind", "content", "style"], sort=False).agg(
-        n=("gold", "size"),
-        gold_mean=("gold", "mean"),
-        gold_std=("gold", "std"),
-        gold_min=("gold", "min"),
-        gold_max=("gold", "max"),
-        correct=("correct", "mean"),
-        words=("words", "mean"),
-    )
+    groups = df.groupby(["kind", "content", "style"], sort=False)
+    gold = groups["gold"].agg(["size", "mean", "std", "min", "max"]).add_prefix("gold_")
+    agg = pd.concat([gold.rename(columns={"gold_size": "n"}), groups[["correct", "words"]].mean()], axis=1)
     return agg.reset_index()
 
 
