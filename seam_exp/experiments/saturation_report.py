@@ -20,7 +20,8 @@ from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import summary_over_seeds
 from seam_exp.reporting.sweep import RL_CELL, report_groups
 from seam_exp.reporting.tables import ci_column, format_ci, write_table_and_figures
-from seam_exp.rl.run import HISTORY_FILE
+from seam_exp.rl.kl_budget import KL_BUDGETS, kl_budget_rows, run_history
+from seam_exp.rl.paired import REPLICATE
 
 CELL = {
     **RL_CELL,
@@ -73,45 +74,7 @@ def cell_rows(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-# ------------------------------------------------------------- matched KL budgets (Gao et al.'s frame)
-
-KL_BUDGETS = (0.5, 1.0, 2.0, 4.0)  # nats of KL to the SFT start
-
-
-def run_history(run_dir: str) -> pd.DataFrame | None:
-    path = Path(run_dir) / HISTORY_FILE
-    return pd.read_csv(path) if path.is_file() else None
-
-
-def at_kl_budget(history: pd.DataFrame, budget: float) -> pd.Series | None:
-    """The evaluation chosen for a KL budget: the highest validation gold among the evaluations whose
-    validation KL to the start is within the budget (the start itself, KL 0, always is). Chosen on the
-    validation prompts only, so the eval numbers it reports are not selected on."""
-    within = history[history["val_kl"] <= budget]
-    return None if within.empty else within.loc[within["val_gold"].idxmax()]
-
-
-def kl_budget_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per (run, budget): the eval gain, its CI and KL at the evaluation chosen for the budget."""
-    out = []
-    for _, row in rows.iterrows():
-        history = run_history(row["run_dir"])
-        for budget in KL_BUDGETS if history is not None else ():
-            chosen = at_kl_budget(history, budget)
-            if chosen is not None:
-                picked = {
-                    k: chosen[k] for k in ("step", "gain", "gain_lo", "gain_hi", "kl", "kl_lo", "kl_hi")
-                }
-                out.append(
-                    {
-                        "pm_label": row["pm_label"],
-                        "rm_label": row["rm_label"],
-                        "seed": row["seed"],
-                        "budget": budget,
-                        **picked,
-                    }
-                )
-    return pd.DataFrame(out)
+# ------------------------------------------------------------- matched KL budgets (rl/kl_budget.py)
 
 
 def kl_budget_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -172,9 +135,9 @@ def aggregate(outputs: Path) -> list[Path]:
         written += write_table_and_figures(
             folder, name, title, saturation_table(summary, lost), figures, notes
         )
-        chosen = kl_budget_rows(rows) if len(rows) else pd.DataFrame()
+        chosen = kl_budget_rows(rows, ["pm_label", "rm_label", *REPLICATE]) if len(rows) else pd.DataFrame()
         if len(chosen):
-            # per (cell, budget) over seeds; one seed keeps its run's own bootstrap CI
+            # per (cell, budget) over replicates; one run keeps its own bootstrap CI
             budgets = summary_over_seeds(
                 chosen,
                 ["pm_label", "rm_label", "budget"],

@@ -1,8 +1,8 @@
 """`+experiment=selection`: does RL on the prompts SEAM keeps beat RL on every prompt? (docs/selection.md)
 
 One job = one RL run: a cell (PM, RM), a selection method (full, oracle, random, perplexity,
-seam:<variant>:<formula>), a drop rate and an RL seed. Steps and batch are the same for every method,
-so a filtered run sees its kept prompts more often, as in the paper. The run folder gets the dropped
+seam:<variant>:<formula>, ...), a drop rate and an RL seed. Steps and batch are the same for every method,
+so a filter changes which prompts RL sees, not how often (docs/selection.md). The run folder gets the dropped
 prompt ids (dropped_prompts.csv) besides the RL outputs. Its tables and figures, each method paired with
 the `full` run of the same cell and seed: selection_report.py.
 """
@@ -41,6 +41,7 @@ class SelectionRow(RunRow):
     reward_source: str
     method: str  # as configured, e.g. seam:gpt:paper
     method_label: str  # with what wrote the worse answers, e.g. seam:gpt[scripted]:paper
+    primary: str  # the pre-registered primary method of the sweep (selection.primary)
     rate: float  # the configured drop rate (NaN for full and oracle, which do not use it)
     n_rl_prompts: int
     n_dropped: int
@@ -82,7 +83,8 @@ def run(cfg: DictConfig) -> SelectionRow:
         dropped, scores = np.array([], dtype=int), None
     else:
         table = selection_table(cfg, world, cache)
-        dropped = dropped_prompts(method, table, rate, cfg.seed, cfg.selection.oracle_threshold)
+        primary = parse_method(cfg.selection.primary)
+        dropped = dropped_prompts(method, table, rate, cfg.seed, cfg.selection.oracle_threshold, primary)
         scores = table.set_index("prompt_id").loc[dropped, method.column] if method.column else None
     pool = rl_prompt_ids(world, cfg.selection.max_prompts)
     kept = kept_rl_rows(world, pool, dropped)
@@ -104,6 +106,7 @@ def run(cfg: DictConfig) -> SelectionRow:
         reward_source=rl.reward.source,
         method=method.name,
         method_label=label,
+        primary=cfg.selection.primary,
         rate=rate if method.uses_rate else float("nan"),
         n_rl_prompts=len(pool),
         n_dropped=len(dropped),

@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 
 from seam_exp.experiments.selection import DROPPED_FILE, SelectionRow
+from seam_exp.metrics.multiple_comparisons import holm
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import summary_over_seeds
 from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
-from seam_exp.reporting.tables import ci_column, format_ci, verdict, write_table_and_figures
+from seam_exp.reporting.tables import ci_column, format_ci, verdict, verdict_by_p, write_table_and_figures
+from seam_exp.rl.kl_budget import kl_budget_rows
 from seam_exp.rl.paired import REPLICATE, paired_by_seed
 from seam_exp.selection.filters import overlap
 
@@ -54,7 +56,16 @@ def paired_against_full(rows: pd.DataFrame) -> pd.DataFrame:
             {
                 **{
                     k: r[k]
-                    for k in ("cell", "pm_label", "rm_label", "method", "method_label", "rate", *REPLICATE)
+                    for k in (
+                        "cell",
+                        "pm_label",
+                        "rm_label",
+                        "method",
+                        "method_label",
+                        "primary",
+                        "rate",
+                        *REPLICATE,
+                    )
                 },
                 "rate_key": r["rate_key"],
                 "dropped_share": r["dropped_share"],
@@ -70,15 +81,29 @@ def paired_against_full(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_of_pairs(paired: pd.DataFrame) -> pd.DataFrame:
-    """One line per (cell, method label, rate): the paired gains with intervals over their replicates."""
-    return summary_over_seeds(
-        paired,
+    """One line per (cell, method label, rate): the paired gains with intervals over their replicates, and
+    each gain's test (with_tests)."""
+    summary = summary_over_seeds(
+        paired.rename(columns={"method": "method_name"}),
         ["cell", "method_label", "rate_key"],
         intervals=["gain_over_full", "win_rate_vs_full"],
         means=["dropped_share", "kl", "kl_full", "gain_over_sft", "gold_full"],
-        first=["rate"],
+        first=["rate", "method_name", "primary"],
         sort=False,
-    ).rename(columns={"method_label": "method", "dropped_share": "dropped"})
+    )
+    return with_tests(summary.rename(columns={"method_label": "method", "dropped_share": "dropped"}))
+
+
+def with_tests(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with `is_primary` (the pre-registered primary method at the main rate: its gain over full
+    is read as it is) and `p_adjusted`: the primary's own p, every other comparison's Holm-adjusted over the
+    other comparisons of its cell (docs/selection.md, "Controls and the primary method")."""
+    is_primary = (summary["method_name"] == summary["primary"]) & (summary["rate"] == MAIN_RATE)
+    adjusted = summary["gain_over_full_p"].to_numpy(dtype=float).copy()
+    for _, index in summary[~is_primary].groupby("cell").indices.items():
+        rows = np.flatnonzero(~is_primary.to_numpy())[index]
+        adjusted[rows] = holm(adjusted[rows])
+    return summary.assign(is_primary=is_primary.to_numpy(), p_adjusted=adjusted)
 
 
 def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.DataFrame:
@@ -92,9 +117,21 @@ def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.Dat
             "models": summary["models"],
             "CI over": summary["interval"],
             "gold gain over full (95% CI)": ci_column(summary, "gain_over_full"),
+            "test": [
+                "primary" if primary else f"Holm over {n}"
+                for primary, n in zip(summary["is_primary"], holm_family_sizes(summary), strict=True)
+            ],
+            "p": summary["p_adjusted"],
             "vs full": [
-                verdict(*v)
-                for v in zip(summary["gain_over_full_lo"], summary["gain_over_full_hi"], strict=True)
+                verdict(lo, hi) if primary else verdict_by_p(gain, p)
+                for primary, gain, lo, hi, p in zip(
+                    summary["is_primary"],
+                    summary["gain_over_full"],
+                    summary["gain_over_full_lo"],
+                    summary["gain_over_full_hi"],
+                    summary["p_adjusted"],
+                    strict=True,
+                )
             ],
             # the paper's +4.4% is relative to full's judge score; gold's zero is arbitrary, so read loosely
             "% of full's gold": 100 * summary["gain_over_full"] / summary["gold_full"],
@@ -126,6 +163,12 @@ def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.Dat
     return table.sort_values(["cell", "method"], kind="stable").reset_index(drop=True)
 
 
+def holm_family_sizes(summary: pd.DataFrame) -> pd.Series:
+    """How many comparisons each line's Holm correction is over (those of its cell but the primary)."""
+    secondary = ~summary["is_primary"] & summary["gain_over_full_p"].notna()
+    return summary["cell"].map(secondary.groupby(summary["cell"]).sum())
+
+
 def with_cell_models(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """The table with each cell's PM SFT gold and RM held-out accuracy (means over its runs) after its
     `cell` column: what the cell's models measure, beside the gains they gave."""
@@ -135,6 +178,44 @@ def with_cell_models(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     table.insert(at, "PM SFT gold", table["cell"].map(models["sft_gold"]))
     table.insert(at + 1, "RM held-out acc", table["cell"].map(models["rm_acc_heldout"]))
     return table
+
+
+def kl_matched_against_full(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per (cell, method, rate, replicate, KL budget) whose full run of the same cell and
+    replicate reached that budget too: eval gold of the method's checkpoint for the budget minus full's
+    (both chosen on validation prompts; rl/kl_budget.py), so methods that drift at different speeds
+    are compared at the same KL."""
+    keep = ["cell", "method", "method_label", "rate", *REPLICATE]
+    chosen = kl_budget_rows(rows, keep)
+    at = ["cell", *REPLICATE, "budget"]
+    full = chosen[chosen["method"] == "full"].drop_duplicates(at, keep="last").set_index(at)["gold"]
+    other = chosen[chosen["method"] != "full"]
+    gold_full = full.reindex(pd.MultiIndex.from_frame(other[at])).to_numpy()
+    paired = other.assign(
+        gain_over_full=other["gold"].to_numpy() - gold_full, rate_key=other["rate"].fillna(-1.0)
+    )
+    return paired[paired["gain_over_full"].notna()]
+
+
+def kl_matched_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per cell and method at the main rate: gain over full at each KL budget, interval over replicates."""
+    paired = kl_matched_against_full(rows)
+    paired = paired[(paired["rate"] == MAIN_RATE) | paired["rate"].isna()]
+    if paired.empty:
+        return pd.DataFrame()
+    summary = summary_over_seeds(
+        paired, ["cell", "method_label", "budget"], intervals=["gain_over_full"], means=["kl", "step"]
+    )
+    wide = {}
+    for _, r in summary.iterrows():
+        line = wide.setdefault(
+            (r["cell"], r["method_label"]),
+            {"cell": r["cell"], "method": r["method_label"], "models": r["models"], "CI over": r["interval"]},
+        )
+        line[f"gain over full @ KL<={r['budget']:g} (mean step)"] = (
+            f"{format_ci(r['gain_over_full'], r['gain_over_full_lo'], r['gain_over_full_hi'])} ({r['step']:.0f})"
+        )
+    return pd.DataFrame(list(wide.values()))
 
 
 def full_runs(rows: pd.DataFrame) -> pd.DataFrame:
@@ -254,6 +335,12 @@ def aggregate(outputs: Path) -> list[Path]:
         # a table of several cells reads their PM and RM axes: warn where measured quality disagrees
         notes = printed(grid_warnings(rows), name)
         written += write_table_and_figures(folder, name, title, with_cell_models(table, rows), figures, notes)
+        matched = kl_matched_table(rows)
+        if len(matched):
+            matched_title = f"{title}: at matched KL budgets, checkpoints chosen on validation prompts"
+            written += write_table_and_figures(
+                folder, f"{name}_kl_budgets", matched_title, matched, {}, notes
+            )
         within, across = overlap_tables(dropped_sets(rows))
         if len(within):
             scale = group.values["scale"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -129,15 +130,43 @@ def paired_bootstrap_corr_diff(
     return diff(aa, bb, ya), lo, hi
 
 
+@dataclass(frozen=True)
+class MeanEstimate:
+    """A mean with its standard error and degrees of freedom (inf: normal), from which the interval and
+    the two-sided test of "the mean is 0" are read, so that the two always agree."""
+
+    mean: float
+    se: float  # NaN: nothing to estimate it from (one run, one trained model)
+    df: float
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        _check_level(level)
+        if np.isnan(self.se):
+            return float("nan"), float("nan")
+        half = float(sps.t.ppf(0.5 + level / 2, self.df)) * self.se if self.se > 0 else 0.0
+        return self.mean - half, self.mean + half
+
+    def p_value(self) -> float:
+        """Two-sided p of a t-test of mean 0 (NaN without a standard error)."""
+        if np.isnan(self.se):
+            return float("nan")
+        if self.se == 0:
+            return 1.0 if self.mean == 0 else 0.0
+        return float(2 * sps.t.sf(abs(self.mean) / self.se, self.df))
+
+
+def estimate_over_seeds(values) -> MeanEstimate:
+    """The mean of independent replicates with its Student-t standard error (n - 1 df)."""
+    a = clean_1d("values", values)
+    if a.size < 2:
+        return MeanEstimate(float(a.mean()), float("nan"), float("nan"))
+    return MeanEstimate(float(a.mean()), float(sps.sem(a)), float(a.size - 1))
+
+
 def mean_ci_over_seeds(values, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, lo, hi) with a Student-t interval over seeds; one seed gives (value, NaN, NaN)."""
-    a = clean_1d("values", values)
-    _check_level(level)
-    mean = float(a.mean())
-    if a.size < 2 or np.all(a == a[0]):
-        return (mean, mean, mean) if a.size >= 2 else (mean, float("nan"), float("nan"))
-    lo, hi = sps.t.interval(level, df=a.size - 1, loc=mean, scale=sps.sem(a))
-    return mean, float(lo), float(hi)
+    estimate = estimate_over_seeds(values)
+    return (estimate.mean, *estimate.interval(level))
 
 
 def se_of_interval(lo, hi, level: float = 0.95) -> np.ndarray:
@@ -148,11 +177,9 @@ def se_of_interval(lo, hi, level: float = 0.95) -> np.ndarray:
     )
 
 
-def mean_ci_over_models(
-    values, models, prompt_se=None, level: float = 0.95
-) -> tuple[float, float, float, int]:
-    """(mean, lo, hi, number of trained models) of runs nested in trained models (docs/metrics.md,
-    "Intervals over trained models").
+def estimate_over_models(values, models, prompt_se=None) -> tuple[MeanEstimate, int]:
+    """(the mean with its standard error, the number of trained models) of runs nested in trained models
+    (docs/metrics.md, "Intervals over trained models").
 
     `values` holds one number per run, `models` the trained model (PM and RM training seeds) each run read,
     so runs of one model differ only by their RL seed. The point is the mean of the model means, and the
@@ -161,24 +188,28 @@ def mean_ci_over_models(
     runs treats the RL seeds of one model as independent draws and under-covers. Every run reads the same
     evaluation prompts, so what another draw of prompts would give is common to all runs and never seen
     across them: `prompt_se` (each run's own standard error over prompts, e.g. from its bootstrap CI) adds
-    it, with Welch-Satterthwaite degrees of freedom. One trained model gives (mean, NaN, NaN): its runs say
-    nothing about another training.
+    it, with Welch-Satterthwaite degrees of freedom. One trained model gives a NaN standard error: its runs
+    say nothing about another training.
     """
     a = clean_1d("values", values)
     index: dict = {}  # any hashable model id (e.g. a (PM seed, RM seed) tuple) -> its number
     ids = np.array([index.setdefault(m, len(index)) for m in models])
     if ids.size != a.size:
         raise ValueError(f"values and models must be paired: {a.size} != {ids.size}")
-    _check_level(level)
     means = np.array([a[ids == m].mean() for m in range(len(index))])
     n, mean = means.size, float(means.mean())
     if n < 2:
-        return mean, float("nan"), float("nan"), n
+        return MeanEstimate(mean, float("nan"), float("nan")), n
     var_models = float(means.var(ddof=1)) / n
     var_prompts = 0.0 if prompt_se is None else float(np.mean(clean_1d("prompt_se", prompt_se))) ** 2
-    if var_models + var_prompts == 0:
-        return mean, mean, mean, n
     # Welch-Satterthwaite: the prompt term is estimated from hundreds of prompts, its df taken as infinite.
     df = (var_models + var_prompts) ** 2 / (var_models**2 / (n - 1)) if var_models > 0 else np.inf
-    half = float(sps.t.ppf(0.5 + level / 2, df)) * np.sqrt(var_models + var_prompts)
-    return mean, mean - half, mean + half, n
+    return MeanEstimate(mean, float(np.sqrt(var_models + var_prompts)), float(df)), n
+
+
+def mean_ci_over_models(
+    values, models, prompt_se=None, level: float = 0.95
+) -> tuple[float, float, float, int]:
+    """(mean, lo, hi, number of trained models) of estimate_over_models."""
+    estimate, n = estimate_over_models(values, models, prompt_se)
+    return (estimate.mean, *estimate.interval(level), n)

@@ -57,6 +57,15 @@ def verdict(lo: float, hi: float) -> str:
     return "better" if lo > 0 else ("worse" if hi < 0 else "no evidence")
 
 
+def verdict_by_p(point: float, p: float, alpha: float = 0.05) -> str:
+    """What a test of "the mean is 0" says (p already corrected for the comparisons it is one of)."""
+    if p != p:  # NaN: one seed, no test
+        return "one seed"
+    if p >= alpha:
+        return "no evidence"
+    return "better" if point > 0 else "worse"
+
+
 def file_safe(label: str) -> str:
     """A label as a file-name part: 'gpt[local:smollm2_135m]' -> 'gpt-local-smollm2_135m'."""
     out = "".join(c if c.isalnum() or c in "._-" else "-" for c in label)

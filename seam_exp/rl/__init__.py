@@ -7,6 +7,8 @@
 - The math, on tensors only: `tensor_ops` (masked statistics, finiteness), `advantages` (per-token
   rewards, GAE, leave-one-out), `losses` (KL estimate, clipped policy and value losses), `kl_control`.
 - `evaluation`: gold-judged evaluation of the policy during RL and its Lightning callback.
+- Reading finished runs: `paired` (two runs on the same eval samples), `kl_budget` (each run's checkpoint for
+  a KL budget, chosen on validation prompts).
 - `resume`: the prompt schedule, checkpoints every `rl.checkpoint_every` steps, and continuing a stopped
   run from its checkpoint (`resume=true`).
 """

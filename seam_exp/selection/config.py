@@ -19,7 +19,12 @@ from seam_exp.utils.checks import BadValue, at_least, each_one_of, one_of, withi
 
 @dataclass
 class SelectionConfig:
-    method: str = "full"  # full | oracle | oracle_top | random | perplexity | seam:<variant>:<formula>
+    # full | oracle | oracle_top | random | random_families | perplexity | seam:<variant>:<formula>
+    method: str = "full"
+    # The pre-registered primary method: named before any run, the one comparison with full read without a
+    # multiple-comparison correction (every other method's p is Holm-adjusted), and the method whose family
+    # mix random_families draws (docs/selection.md, "Controls and the primary method").
+    primary: str = "seam:contrast:paper_prob"
     rate: float = 0.2  # share of RL prompts dropped by random, perplexity and seam (the paper's 20%)
     # oracle: drop a prompt when the RM orders at least this share of its PM-sample pairs against gold
     # (0.5: the RM is no better than a coin there); the share it drops is measured, not set
@@ -34,6 +39,12 @@ class SelectionConfig:
             parse_method(self.method)
         except ValueError as e:
             raise BadValue(f"selection.method: {e}") from None
+        try:
+            primary = parse_method(self.primary)
+        except ValueError as e:
+            raise BadValue(f"selection.primary: {e}") from None
+        if not primary.uses_rate or primary.kind == "random_families":
+            raise BadValue(f"selection.primary: must drop a share of the prompts, got {self.primary!r}")
         within("selection.rate", self.rate, 0, 1, open_high=True)
         within("selection.oracle_threshold", self.oracle_threshold, 0, 1)
         at_least("selection.max_prompts", self.max_prompts, 1)

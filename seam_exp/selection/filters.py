@@ -8,6 +8,9 @@ ids it drops; everything else is kept. Methods:
   oracle_top                drop the round(rate * n) prompts of highest true mismatch: the oracle at the
                             others' drop rate, so that it is compared with them at the same share dropped
   random                    drop round(rate * n) prompts chosen at random (the seed varies the draw)
+  random_families           drop at random, within each task family, as many prompts as the primary
+                            method (selection.primary) drops from that family: random in its family mix,
+                            the control that tells a family re-weighting from what SEAM sees per prompt
   perplexity                drop the round(rate * n) prompts whose reference answer the PM finds least
                             likely (highest per-token perplexity): the paper's "LLaMa perplexity" filter
   seam:<variant>:<formula>  drop the round(rate * n) least seamless prompts under that variant and formula
@@ -23,15 +26,15 @@ import pandas as pd
 from seam_exp.seam.candidates import VARIANTS
 from seam_exp.seam.formula import FORMULAS, highest_ids, least_seamless
 
-PLAIN_METHODS = ("full", "oracle", "oracle_top", "random", "perplexity")
+PLAIN_METHODS = ("full", "oracle", "oracle_top", "random", "random_families", "perplexity")
 # Methods whose drop count is the rate; full and oracle ignore it.
-RATED_METHODS = ("random", "perplexity", "seam", "oracle_top")
-PERPLEXITY_COLUMN, MISMATCH_COLUMN = "ref_perplexity", "gt_mismatch"
+RATED_METHODS = ("random", "random_families", "perplexity", "seam", "oracle_top")
+PERPLEXITY_COLUMN, MISMATCH_COLUMN, FAMILY_COLUMN = "ref_perplexity", "gt_mismatch", "family"
 
 
 @dataclass(frozen=True)
 class Method:
-    kind: str  # full | oracle | oracle_top | random | perplexity | seam
+    kind: str  # full | oracle | oracle_top | random | random_families | perplexity | seam
     variant: str | None = None
     formula: str | None = None
 
@@ -80,9 +83,15 @@ def drop_count(n: int, rate: float) -> int:
 
 
 def dropped_prompts(
-    method: Method, table: pd.DataFrame, rate: float, seed: int, oracle_threshold: float = 0.5
+    method: Method,
+    table: pd.DataFrame,
+    rate: float,
+    seed: int,
+    oracle_threshold: float = 0.5,
+    primary: Method | None = None,
 ) -> np.ndarray:
-    """The prompt ids `method` drops from `table` (one row per RL prompt), sorted."""
+    """The prompt ids `method` drops from `table` (one row per RL prompt), sorted; random_families draws
+    in the family mix of what `primary` drops at the same rate."""
     if not 0 <= rate < 1:
         raise ValueError(f"selection.rate must be in [0, 1), got {rate}")
     if table["prompt_id"].duplicated().any():
@@ -101,11 +110,27 @@ def dropped_prompts(
         dropped = highest_ids(ids, table[MISMATCH_COLUMN].fillna(-np.inf), count, seed)
     elif method.kind == "random":
         dropped = np.random.default_rng(seed).choice(ids, count, replace=False)
+    elif method.kind == "random_families":
+        if primary is None or primary.kind in ("full", "random_families"):
+            raise ValueError("random_families needs a primary method that drops prompts to match")
+        if FAMILY_COLUMN not in table:
+            raise ValueError(f"selection method 'random_families' needs the column '{FAMILY_COLUMN}'")
+        matched = dropped_prompts(primary, table, rate, seed, oracle_threshold)
+        dropped = random_in_family_mix(table, matched, seed)
     elif method.kind == "perplexity":
         dropped = highest_ids(ids, table[PERPLEXITY_COLUMN], count, seed)
     else:
         dropped = least_seamless(ids, table[method.column].to_numpy(), method.formula, rate, seed)
     return np.sort(dropped)
+
+
+def random_in_family_mix(table: pd.DataFrame, matched, seed: int) -> np.ndarray:
+    """As many prompts of each family as the ids `matched` hold, drawn at random within that family."""
+    family = table.set_index("prompt_id")[FAMILY_COLUMN]
+    quotas = family.loc[np.asarray(matched)].value_counts().sort_index()
+    rng = np.random.default_rng(seed)
+    drawn = [rng.choice(family.index[family == f].to_numpy(), n, replace=False) for f, n in quotas.items()]
+    return np.concatenate(drawn) if drawn else family.index.to_numpy()[:0]
 
 
 def overlap(a, b) -> float:

@@ -1,6 +1,6 @@
 """The per-prompt table every selection method ranks by, for one (PM, RM) cell (docs/selection.md).
 
-One row per RL prompt: SEAM under each configured variant and formula (the main setting of the `seam`
+One row per RL prompt: its task family, SEAM under each configured variant and formula (the main setting of the `seam`
 group, no ablation), the PM's per-token perplexity of the reference answer, and the true mismatch of the
 SFT PM's own samples judged by the RM and by gold (what the oracle drops by). Built once per cell and
 cached: every method and RL seed of the cell reads the same table.
@@ -20,7 +20,7 @@ from seam_exp.seam.formula import formula_scores
 from seam_exp.seam.policy import load_pm
 from seam_exp.seam.scoring import PM, RM, score_variant
 from seam_exp.seam.validation import ground_truth_table
-from seam_exp.selection.filters import MISMATCH_COLUMN, PERPLEXITY_COLUMN, seam_column
+from seam_exp.selection.filters import FAMILY_COLUMN, MISMATCH_COLUMN, PERPLEXITY_COLUMN, seam_column
 from seam_exp.utils.cache import ArtifactCache, cached_frame, code_version, stable_hash
 from seam_exp.utils.config import to_container
 from seam_exp.world.build import World
@@ -51,6 +51,8 @@ def rl_prompt_ids(world: World, max_prompts: int | None = None) -> list[int]:
 def _build(cfg, world, cache, pm: PM, rm: RM, ids: list[int]) -> pd.DataFrame:
     truth, _ = ground_truth_table(cfg, world, cache, pm, rm, ids, seed=cfg.seam.seed)
     table = truth[["prompt_id", MISMATCH_COLUMN, "gt_pairs"]]
+    families = world.data["rl"].select_columns(["prompt_id", FAMILY_COLUMN]).to_pandas()
+    table = table.merge(families.drop_duplicates("prompt_id"), on="prompt_id", validate="one_to_one")
     base, formulas = to_container(cfg.seam), list(cfg.selection.formulas)
     for variant in cfg.selection.variants:
         scored, _, _, _ = score_variant(cfg, variant, world, cache, pm, rm, ids)

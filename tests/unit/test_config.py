@@ -179,14 +179,14 @@ def test_an_experiments_axes_are_its_own_and_smoke_cuts_them():
     assert (
         default["pm"] == "m,l"
         and default["seed"] == "0,1,2"
-        and len(default["selection.method"].split(",")) == 14
+        and len(default["selection.method"].split(",")) == 15
     )
     smoke = sweep_params("+experiment=selection", "scale=smoke")
     assert smoke == {
         "pm": "s",
         "rm": "s",
         "seed": "0",
-        "selection.method": "full,oracle,random,perplexity,seam:adv:paper",
+        "selection.method": "full,oracle,random,random_families,perplexity,seam:adv:paper",
     }
     with pytest.raises(
         ConfigError, match=r"^sweep.methods: at scale=smoke the sweep reads sweep.smoke.methods;"

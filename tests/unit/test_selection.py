@@ -107,3 +107,39 @@ def test_a_prompt_subset_is_seeded_and_bounds_what_rl_sees(tiny_world):
     assert len(subset) == 10 and set(subset) < set(every) and subset == rl_prompt_ids(tiny_world, 10)
     kept = kept_rl_rows(tiny_world, subset, np.array(subset[:3]))
     assert sorted(set(kept["prompt_id"])) == subset[3:]
+
+
+def family_table(n_per_family: int = 50) -> pd.DataFrame:
+    """Three families; the primary's scores make it drop mostly family `count`."""
+    rng = np.random.default_rng(1)
+    families = np.repeat(["count", "sort", "math"], n_per_family)
+    seam = rng.random(families.size) - np.where(families == "count", 1.0, 0.0)  # paper: low is unseamless
+    return pd.DataFrame(
+        {"prompt_id": np.arange(families.size) + 1000, "family": families, "seam:adv:paper": seam}
+    )
+
+
+def test_random_families_draws_the_primarys_family_mix_at_random():
+    table, primary = family_table(), parse_method("seam:adv:paper")
+    reference = dropped_prompts(primary, table, rate=0.2, seed=0)
+    family = table.set_index("prompt_id")["family"]
+    expected = family.loc[reference].value_counts().sort_index()
+    assert expected.get("count", 0) > 20  # the primary's mix is far from uniform
+    draws = [
+        dropped_prompts(Method("random_families"), table, 0.2, seed=s, primary=primary) for s in range(4)
+    ]
+    for d in draws:
+        assert len(set(d.tolist())) == len(d) == len(reference)
+        assert family.loc[d].value_counts().sort_index().equals(expected)
+    assert len({tuple(d.tolist()) for d in draws}) > 1  # random within the family, not the primary's set
+    assert set(draws[0].tolist()) != set(reference.tolist())
+
+
+def test_random_families_needs_a_primary_and_the_family_column():
+    table = family_table()
+    with pytest.raises(ValueError, match="needs a primary method"):
+        dropped_prompts(Method("random_families"), table, 0.2, seed=0)
+    with pytest.raises(ValueError, match="needs the column 'family'"):
+        dropped_prompts(
+            Method("random_families"), table.drop(columns="family"), 0.2, 0, primary=parse_method("random")
+        )

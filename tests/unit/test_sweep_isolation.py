@@ -130,7 +130,7 @@ def test_runs_that_differ_in_a_swept_knob_are_reported_apart_not_merged(tmp_path
 
 
 def test_kl_budgets_choose_the_checkpoint_on_validation_prompts_only(tmp_path):
-    from seam_exp.experiments.saturation_report import at_kl_budget
+    from seam_exp.rl.kl_budget import at_kl_budget
 
     history = pd.DataFrame(
         {
