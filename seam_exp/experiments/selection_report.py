@@ -96,14 +96,17 @@ def summary_of_pairs(paired: pd.DataFrame) -> pd.DataFrame:
 
 def with_tests(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary with `is_primary` (the pre-registered primary method at the main rate: its gain over full
-    is read as it is) and `p_adjusted`: the primary's own p, every other comparison's Holm-adjusted over the
-    other comparisons of its cell (docs/selection.md, "Controls and the primary method")."""
-    is_primary = (summary["method_name"] == summary["primary"]) & (summary["rate"] == MAIN_RATE)
-    adjusted = summary["gain_over_full_p"].to_numpy(dtype=float).copy()
-    for _, index in summary[~is_primary].groupby("cell").indices.items():
-        rows = np.flatnonzero(~is_primary.to_numpy())[index]
-        adjusted[rows] = holm(adjusted[rows])
-    return summary.assign(is_primary=is_primary.to_numpy(), p_adjusted=adjusted)
+    is read as it is), `p_adjusted` (the primary's own p, every other comparison's Holm-adjusted over the
+    other comparisons of its cell) and `holm_over` (how many comparisons that correction is over; 0 for the
+    primary) (docs/selection.md, "Controls and the primary method")."""
+    is_primary = ((summary["method_name"] == summary["primary"]) & (summary["rate"] == MAIN_RATE)).to_numpy()
+    p = summary["gain_over_full_p"].to_numpy(dtype=float)
+    adjusted, holm_over = p.copy(), np.zeros(len(p), dtype=int)
+    for cell in summary["cell"].unique():
+        family = ~is_primary & (summary["cell"] == cell).to_numpy()
+        adjusted[family] = holm(p[family])
+        holm_over[family] = int((family & ~np.isnan(p)).sum())
+    return summary.assign(is_primary=is_primary, p_adjusted=adjusted, holm_over=holm_over)
 
 
 def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.DataFrame:
@@ -119,7 +122,7 @@ def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.Dat
             "gold gain over full (95% CI)": ci_column(summary, "gain_over_full"),
             "test": [
                 "primary" if primary else f"Holm over {n}"
-                for primary, n in zip(summary["is_primary"], holm_family_sizes(summary), strict=True)
+                for primary, n in zip(summary["is_primary"], summary["holm_over"], strict=True)
             ],
             "p": summary["p_adjusted"],
             "vs full": [
@@ -163,12 +166,6 @@ def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.Dat
     return table.sort_values(["cell", "method"], kind="stable").reset_index(drop=True)
 
 
-def holm_family_sizes(summary: pd.DataFrame) -> pd.Series:
-    """How many comparisons each line's Holm correction is over (those of its cell but the primary)."""
-    secondary = ~summary["is_primary"] & summary["gain_over_full_p"].notna()
-    return summary["cell"].map(secondary.groupby(summary["cell"]).sum())
-
-
 def with_cell_models(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """The table with each cell's PM SFT gold and RM held-out accuracy (means over its runs) after its
     `cell` column: what the cell's models measure, beside the gains they gave."""
@@ -191,9 +188,7 @@ def kl_matched_against_full(rows: pd.DataFrame) -> pd.DataFrame:
     full = chosen[chosen["method"] == "full"].drop_duplicates(at, keep="last").set_index(at)["gold"]
     other = chosen[chosen["method"] != "full"]
     gold_full = full.reindex(pd.MultiIndex.from_frame(other[at])).to_numpy()
-    paired = other.assign(
-        gain_over_full=other["gold"].to_numpy() - gold_full, rate_key=other["rate"].fillna(-1.0)
-    )
+    paired = other.assign(gain_over_full=other["gold"].to_numpy() - gold_full)
     return paired[paired["gain_over_full"].notna()]
 
 

@@ -43,7 +43,7 @@ class SelectionConfig:
             primary = parse_method(self.primary)
         except ValueError as e:
             raise BadValue(f"selection.primary: {e}") from None
-        if not primary.uses_rate or primary.kind == "random_families":
+        if not primary.can_be_matched:
             raise BadValue(f"selection.primary: must drop a share of the prompts, got {self.primary!r}")
         within("selection.rate", self.rate, 0, 1, open_high=True)
         within("selection.oracle_threshold", self.oracle_threshold, 0, 1)

@@ -47,6 +47,12 @@ class Method:
         return self.kind in RATED_METHODS
 
     @property
+    def can_be_matched(self) -> bool:
+        """Whether random_families can draw in its family mix: it drops a share of the prompts by its own
+        ranking (random_families itself only copies another's mix)."""
+        return self.uses_rate and self.kind != "random_families"
+
+    @property
     def column(self) -> str | None:
         """The per-prompt score column the method ranks by."""
         return {
@@ -111,7 +117,7 @@ def dropped_prompts(
     elif method.kind == "random":
         dropped = np.random.default_rng(seed).choice(ids, count, replace=False)
     elif method.kind == "random_families":
-        if primary is None or primary.kind in ("full", "random_families"):
+        if primary is None or not primary.can_be_matched:
             raise ValueError("random_families needs a primary method that drops prompts to match")
         if FAMILY_COLUMN not in table:
             raise ValueError(f"selection method 'random_families' needs the column '{FAMILY_COLUMN}'")

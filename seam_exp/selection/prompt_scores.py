@@ -1,7 +1,7 @@
 """The per-prompt table every selection method ranks by, for one (PM, RM) cell (docs/selection.md).
 
-One row per RL prompt: its task family, SEAM under each configured variant and formula (the main setting of the `seam`
-group, no ablation), the PM's per-token perplexity of the reference answer, and the true mismatch of the
+One row per RL prompt: its task family, SEAM under each configured variant and formula (the main setting
+of the `seam` group, no ablation), the PM's per-token perplexity of the reference answer, and the true mismatch of the
 SFT PM's own samples judged by the RM and by gold (what the oracle drops by). Built once per cell and
 cached: every method and RL seed of the cell reads the same table.
 """

@@ -63,15 +63,11 @@ def test_the_primary_is_read_as_it_is_and_every_other_method_holm_corrected_with
         }
     )
     out = with_tests(summary)
-    assert out["is_primary"].tolist() == [
-        True,
-        False,
-        False,
-        False,
-        False,
-    ]  # the primary at the main rate only
+    primary_at_the_main_rate_only = [True, False, False, False, False]
+    assert out["is_primary"].tolist() == primary_at_the_main_rate_only
     # cell A's three others: 0.01, 0.02, 0.04 -> x3, x2, x1 = 0.03, 0.04, 0.04; cell B alone keeps its p
     assert np.allclose(out["p_adjusted"], [0.03, 0.03, 0.04, 0.04, 0.04])
+    assert out["holm_over"].tolist() == [0, 3, 3, 3, 1]
 
 
 def write_history(folder, val_kl, val_gold, gold):
