@@ -1,6 +1,7 @@
 """Every experiment's tables and figures from the results.csv files under an outputs tree, written to
 outputs/figures/<experiment>/: by `make figures` (python -m seam_exp.figures outputs) and by a Hydra
-callback at the end of every sweep."""
+callback at the end of every sweep; `make figures` also writes the claims ledger, outputs/figures/claims.md
+(reporting/claims.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from seam_exp import experiments
+from seam_exp.reporting.claims import write_ledger
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,20 @@ log = logging.getLogger(__name__)
 def aggregate_experiment(name: str, outputs: Path) -> list[Path]:
     aggregate = experiments.get(name).aggregate
     return aggregate(outputs) if aggregate is not None else []
+
+
+# The experiments whose claims the ledger reads, in the paper's order.
+LEDGER = ("saturation", "mismatch_paper", "seam", "selection", "augmentation")
+
+
+def ledger(outputs: Path) -> Path:
+    """Write outputs/figures/claims.md from every claim-reading experiment's runs under outputs."""
+    claims, readings = [], []
+    for name in LEDGER:
+        declared, read = experiments.get(name).claims(outputs)
+        claims += declared
+        readings += read
+    return write_ledger(outputs, readings, claims)
 
 
 class AggregateOnMultirunEnd(Callback):
@@ -39,6 +55,7 @@ def main(argv: list[str]) -> int:
     for name in experiments.names():
         for path in aggregate_experiment(name, outputs):
             print(f"{name}: {path}")
+    print(f"claims: {ledger(outputs)}")
     return 0
 
 

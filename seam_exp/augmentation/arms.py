@@ -1,8 +1,12 @@
 """Which RL instructions an augmentation arm augments, and which model it augments (docs/augmentation.md).
 
 An arm is `original` (no augmentation) or `<kind>:<side>`: kind seam (the least seamless share of the RL
-instructions under one SEAM method, the paper's 20%), random (the same share drawn at random) or full
-(every RL instruction); side pm (its SFT data), rm (its preference data) or both.
+instructions under one SEAM method, the paper's 20%), random (the same share drawn at random),
+random_families (the same share drawn at random within each task family, in the family mix seam picks),
+full (every RL instruction) or longer (no rows added: the original rows trained for as many steps as the
+seam arm of that side is, the compute control); side pm (its SFT data), rm (its preference data) or both.
+A model that gains rows trains for proportionally more steps, so that its original rows keep every pass
+they had (epoch_matched_steps).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import pandas as pd
 
 from seam_exp.selection.filters import Method, dropped_prompts
 
-KINDS = ("original", "seam", "random", "full")
+KINDS = ("original", "seam", "random", "random_families", "full", "longer")
 SIDES = ("pm", "rm", "both")
 
 
@@ -35,6 +39,11 @@ class Arm:
     def augments_rm(self) -> bool:
         return self.side in ("rm", "both")
 
+    @property
+    def adds_rows(self) -> bool:
+        """Whether the arm's retrained side(s) see added rows (longer only trains the original rows longer)."""
+        return self.kind not in ("original", "longer")
+
 
 def parse_arm(name: str) -> Arm:
     """An arm from its name; a one-line ValueError naming what is wrong otherwise."""
@@ -54,5 +63,14 @@ def selected_instructions(arm: Arm, table: pd.DataFrame, seam: Method, rate: flo
         return table["prompt_id"].to_numpy()[:0]
     if arm.kind == "full":
         return np.sort(table["prompt_id"].to_numpy())
-    method = seam if arm.kind == "seam" else Method("random")
-    return dropped_prompts(method, table, rate, seed)
+    if arm.kind in ("seam", "longer"):  # longer counts the rows seam would add, to train as long
+        return dropped_prompts(seam, table, rate, seed)
+    return dropped_prompts(Method(arm.kind), table, rate, seed, primary=seam)
+
+
+def epoch_matched_steps(steps: int, rows: int, added: int) -> int:
+    """The steps that give `rows` original rows, with `added` rows mixed in, as many passes as `steps`
+    gave them alone (rounded up): added rows come on top, never in place of original ones."""
+    if rows <= 0:
+        raise ValueError(f"a model trained on {rows} rows cannot be epoch-matched")
+    return int(np.ceil(steps * (rows + added) / rows))

@@ -8,9 +8,10 @@ from seam_exp.augmentation.arms import parse_arm
 from seam_exp.selection.filters import parse_method
 from seam_exp.utils.checks import BadValue, at_least, each_one_of, within
 
-# Where similar instructions may come from: training splits only. Never eval; not rm_test either, whose
-# pairs measure every arm's RM accuracy.
-POOL_SPLITS = ("sft", "rm", "rl")
+# Where similar instructions may come from: the PM's and the RM's training splits only. Never eval; not
+# rm_test, whose pairs measure every arm's RM accuracy; not rl, whose prompts an added SFT demonstration
+# would answer with gold before RL starts on them (docs/augmentation.md, "What is added per instruction").
+POOL_SPLITS = ("sft", "rm")
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 For each instruction, the contrast builder retrieves the most similar other questions of the training
 splits (never an evaluation prompt); their gold answers are the instruction's worse answers. From them:
-- SFT samples: the first `n` retrieved questions with their own gold answers, added to the PM's data;
+- SFT samples: the first `n` retrieved questions, each with a demonstration drawn in the SFT split's own
+  mix of response kinds (mostly correct, some terse, some verbose: the world's `sft_mix`), added to the
+  PM's data, so that an added row looks like an original one;
 - preference pairs: the instruction's gold answer against `n` of the retrieved answers, the ones the
   original RM misjudges most first (highest r(worse) - r(gold)), labeled by the world's labeler as the
   RM's own pairs were (a noisy human may prefer the worse answer; a tie it would drop is skipped).
@@ -19,26 +21,33 @@ from datasets import Dataset
 
 from seam_exp.data.layout import format_prompt
 from seam_exp.world.build import World
+from seam_exp.world.responses import make_response
+
+SFT_STREAM = 1  # the kinds' draw uses its own stream of `seed`, apart from the pairs' labeler coins
 
 
 def _worse(candidates: pd.DataFrame) -> pd.DataFrame:
     return candidates[~candidates["is_reference"]].sort_values(["prompt_id", "candidate_index"])
 
 
-def sft_rows(world: World, candidates: pd.DataFrame, n: int) -> Dataset:
-    """n SFT samples per instruction: the retrieved questions (in retrieval order) with their gold answers."""
+def sft_rows(world: World, candidates: pd.DataFrame, n: int, seed: int) -> Dataset:
+    """n SFT samples per instruction: the retrieved questions (in retrieval order), each with a response of
+    a kind drawn from the world's SFT mix (seeded), as the SFT split's demonstrations are made."""
+    kinds, weights = list(world.cfg.sft_mix), np.array(list(world.cfg.sft_mix.values()), dtype=float)
+    rng = np.random.default_rng([seed, SFT_STREAM])
     rows = []
     for pid, group in _worse(candidates).groupby("prompt_id", sort=True):
         for provenance in group["provenance"].head(n):
             source = int(json.loads(provenance)["source_prompt_id"])
             problem = world.problems[source]
+            kind = str(rng.choice(kinds, p=weights / weights.sum()))
             rows.append(
                 {
                     "prompt_id": source,
                     "prompt": format_prompt(problem.question),
                     "family": problem.family,
-                    "response": problem.reference,
-                    "kind": "reference",
+                    "response": make_response(kind, problem, world.families[problem.family], rng),
+                    "kind": kind,
                     "augmented_for": int(pid),
                 }
             )

@@ -44,6 +44,8 @@ class Experiment:
     row: type | None = None
     # Rebuilds the experiment's tables and figures from an outputs tree; returns the files written.
     aggregate: Callable[[Path], list[Path]] | None = None
+    # The paper's claims it reads and its readings of them in an outputs tree (reporting/claims.py).
+    claims: Callable[[Path], tuple[list, list]] | None = None
     # Whether its jobs run RL, which stays one process: a DDP trainer is refused before any work starts.
     runs_rl: bool = False
     # The `data` presets it runs on: most read the preference world's own machinery (its gold formula,
@@ -56,14 +58,19 @@ def names() -> list[str]:
     return sorted(m for m in modules if not m.startswith("_") and not m.endswith(REPORT))
 
 
-def _aggregate_in_report(runner: str, outputs: Path) -> list[Path]:
-    return importlib.import_module(f"{runner}{REPORT}").aggregate(outputs)
+def _in_report(runner: str, function: str, outputs: Path):
+    return getattr(importlib.import_module(f"{runner}{REPORT}"), function)(outputs)
 
 
 def report_aggregate(runner: str) -> Callable[[Path], list[Path]]:
     """The `aggregate` of module `runner`'s `<runner>_report.py`, imported only when called: the report
     imports the runner's row, so the runner importing the report would be a cycle."""
-    return partial(_aggregate_in_report, runner)
+    return partial(_in_report, runner, "aggregate")
+
+
+def report_claims(runner: str) -> Callable[[Path], tuple[list, list]]:
+    """The `claims` of module `runner`'s `<runner>_report.py`, imported only when called (report_aggregate)."""
+    return partial(_in_report, runner, "claims")
 
 
 def get(name: str) -> Experiment:

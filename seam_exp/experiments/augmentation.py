@@ -1,10 +1,11 @@
 """`+experiment=augmentation`: does augmenting the PM and the RM on the least seamless RL instructions
 beat no, random and full augmentation? (docs/augmentation.md)
 
-One job = one RL run: a cell (PM, RM), an arm (original, or <seam|random|full>:<pm|rm|both>) and an RL
-seed. An arm picks RL instructions (augmentation.arms), writes 5 SFT samples and 5 preference pairs for
-each with Contrast Instructions (augmentation.data), retrains the augmented side(s) on the original plus
-the augmented rows (models.train, cached per arm) and reruns RLHF on every RL prompt. Its tables and
+One job = one RL run: a cell (PM, RM), an arm (original, or <kind>:<pm|rm|both>, augmentation.arms) and
+an RL seed. An arm picks RL instructions, writes 5 SFT samples and 5 preference pairs for each with
+Contrast Instructions (augmentation.data), retrains the augmented side(s) on the original plus the
+augmented rows for epoch-matched steps (the `longer` control: the original rows alone for as long;
+models.train, cached per arm) and reruns RLHF on every RL prompt. Its tables and
 figures, every arm paired with `original` (and with `random`) by seed: augmentation_report.py.
 """
 
@@ -18,9 +19,9 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from seam_exp.augmentation.arms import parse_arm, selected_instructions
+from seam_exp.augmentation.arms import Arm, epoch_matched_steps, parse_arm, selected_instructions
 from seam_exp.augmentation.data import preference_rows, sft_rows
-from seam_exp.experiments import Experiment, prepare, report_aggregate, rl_outcome
+from seam_exp.experiments import Experiment, prepare, report_aggregate, report_claims, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import load_reward, metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.results import RunRow, run_columns, write_results
@@ -46,7 +47,8 @@ INSTRUCTIONS_FILE, SFT_FILE, PAIRS_FILE = (
 @dataclass
 class AugmentationRow(RunRow):
     grid: str
-    sft_steps: int
+    sft_steps: int  # the arm's PM's and RM's training steps (epoch-matched where rows were added)
+    rm_steps: int
     rm_pairs: int  # the original RM's pairs, before augmentation
     algorithm: str
     reward_source: str
@@ -82,9 +84,24 @@ def augmented_rows(cfg: DictConfig, world, cache, ids: np.ndarray, rm_dir: Path)
     candidates, _ = build_candidates(builder, world, ids, cfg.augmentation.retrieved, cfg.seam.seed, cache)
     rm, rm_tok = load_reward(rm_dir)
     n, seed = cfg.augmentation.per_instruction, cfg.augmentation.seed
-    return sft_rows(world, candidates, n), preference_rows(
+    return sft_rows(world, candidates, n, seed), preference_rows(
         world, candidates, rm_scores(candidates, world, rm, rm_tok), n, seed
     )
+
+
+def retrained(cfg: DictConfig, world, cache, arm: Arm, steps_key: str, original: Path, rows, file: Path):
+    """(folder, seconds spent training it now) of the arm's model of one side: trained from the same start
+    and seed on the original rows plus `rows` (none for `longer`) for epoch-matched steps, so its original
+    rows keep their passes; `longer` trains the original rows alone for those steps (docs/augmentation.md)."""
+    done = metrics_of(original)
+    steps = epoch_matched_steps(done["steps"], done["rows"], len(rows))
+    longer = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{steps_key}={steps}"]))
+    added = rows if arm.adds_rows else None
+    if added is not None:
+        added.to_parquet(file)
+    train = sft_policy if steps_key.startswith("pm.") else trained_reward
+    folder, trained = train(longer, world, cache, augmented=added, arm=arm.kind if arm.adds_rows else None)
+    return folder, metrics_of(folder)["seconds"] if trained else 0.0
 
 
 def run(cfg: DictConfig) -> AugmentationRow:
@@ -104,13 +121,15 @@ def run(cfg: DictConfig) -> AugmentationRow:
         ids = selected_instructions(arm, table, method, cfg.augmentation.rate, cfg.augmentation.seed)
         sft, pairs = augmented_rows(cfg, world, cache, ids, rm_dir)
         if arm.augments_pm:
-            sft.to_parquet(out / SFT_FILE)
-            pm_dir, trained = sft_policy(cfg, world, cache, augmented=sft, arm=arm.kind)
-            train_seconds += metrics_of(pm_dir)["seconds"] if trained else 0.0
+            pm_dir, seconds = retrained(
+                cfg, world, cache, arm, "pm.sft.max_steps", pm_dir, sft, out / SFT_FILE
+            )
+            train_seconds += seconds
         if arm.augments_rm:
-            pairs.to_parquet(out / PAIRS_FILE)
-            rm_dir, trained = trained_reward(cfg, world, cache, augmented=pairs, arm=arm.kind)
-            train_seconds += metrics_of(rm_dir)["seconds"] if trained else 0.0
+            rm_dir, seconds = retrained(
+                cfg, world, cache, arm, "rm.train.max_steps", rm_dir, pairs, out / PAIRS_FILE
+            )
+            train_seconds += seconds
     pd.DataFrame({"prompt_id": ids}).to_csv(out / INSTRUCTIONS_FILE, index=False)
     log.info("augmentation %s: %d RL instructions augmented", arm.name, len(ids))
     result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl)
@@ -119,6 +138,7 @@ def run(cfg: DictConfig) -> AugmentationRow:
         **run_columns(cfg, out),
         grid=cfg.get("grid", "size"),
         sft_steps=metrics_of(pm_dir)["steps"],
+        rm_steps=metrics_of(rm_dir)["steps"],
         rm_pairs=original_pairs,
         algorithm=rl.algorithm,
         reward_source=rl.reward.source,
@@ -128,10 +148,10 @@ def run(cfg: DictConfig) -> AugmentationRow:
         method=method.name,
         rate=float(cfg.augmentation.rate),
         n_instructions=len(ids),
-        sft_added=len(sft) if arm.augments_pm else 0,
-        pairs_added=len(pairs) if arm.augments_rm else 0,
+        sft_added=len(sft) if arm.augments_pm and arm.adds_rows else 0,
+        pairs_added=len(pairs) if arm.augments_rm and arm.adds_rows else 0,
         pairs_misjudged=float(np.mean(np.asarray(pairs["rm_margin"]) >= 0))
-        if arm.augments_rm
+        if arm.augments_rm and arm.adds_rows
         else float("nan"),
         rm_acc_heldout=accuracy["rm_acc_heldout"],
         rm_acc_heldout_gold=accuracy["rm_acc_heldout_gold"],
@@ -143,4 +163,10 @@ def run(cfg: DictConfig) -> AugmentationRow:
     return row
 
 
-EXPERIMENT = Experiment(run=run, row=AugmentationRow, aggregate=report_aggregate(__name__), runs_rl=True)
+EXPERIMENT = Experiment(
+    run=run,
+    row=AugmentationRow,
+    aggregate=report_aggregate(__name__),
+    claims=report_claims(__name__),
+    runs_rl=True,
+)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from seam_exp.augmentation.arms import Arm, parse_arm
 from seam_exp.experiments.augmentation import AugmentationRow
+from seam_exp.reporting.claims import Claim, Reading, pooled, reading_of, top_two
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
@@ -29,10 +30,19 @@ CELL = {
     "arm": "augmentation.arm",
     "seed": "seed",
 }
-KIND_COLORS = {"seam": "tab:green", "random": "tab:grey", "full": "tab:blue", "original": "black"}
+KIND_COLORS = {
+    "seam": "tab:green",
+    "random": "tab:grey",
+    "random_families": "tab:olive",
+    "full": "tab:blue",
+    "longer": "tab:purple",
+    "original": "black",
+}
 # An arm's own numbers, averaged over its seeds in the table.
 OWN = (
     "n_instructions",
+    "sft_steps",
+    "rm_steps",
     "sft_added",
     "pairs_added",
     "pairs_misjudged",
@@ -63,11 +73,28 @@ def over_random(arm: Arm) -> str | None:
     return f"random:{arm.side}" if arm.kind in ("seam", "full") else None
 
 
+def did_over_original(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per run of an augmented arm with an original run of the same cell and replicate: its own gain over
+    its SFT start minus original's over original's (difference in differences), so a gain the arm's
+    retrained SFT start brought is not counted as RL's (docs/augmentation.md, "Reading a gain")."""
+    runs = rows.drop_duplicates(["cell", "arm", *REPLICATE], keep="last")
+    original = runs[runs["kind"] == "original"].set_index(["cell", *REPLICATE])["gain"]
+    arms = runs[runs["kind"] != "original"]
+    base = original.reindex(pd.MultiIndex.from_frame(arms[["cell", *REPLICATE]])).to_numpy()
+    did = arms[["cell", "arm", *REPLICATE]].assign(did_over_original=arms["gain"].to_numpy() - base)
+    return did[did["did_over_original"].notna()]
+
+
 def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per (cell, arm): the arm's own numbers averaged over seeds, and its paired gains over
-    original and over random with intervals over its replicates (reporting/seeds.py; NaN where it has none)."""
+    """One line per (cell, arm): the arm's own numbers averaged over seeds, its paired gains over original
+    and over random, and its difference in differences over original, with intervals over its replicates
+    (reporting/seeds.py; NaN where it has none)."""
     summary = summary_over_seeds(rows, ["cell", "arm"], means=OWN, first=["kind", "side"], sort=False)
     summary = summary.drop(columns="interval")  # no interval of its own: the paired gains' come below
+    did = summary_over_seeds(
+        did_over_original(rows), ["cell", "arm"], intervals=["did_over_original"], sort=False
+    )
+    summary = summary.merge(did.drop(columns=["seeds", "models", "interval"]), on=["cell", "arm"], how="left")
     for name, base_of in (("over_original", over_original), ("over_random", over_random)):
         paired = paired_against(rows, base_of).rename(
             columns={"gain": f"gain_{name}", "win_rate": f"win_rate_{name}", "gold_base": f"gold_{name}"}
@@ -99,6 +126,8 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "instructions": int(r["n_instructions"]),
                 "SFT rows added": int(r["sft_added"]),
                 "pairs added": int(r["pairs_added"]),
+                # epoch-matched where rows were added (longer: as many without them): compute per arm
+                "steps SFT / RM": f"{r['sft_steps']:.0f} / {r['rm_steps']:.0f}",
                 "pairs the RM misjudged": r["pairs_misjudged"],
                 "PM SFT gold": r["sft_gold"],
                 "RM held-out acc": r["rm_acc_heldout"],
@@ -114,6 +143,10 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "gain over random (95% CI)": "-"
                 if r["gain_over_random"] != r["gain_over_random"]
                 else format_ci(*ci["gain_over_random"]),
+                # each arm's RL gain over its own SFT start minus original's: what RL added beyond the start
+                "diff-in-diff over original (95% CI)": "-"
+                if r["arm"] == "original" or r["did_over_original"] != r["did_over_original"]
+                else format_ci(r["did_over_original"], r["did_over_original_lo"], r["did_over_original_hi"]),
                 "win rate vs original": format_ci(
                     r["win_rate_over_original"],
                     r["win_rate_over_original_lo"],
@@ -128,9 +161,9 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def arm_order(summary: pd.DataFrame) -> pd.DataFrame:
-    """original first, then by side (pm, rm, both) and kind (random, seam, full)."""
+    """original first, then by side (pm, rm, both) and kind (the controls, then seam, then full)."""
     side = {"none": 0, "pm": 1, "rm": 2, "both": 3}
-    kind = {"original": 0, "random": 1, "seam": 2, "full": 3}
+    kind = {"original": 0, "longer": 1, "random": 2, "random_families": 3, "seam": 4, "full": 5}
     key = summary["side"].map(side) * 10 + summary["kind"].map(kind)
     return summary.assign(_order=key).sort_values(["cell", "_order"]).drop(columns="_order")
 
@@ -211,3 +244,60 @@ def aggregate(outputs: Path) -> list[Path]:
         notes = printed(cell_axis_warnings(rows), name)
         written += write_table_and_figures(folder, name, title, augmentation_table(summary), figures, notes)
     return written
+
+
+# ------------------------------------------------------------------------- claims (reporting/claims.py)
+
+AUGMENTATION_COMMAND = "+experiment=augmentation train_seed=0,1,2,3,4"
+SEAM_ARM = "seam:both"  # the paper augments both models
+CLAIMS = [
+    Claim(
+        "augmentation_over_original",
+        "SEAM-guided augmentation of both models beats the original models",
+        "+4.1% (5.56 -> 5.78)",
+        "gold gain of the seam:both arm over original, paired on trained models and RL seed",
+        "above",
+        (0.0, 0.0),
+        AUGMENTATION_COMMAND,
+    ),
+    Claim(
+        "augmentation_over_random",
+        "SEAM-guided augmentation beats augmenting random prompts",
+        "+3.2% (5.60 -> 5.78)",
+        "gold gain of the seam:both arm over random:both, paired on trained models and RL seed",
+        "above",
+        (0.0, 0.0),
+        AUGMENTATION_COMMAND,
+    ),
+]
+
+
+def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
+    """Both augmentation claims, per scale, on the cell of the largest PM (and with it the largest RM)."""
+    readings = []
+    groups = report_groups(
+        outputs,
+        "augmentation",
+        CELL,
+        AugmentationRow,
+        CELL_GROUP,
+        relabel=with_cell_names,
+        with_missing=False,
+    )
+    for group in groups:
+        plain = group.values["reward_source"] == "rm" and not group.values["variant"]
+        if group.values["algorithm"] != "ppo" or not plain or not len(group.rows):
+            continue
+        rows = group.rows
+        pm = top_two(rows["pm_label"])[0]
+        rows = rows[rows["pm_label"] == pm]
+        rows = rows[rows["rm_label"] == top_two(rows["rm_label"])[0]]
+        for claim, base_of in zip(CLAIMS, (over_original, over_random), strict=True):
+            gains = paired_against(rows, base_of)
+            gains = gains[gains["arm"] == SEAM_ARM]
+            if len(gains):
+                detail = f"{rows['cell'].iloc[0]}; {gains['gain'].mean() / gains['gold_base'].mean():+.1%} of the base's gold"
+                readings.append(
+                    reading_of(claim, group.values["scale"], pooled(gains, "gain"), "gain", detail)
+                )
+    return CLAIMS, readings

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from seam_exp.experiments import Experiment, config_with, prepare, report_aggregate
+from seam_exp.experiments import Experiment, config_with, prepare, report_aggregate, report_claims
 from seam_exp.metrics.preference import pick_disagreement
 from seam_exp.metrics.ties import gold_order
 from seam_exp.models.evaluate import heldout_pair_accuracy
@@ -115,4 +115,6 @@ def run(cfg: DictConfig) -> MismatchPaperRow:
     return row
 
 
-EXPERIMENT = Experiment(run=run, row=MismatchPaperRow, aggregate=report_aggregate(__name__))
+EXPERIMENT = Experiment(
+    run=run, row=MismatchPaperRow, aggregate=report_aggregate(__name__), claims=report_claims(__name__)
+)

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from seam_exp.experiments.mismatch_paper import MismatchPaperRow
+from seam_exp.reporting.claims import Claim, Reading, paired_difference, pooled, reading_of, top_two
+from seam_exp.reporting.grid import axis_order
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.precondition import (
     PM_METRIC,
@@ -29,10 +31,16 @@ PAPER_MISMATCH = (0.35, 0.40)  # abstract; section 4.2 and appendix B (60.5% agr
 
 def paper_protocol_table(df: pd.DataFrame) -> pd.DataFrame:
     order = {s: i for i, s in enumerate(SIZE_ORDER)}
-    df = df.sort_values(["pm_best", "pm_mid", "rm"], key=lambda c: c.map(order) if c.name == "rm" else c)
+    df = df.sort_values(
+        ["pm_best", "pm_mid", "rm", "pm_seed", "rm_seed", "seed"],
+        key=lambda c: c.map(order) if c.name == "rm" else c,
+    )
     return pd.DataFrame(
         {
             "PMs (best vs mid)": [f"{b} vs {m}" for b, m in zip(df["pm_best"], df["pm_mid"], strict=True)],
+            "training seeds (PM / RM)": [
+                f"{a} / {b}" for a, b in zip(df["pm_seed"], df["rm_seed"], strict=True)
+            ],
             "PM SFT gold (best / mid)": [
                 f"{b:.3f} / {m:.3f}" for b, m in zip(df["pm_best_gold"], df["pm_mid_gold"], strict=True)
             ],
@@ -88,14 +96,17 @@ def paper_protocol_figure(df: pd.DataFrame, title: str, path: Path) -> None:
     save_figure(fig, path, title)
 
 
-def aggregate(outputs: Path) -> list[Path]:
+def newest_runs(outputs: Path) -> pd.DataFrame:
+    """The newest run of each (scale, PM pair, RM, trained models, seed)."""
     df = collect_results(outputs, "mismatch_paper", MismatchPaperRow)
-    if len(df):  # the newest run of each (scale, PM pair, RM, seed)
-        df = (
-            df.sort_values("_mtime")
-            .groupby(["scale", "pm_best", "pm_mid", "rm", "seed"], as_index=False)
-            .last()
-        )
+    if not len(df):
+        return df
+    key = ["scale", "pm_best", "pm_mid", "rm", "pm_seed", "rm_seed", "seed"]
+    return df.sort_values("_mtime").groupby(key, as_index=False).last()
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    df = newest_runs(outputs)
     written = []
     folder = outputs / "figures" / "mismatch_paper"
     for scale, group in df.groupby("scale"):
@@ -105,3 +116,54 @@ def aggregate(outputs: Path) -> list[Path]:
         notes = printed(paper_protocol_notes(group), name)
         written += write_table_and_figures(folder, name, title, paper_protocol_table(group), figures, notes)
     return written
+
+
+# ------------------------------------------------------------------------- claims (reporting/claims.py)
+
+MISMATCH_COMMAND = "+experiment=mismatch_paper train_seed=0,1,2"
+CLAIMS = [
+    Claim(
+        "mismatch_level",
+        "The RM misjudges the PM's own answers: mismatch 35-40%",
+        "0.35 (abstract), ~0.40 (4.2, App. B)",
+        "mismatch against the labeler, best vs mid PM, the top RM",
+        "within",
+        PAPER_MISMATCH,
+        MISMATCH_COMMAND,
+    ),
+    Claim(
+        "mismatch_flat",
+        "Mismatch is flat over RM size",
+        "flat over 7B / 13B / 70B (App. B)",
+        "mismatch against the labeler, the top RM minus the smallest",
+        "flat",
+        (0.0, 0.0),
+        MISMATCH_COMMAND,
+    ),
+]
+
+
+def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
+    """Both mismatch claims on the paper's protocol, per scale, for its pair of PMs with the best top PM."""
+    df, readings, column = newest_runs(outputs), [], "mismatch_vs_labeler"
+    for scale, runs in df.groupby("scale"):
+        best = top_two(runs["pm_best"])[0]
+        runs = runs[runs["pm_best"] == best]
+        runs = runs[runs["pm_mid"] == runs["pm_mid"].iloc[0]]
+        rms = axis_order(runs["rm"])
+        top = runs[runs["rm"] == rms[-1]]
+        readings.append(
+            reading_of(
+                CLAIMS[0],
+                scale,
+                pooled(top, column),
+                column,
+                f"PMs {best} vs {runs['pm_mid'].iloc[0]}, RM {rms[-1]}",
+            )
+        )
+        if len(rms) >= 2:
+            diff = paired_difference(runs, "rm", rms[-1], rms[0], column)
+            if len(diff):
+                detail = f"RM {rms[-1]} - RM {rms[0]}"
+                readings.append(reading_of(CLAIMS[1], scale, pooled(diff, column), column, detail))
+    return CLAIMS, readings

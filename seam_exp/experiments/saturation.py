@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from seam_exp.experiments import Experiment, prepare, report_aggregate, rl_outcome
+from seam_exp.experiments import Experiment, prepare, report_aggregate, report_claims, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.results import RunRow, run_columns, write_results
@@ -102,6 +102,7 @@ EXPERIMENT = Experiment(
     run=run,
     row=SaturationRow,
     aggregate=report_aggregate(__name__),
+    claims=report_claims(__name__),
     runs_rl=True,
     data=("world", "stack_exchange"),
 )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from seam_exp.experiments.saturation import SaturationRow
+from seam_exp.reporting.claims import Claim, Reading, paired_difference, pooled, reading_of, top_two
 from seam_exp.reporting.grid import axis_order, cell_summary, curves, heatmap, with_axis_labels
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
@@ -156,3 +157,56 @@ def aggregate(outputs: Path) -> list[Path]:
                 folder, f"{name}_kl_budgets", kl_title, kl_budget_table(budgets), kl_figures, notes
             )
     return written
+
+
+# ------------------------------------------------------------------------- claims (reporting/claims.py)
+
+SATURATION_COMMAND = "make run; +experiment=models train_seed=1,2; +experiment=saturation train_seed=0,1,2"
+CLAIMS = [
+    Claim(
+        "saturation_pm",
+        "Saturation along the PM axis: a better PM gives no larger RLHF gain",
+        "no larger gain (Fig. 1)",
+        "gold gain over SFT of the top PM minus the next PM's, with the top RM",
+        "below",
+        (0.0, 0.0),
+        SATURATION_COMMAND,
+    ),
+    Claim(
+        "saturation_rm",
+        "Saturation along the RM axis: a better RM gives no larger RLHF gain",
+        "no larger gain (Fig. 1)",
+        "gold gain over SFT with the top RM minus with the next RM, for the top PM",
+        "below",
+        (0.0, 0.0),
+        SATURATION_COMMAND,
+    ),
+]
+
+
+def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
+    """The two saturation claims, read on the size grid's plain PPO runs of each scale: the top rung
+    against the one below it along each axis, the other axis at its top, paired on trained models and RL
+    seed."""
+    readings = []
+    for group in report_groups(
+        outputs, "saturation", CELL, SaturationRow, GROUP, relabel=with_axis_labels, with_missing=False
+    ):
+        plain = group.values["reward_source"] == "rm" and not group.values["variant"]
+        if group.values["grid"] != "size" or group.values["algorithm"] != "ppo" or not plain:
+            continue
+        rows = group.rows
+        pms, rms = top_two(rows["pm_label"]), top_two(rows["rm_label"])
+        for claim, axis, other, rungs, others in (
+            (CLAIMS[0], "pm_label", "rm_label", pms, rms),
+            (CLAIMS[1], "rm_label", "pm_label", rms, pms),
+        ):
+            if len(rungs) < 2:
+                continue
+            diff = paired_difference(rows[rows[other] == others[0]], axis, *rungs, "gain")
+            if len(diff):
+                detail = f"{rungs[0]} - {rungs[1]} at {other[:2].upper()} {others[0]}"
+                readings.append(
+                    reading_of(claim, group.values["scale"], pooled(diff, "gain"), "gain", detail)
+                )
+    return CLAIMS, readings

@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.metrics.intervals import paired_bootstrap_corr_diff
 from seam_exp.models.train import load_reward, trained_reward
+from seam_exp.reporting.claims import Claim, Reading, pooled, reading_of, top_two
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.tables import file_safe, format_ci, to_markdown, write_table
@@ -150,7 +151,7 @@ def run(cfg: DictConfig) -> list[SeamRow]:
 
 # ----------------------------------------------------------------------------------------- aggregation
 
-KEYS = ["scale", "pm", "policy", "rm", "seed", "variant", "formula", "ablation"]
+KEYS = ["scale", "pm", "policy", "rm", "pm_seed", "rm_seed", "seed", "variant", "formula", "ablation"]
 CELL = ["pm", "policy", "rm"]
 MAIN_ABLATION, MAIN_FORMULA = "seam", "normalized"
 # What each comparison isolates: the full score against the ablation that drops one ingredient.
@@ -318,4 +319,38 @@ def aggregate(outputs: Path) -> list[Path]:
     return written
 
 
-EXPERIMENT = Experiment(run=run, row=SeamRow, aggregate=aggregate)
+# ------------------------------------------------------------------------- claims (reporting/claims.py)
+
+PRIMARY_SETTING = ("contrast", "paper_prob", MAIN_ABLATION)  # selection's pre-registered primary's score
+CLAIMS = [
+    Claim(
+        "seam_tracks_mismatch",
+        "SEAM tracks the true PM/RM mismatch (this project's addition)",
+        "not measured",
+        "Spearman of SEAM (contrast, paper_prob) with the exact per-prompt mismatch, the top PM and RM",
+        "above",
+        (0.0, 0.0),
+        "+experiment=seam train_seed=0,1,2",
+    )
+]
+
+
+def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
+    """Whether the primary SEAM score tracks the true mismatch, per scale, on its top (PM, RM) cell."""
+    df, readings = latest_per_cell(collect_results(outputs, "seam", SeamRow)), []
+    variant, formula, ablation = PRIMARY_SETTING
+    if len(df):
+        df = df[
+            df["variant"].str.startswith(variant) & (df["formula"] == formula) & (df["ablation"] == ablation)
+        ]
+    for scale, runs in df.groupby("scale"):
+        pm = top_two(runs["pm"])[0]
+        rm = top_two(runs[runs["pm"] == pm]["rm"])[0]
+        cell = runs[(runs["pm"] == pm) & (runs["rm"] == rm)]
+        cell = cell[cell["policy"] == cell["policy"].iloc[0]]
+        detail = f"PM {pm} ({cell['policy'].iloc[0]}), RM {rm}"
+        readings.append(reading_of(CLAIMS[0], scale, pooled(cell, "spearman"), "spearman", detail))
+    return CLAIMS, readings
+
+
+EXPERIMENT = Experiment(run=run, row=SeamRow, aggregate=aggregate, claims=claims)

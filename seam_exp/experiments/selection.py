@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from seam_exp.experiments import Experiment, prepare, report_aggregate, rl_outcome
+from seam_exp.experiments import Experiment, prepare, report_aggregate, report_claims, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.results import RunRow, run_columns, write_results
@@ -119,4 +119,10 @@ def run(cfg: DictConfig) -> SelectionRow:
     return row
 
 
-EXPERIMENT = Experiment(run=run, row=SelectionRow, aggregate=report_aggregate(__name__), runs_rl=True)
+EXPERIMENT = Experiment(
+    run=run,
+    row=SelectionRow,
+    aggregate=report_aggregate(__name__),
+    claims=report_claims(__name__),
+    runs_rl=True,
+)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from seam_exp.experiments.selection import DROPPED_FILE, SelectionRow
 from seam_exp.metrics.multiple_comparisons import holm
+from seam_exp.reporting.claims import Claim, Reading, paired_difference, pooled, reading_of, top_two
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
@@ -356,3 +357,162 @@ def aggregate(outputs: Path) -> list[Path]:
                     folder, f"{name}_overlap_across_cells", across_title, across, {}
                 )
     return written
+
+
+# ------------------------------------------------------------------------- claims (reporting/claims.py)
+
+SELECTION_COMMAND = "+experiment=selection_verdict train_seed=0,1,2"  # the top cell, 5 RL seeds
+GRID_COMMAND = "+experiment=selection train_seed=0,1,2"  # every cell: what overlaps across cells need
+RATES_COMMAND = "+experiment=selection_rates train_seed=0,1,2 'scale.seeds=[0,1,2,3,4]'"
+PAPER_PEAK = (0.1, 0.2)  # appendix E.1: the drop rates where the filter's gain peaks
+PAPER_OVERLAP = (0.64, 0.72)  # appendix E.2: SEAM's dropped sets across (PM, RM) pairs
+CLAIMS = [
+    Claim(
+        "selection_gain",
+        "RL on the prompts SEAM keeps beats RL on every prompt",
+        "+4.4% (5.54 -> 5.78)",
+        "gold gain over full of the primary method at a 20% drop rate, the top cell",
+        "above",
+        (0.0, 0.0),
+        SELECTION_COMMAND,
+    ),
+    Claim(
+        "selection_rate_peak",
+        "The filter rate peaks at 10-20%",
+        "peak at 10-20% (App. E.1)",
+        "the primary's gain over full at its best rate in 10-20% minus at its best rate outside, the top cell",
+        "above",
+        (0.0, 0.0),
+        RATES_COMMAND,
+    ),
+    Claim(
+        "less_is_more",
+        "Less is more: dropping the truly mismatched prompts helps",
+        "oracle filter beats full (4.3)",
+        "gold gain over full of the oracle at the others' 20% drop rate (oracle_top), the top cell",
+        "above",
+        (0.0, 0.0),
+        SELECTION_COMMAND,
+    ),
+    Claim(
+        "gpt_over_contrast",
+        "Variants rank GPT > Contrast > Adv for selection (GPT > Contrast)",
+        "GPT > Contrast (6.1)",
+        "gain over full of seam:gpt:paper_prob minus seam:contrast:paper_prob at 20%, the top cell",
+        "above",
+        (0.0, 0.0),
+        SELECTION_COMMAND,
+    ),
+    Claim(
+        "contrast_over_adv",
+        "Variants rank GPT > Contrast > Adv for selection (Contrast > Adv)",
+        "Contrast > Adv (6.1)",
+        "gain over full of seam:contrast:paper_prob minus seam:adv:paper_prob at 20%, the top cell",
+        "above",
+        (0.0, 0.0),
+        SELECTION_COMMAND,
+    ),
+    Claim(
+        "dropped_overlap",
+        "SEAM drops much the same prompts whichever (PM, RM) pair scores them",
+        "64-72% overlap (App. E.2)",
+        "mean overlap of the primary's dropped sets across pairs of cells, per trained model",
+        "within",
+        PAPER_OVERLAP,
+        GRID_COMMAND,
+    ),
+]
+# (claim key, method, other method or None for the gain over full itself) read at the main rate
+AT_MAIN_RATE = [
+    ("less_is_more", "oracle_top", None),
+    ("gpt_over_contrast", "seam:gpt:paper_prob", "seam:contrast:paper_prob"),
+    ("contrast_over_adv", "seam:contrast:paper_prob", "seam:adv:paper_prob"),
+]
+
+
+def top_cell(rows: pd.DataFrame) -> str:
+    """The cell of the largest PM and, with it, the largest RM: the ledger's cell, chosen by size before
+    any selection result is read."""
+    pm = top_two(rows["pm_label"])[0]
+    rm = top_two(rows[rows["pm_label"] == pm]["rm_label"])[0]
+    return rows[(rows["pm_label"] == pm) & (rows["rm_label"] == rm)]["cell"].iloc[0]
+
+
+def rate_peak_difference(paired: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """(per replicate, the gain at the best rate in the paper's 10-20% minus at the best rate outside it,
+    each best by its mean; what was compared) for one method's paired runs at several rates."""
+    means = paired.groupby("rate")["gain_over_full"].mean()
+    in_band = means.index.to_series().between(*PAPER_PEAK).to_numpy()
+    inside, outside = means[in_band], means[~in_band]
+    if inside.empty or outside.empty:
+        return pd.DataFrame(), ""
+    best_in, best_out = inside.idxmax(), outside.idxmax()
+    diff = paired_difference(paired, "rate", best_in, best_out, "gain_over_full")
+    return diff, f"rate {best_in:g} - rate {best_out:g}"
+
+
+def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
+    """The selection claims, per scale, on the top cell of the plain PPO sweep (top_cell)."""
+    by_key, readings = {c.key: c for c in CLAIMS}, []
+    groups = report_groups(
+        outputs, "selection", CELL, SelectionRow, CELL_GROUP, relabel=with_cell_names, with_missing=False
+    )
+    for group in groups:
+        plain = group.values["reward_source"] == "rm" and not group.values["variant"]
+        if group.values["algorithm"] != "ppo" or not plain or not len(group.rows):
+            continue
+        scale, cell = group.values["scale"], top_cell(group.rows)
+        paired = paired_against_full(group.rows[group.rows["cell"] == cell])
+        if not len(paired):
+            continue
+        primary = paired["primary"].iloc[0]
+        mine = paired[paired["method"] == primary]
+        main = mine[mine["rate"] == MAIN_RATE]
+        if len(main):
+            share = main["gain_over_full"].mean() / main["gold_full"].mean()
+            detail = f"{primary}, {cell}; {share:+.1%} of full's gold"
+            readings.append(
+                reading_of(
+                    by_key["selection_gain"], scale, pooled(main, "gain_over_full"), "gain_over_full", detail
+                )
+            )
+        diff, compared = rate_peak_difference(mine)
+        if len(diff):
+            summary = pooled(diff, "gain_over_full")
+            readings.append(
+                reading_of(
+                    by_key["selection_rate_peak"], scale, summary, "gain_over_full", f"{compared}, {cell}"
+                )
+            )
+        at_main = paired[(paired["rate"] == MAIN_RATE) | paired["rate"].isna()]
+        for key, method, other in AT_MAIN_RATE:
+            if other is None:
+                diff = at_main[at_main["method"] == method]
+            else:
+                diff = paired_difference(at_main, "method", method, other, "gain_over_full")
+            if len(diff):
+                summary = pooled(diff, "gain_over_full")
+                readings.append(reading_of(by_key[key], scale, summary, "gain_over_full", cell))
+        overlaps = overlap_per_model(group.rows, primary)
+        if len(overlaps):
+            summary = pooled(overlaps, "overlap")
+            readings.append(reading_of(by_key["dropped_overlap"], scale, summary, "overlap", primary))
+    return CLAIMS, readings
+
+
+def overlap_per_model(rows: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Per trained model (PM and RM training seeds): the mean overlap of `method`'s dropped sets at the
+    main rate across pairs of cells (overlap_tables)."""
+    lines = []
+    for (pm_seed, rm_seed), runs in rows[rows["method"] == method].groupby(["pm_seed", "rm_seed"]):
+        _, across = overlap_tables(dropped_sets(runs))
+        if len(across):
+            lines.append(
+                {
+                    "pm_seed": pm_seed,
+                    "rm_seed": rm_seed,
+                    "seed": 0,
+                    "overlap": across["mean overlap across cells"].iloc[0],
+                }
+            )
+    return pd.DataFrame(lines)

@@ -49,6 +49,7 @@ NOT_A_VARIANT = (
     "scale.seeds",
     "sweep.",  # an experiment's own axes (conf/experiment/<name>.yaml): which jobs, not what each computes
     "seed",
+    "train_seed",  # sets pm.sft.seed and rm.train.seed, the cell's replicate keys (RL_CELL): never a variant
     "paths.",
     "hydra.",
     "trainer",

@@ -4,9 +4,11 @@ it shows, so it cannot silently rot: every section must find its tables and figu
 from __future__ import annotations
 
 import jupytext
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
+from seam_exp import figures
 from tests.slow.helpers import ROOT
 from tests.slow.test_augmentation_e2e import AUGMENTATION_SMOKE
 from tests.slow.test_rlhf_e2e import MISMATCH_PAPER_SMOKE, MISMATCH_SMOKE
@@ -44,3 +46,22 @@ def test_results_notebook_shows_every_experiments_tables_and_figures(smoke_runs,
     # saturation heatmap; mismatch curves; the paper protocol; two SEAM scatters; selection bars and
     # overlap; augmentation bars and mismatch curves
     assert len(figures) >= 9
+
+
+def test_the_claims_ledger_reads_the_smoke_runs_it_has_and_says_which_it_lacks(smoke_runs):
+    for args in (MISMATCH_PAPER_SMOKE, AUGMENTATION_SMOKE):
+        smoke_runs.run(*args)
+    outputs = smoke_runs.root / "outputs"
+    assert figures.main([str(outputs)]) == 0
+    smoke = pd.read_csv(outputs / "figures" / "claims" / "claims_smoke.csv").set_index("claim")
+    default = pd.read_csv(outputs / "figures" / "claims" / "claims_default.csv")
+    assert (default["verdict"] == "no runs").all()  # nothing ran at the default scale here
+    # one trained model per cell at smoke: read, but never a verdict
+    for statement in (
+        "The RM misjudges the PM's own answers: mismatch 35-40%",
+        "SEAM-guided augmentation of both models beats the original models",
+    ):
+        assert smoke.loc[statement, "verdict"] == "inconclusive (one trained model)", statement
+        assert smoke.loc[statement, "this project (95% CI)"] != "-"
+    # the smoke augmentation has no random:both arm to compare with
+    assert smoke.loc["SEAM-guided augmentation beats augmenting random prompts", "verdict"] == "no runs"

@@ -10,11 +10,13 @@ import pytest
 from datasets import Dataset
 from hydra import compose, initialize_config_dir
 
-from seam_exp.augmentation.arms import parse_arm, selected_instructions
+from seam_exp.augmentation.arms import epoch_matched_steps, parse_arm, selected_instructions
 from seam_exp.augmentation.data import preference_rows, sft_rows
 from seam_exp.cli import check_config
+from seam_exp.experiments.augmentation import retrained
+from seam_exp.experiments.augmentation_report import did_over_original
 from seam_exp.models.datamodule import TrainingDataModule
-from seam_exp.models.train import sft_policy
+from seam_exp.models.train import metrics_of, sft_policy
 from seam_exp.selection.filters import parse_method
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.checks import BadValue
@@ -24,7 +26,7 @@ SEAM = parse_method("seam:contrast:paper")
 
 
 def test_arm_names_round_trip_and_say_what_they_augment():
-    for name in ("original", "seam:pm", "random:rm", "full:both"):
+    for name in ("original", "seam:pm", "random:rm", "full:both", "random_families:both", "longer:rm"):
         assert parse_arm(name).name == name
     assert (parse_arm("seam:pm").augments_pm, parse_arm("seam:pm").augments_rm) == (True, False)
     assert (parse_arm("full:both").augments_pm, parse_arm("full:both").augments_rm) == (True, True)
@@ -48,6 +50,32 @@ def test_each_arm_augments_exactly_its_instructions():
     assert random.tolist() != selected_instructions(parse_arm("random:pm"), table, SEAM, 0.2, seed=1).tolist()
     assert selected_instructions(parse_arm("full:both"), table, SEAM, 0.2, seed=0).tolist() == ids.tolist()
     assert len(selected_instructions(parse_arm("original"), table, SEAM, 0.2, seed=0)) == 0
+    # longer counts seam's instructions (to train as long as seam does) but adds none of their rows
+    assert selected_instructions(parse_arm("longer:pm"), table, SEAM, 0.2, seed=0).tolist() == seam.tolist()
+    assert not parse_arm("longer:pm").adds_rows and parse_arm("random_families:pm").adds_rows
+
+
+def test_random_families_draws_in_the_family_mix_seam_picks_but_not_seams_prompts():
+    ids = np.arange(100, 160)
+    families = np.repeat(["a", "b", "c"], 20)
+    # the least seamless (most negative) 12: ten of family a, two of family b
+    score = np.zeros(60)
+    score[np.r_[0:10, 20:22]] = -np.arange(12, 0, -1)
+    table = pd.DataFrame({"prompt_id": ids, "family": families, "seam:contrast:paper": score})
+    seam = selected_instructions(parse_arm("seam:both"), table, SEAM, 0.2, seed=0)
+    drawn = selected_instructions(parse_arm("random_families:both"), table, SEAM, 0.2, seed=0)
+    family_of = dict(zip(ids, families, strict=True))
+    assert sorted(family_of[i] for i in drawn) == sorted(family_of[i] for i in seam) == ["a"] * 10 + ["b"] * 2
+    assert set(drawn) != set(seam)
+
+
+def test_epoch_matched_steps_keep_every_original_pass():
+    assert epoch_matched_steps(1600, 6378, 0) == 1600
+    assert epoch_matched_steps(1600, 6378, 3357) == 2443  # ceil(1600 x 9735 / 6378)
+    steps = epoch_matched_steps(1000, 15340, 3300)
+    assert steps * 15340 / (15340 + 3300) >= 1000 > (steps - 1) * 15340 / (15340 + 3300)
+    with pytest.raises(ValueError, match="cannot be epoch-matched"):
+        epoch_matched_steps(100, 0, 5)
 
 
 def _candidates(world, pid: int, sources: list[int], extra: list[str] = ()) -> pd.DataFrame:
@@ -80,19 +108,29 @@ def _distinct_sources(world, pid: int, n: int) -> list[int]:
     raise AssertionError("the tiny world has too few distinct answers")
 
 
-def test_sft_rows_are_the_first_retrieved_questions_with_their_gold_answers(tiny_world):
-    pids = [int(p) for p in tiny_world.data["rl"]["prompt_id"][:3]]
+def test_sft_rows_are_the_first_retrieved_questions_answered_in_the_sft_splits_mix_of_kinds(tiny_world):
+    pids = [int(p) for p in tiny_world.data["rl"]["prompt_id"][:20]]
     frames, sources = [], {}
     for pid in pids:
         sources[pid] = _distinct_sources(tiny_world, pid, 8)
         frames.append(_candidates(tiny_world, pid, sources[pid]))
-    rows = sft_rows(tiny_world, pd.concat(frames, ignore_index=True), n=5).to_pandas()
-    assert len(rows) == 15
+    candidates = pd.concat(frames, ignore_index=True)
+    rows = sft_rows(tiny_world, candidates, n=5, seed=0).to_pandas()
+    assert len(rows) == 100
     for pid in pids:
         mine = rows[rows["augmented_for"] == pid]
         assert mine["prompt_id"].tolist() == sources[pid][:5]
-        assert mine["response"].tolist() == [tiny_world.problems[s].reference for s in sources[pid][:5]]
         assert mine["prompt"].tolist() == [tiny_world.data["prompts"]["prompt"][s] for s in sources[pid][:5]]
+    # the SFT split's mix (correct 0.7, terse 0.15, verbose 0.15), not the reference every time
+    assert set(rows["kind"]) == set(tiny_world.cfg.sft_mix)
+    assert 0.55 <= (rows["kind"] == "correct").mean() <= 0.85
+    the_sft_split = tiny_world.data["sft"].to_pandas()
+    assert set(rows["kind"]) == set(the_sft_split["kind"])
+    terse = rows[rows["kind"] == "terse"]
+    references = [tiny_world.problems[int(s)].reference for s in terse["prompt_id"]]
+    assert (terse["response"] != pd.Series(references, index=terse.index)).all()  # not the reference
+    again = sft_rows(tiny_world, candidates, n=5, seed=0).to_pandas()
+    assert again.equals(rows)  # seeded
 
 
 def test_pairs_take_the_answers_the_rm_misjudges_most_and_skip_ties(tiny_world):
@@ -133,7 +171,7 @@ def test_an_augmented_policy_is_keyed_by_its_rows(tiny_world, tmp_path):
     cache = ArtifactCache(tmp_path)
     pid = int(tiny_world.data["rl"]["prompt_id"][0])
     cands = _candidates(tiny_world, pid, _distinct_sources(tiny_world, pid, 6))
-    five, three = sft_rows(tiny_world, cands, n=5), sft_rows(tiny_world, cands, n=3)
+    five, three = sft_rows(tiny_world, cands, n=5, seed=0), sft_rows(tiny_world, cands, n=3, seed=0)
     first, built = sft_policy(cfg, tiny_world, cache, augmented=five, arm="seam")
     again, built_again = sft_policy(cfg, tiny_world, cache, augmented=five, arm="seam")
     assert built and not built_again and again == first
@@ -149,6 +187,7 @@ def test_an_augmented_policy_is_keyed_by_its_rows(tiny_world, tmp_path):
         ("augmentation.rate=0", "augmentation.rate: must be in (0,1)"),
         ("augmentation.retrieved=3", "augmentation.retrieved: must be >= per_instruction"),
         ("augmentation.pool_splits=[sft,eval]", "augmentation.pool_splits: unknown 'eval'"),
+        ("augmentation.pool_splits=[sft,rl]", "augmentation.pool_splits: unknown 'rl'"),
     ],
 )
 def test_bad_augmentation_values_are_named(tmp_path, override, message):
@@ -171,3 +210,74 @@ def test_the_data_module_serves_every_original_and_augmented_row_once_per_epoch_
     assert order == epoch(augmented)  # seeded: the same order every time
     plain = TrainingDataModule(rows, lambda b: [r["prompt"] for r in b], batch_size=4, seed=0)
     assert sorted(epoch(plain)) == sorted(f"q{i}" for i in range(10))
+
+
+def test_an_arm_retrains_for_epoch_matched_steps_and_longer_trains_the_original_rows_as_long(
+    tiny_world, tmp_path
+):
+    cfg = _smoke_cfg(tmp_path, "pm.sft.max_steps=2")
+    cache = ArtifactCache(tmp_path)
+    original, _ = sft_policy(cfg, tiny_world, cache)
+    rows_before = metrics_of(original)["rows"]
+    pid = int(tiny_world.data["rl"]["prompt_id"][0])
+    added = sft_rows(
+        tiny_world, _candidates(tiny_world, pid, _distinct_sources(tiny_world, pid, 6)), n=5, seed=0
+    )
+    steps = epoch_matched_steps(2, rows_before, len(added))
+    assert steps > 2
+
+    seam, _ = retrained(
+        cfg,
+        tiny_world,
+        cache,
+        parse_arm("seam:pm"),
+        "pm.sft.max_steps",
+        original,
+        added,
+        tmp_path / "a.parquet",
+    )
+    assert metrics_of(seam)["steps"] == steps and metrics_of(seam)["rows"] == rows_before + len(added)
+    assert (tmp_path / "a.parquet").is_file()
+
+    longer, _ = retrained(
+        cfg,
+        tiny_world,
+        cache,
+        parse_arm("longer:pm"),
+        "pm.sft.max_steps",
+        original,
+        added,
+        tmp_path / "b.parquet",
+    )
+    assert metrics_of(longer)["steps"] == steps and metrics_of(longer)["rows"] == rows_before
+    assert longer not in (original, seam) and not (tmp_path / "b.parquet").exists()
+
+
+def test_the_difference_in_differences_takes_each_arms_gain_over_its_own_start_against_originals():
+    lines = []
+    for model in range(2):
+        for seed in range(2):
+            start = 0.2 * model + 0.05 * seed  # what each training and seed gives original's RL
+            for arm, kind, own in (
+                ("original", "original", 0.0),
+                ("seam:pm", "seam", 0.1),
+                ("longer:pm", "longer", -0.2),
+            ):
+                lines.append(
+                    {
+                        "cell": "c",
+                        "arm": arm,
+                        "kind": kind,
+                        "pm_seed": model,
+                        "rm_seed": model,
+                        "seed": seed,
+                        "gain": start + own,
+                    }
+                )
+    lines.append(
+        {"cell": "c", "arm": "seam:pm", "kind": "seam", "pm_seed": 9, "rm_seed": 9, "seed": 0, "gain": 5.0}
+    )
+    did = did_over_original(pd.DataFrame(lines))
+    assert len(did) == 8  # the replicate without an original run has nothing to difference against
+    assert np.allclose(did[did["arm"] == "seam:pm"]["did_over_original"], 0.1)
+    assert np.allclose(did[did["arm"] == "longer:pm"]["did_over_original"], -0.2)

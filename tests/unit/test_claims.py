@@ -1,0 +1,126 @@
+"""The claims ledger (reporting/claims.py): the verdict rule, differences paired on trained models, the
+ledger's 'no runs' rows, and a claim read end to end from a synthetic saturation outputs tree."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from seam_exp import experiments
+from seam_exp.cli import CONF_DIR
+from seam_exp.experiments.saturation import SaturationRow
+from seam_exp.reporting.claims import Claim, Reading, ledger_table, paired_difference, pooled, write_ledger
+from seam_exp.reporting.results import write_results
+
+
+def claim(side: str, bound=(0.0, 0.0)) -> Claim:
+    return Claim("k", "a claim", "+1%", "a reading", side, bound, "+experiment=x")
+
+
+def reading(side: str, value: float, lo: float, hi: float, models: int = 3, bound=(0.0, 0.0)) -> Reading:
+    return Reading(claim(side, bound), "default", value, lo, hi, models, models * 2, "trained models")
+
+
+@pytest.mark.parametrize(
+    ("side", "value", "lo", "hi", "verdict"),
+    [
+        ("above", 0.2, 0.1, 0.3, "reproduced"),
+        ("above", 0.1, -0.1, 0.3, "inconclusive"),
+        ("above", -0.2, -0.3, -0.1, "not reproduced"),
+        ("below", -0.2, -0.3, -0.1, "reproduced"),
+        ("below", 0.2, 0.1, 0.3, "not reproduced"),
+        ("flat", 0.01, -0.05, 0.07, "reproduced"),
+        ("flat", 0.1, 0.05, 0.15, "not reproduced"),
+    ],
+)
+def test_a_direction_is_reproduced_only_when_the_interval_lies_on_the_papers_side(
+    side, value, lo, hi, verdict
+):
+    assert reading(side, value, lo, hi).verdict() == verdict
+
+
+def test_a_level_is_reproduced_when_the_point_is_in_the_range_and_refuted_when_the_interval_misses_it():
+    band = (0.35, 0.40)
+    assert reading("within", 0.37, 0.30, 0.45, bound=band).verdict() == "reproduced"
+    assert reading("within", 0.30, 0.25, 0.36, bound=band).verdict() == "inconclusive"
+    assert reading("within", 0.20, 0.15, 0.25, bound=band).verdict() == "not reproduced"
+
+
+def test_one_trained_model_is_never_a_verdict_however_clear_its_interval():
+    assert reading("above", 0.5, 0.4, 0.6, models=1).verdict() == "inconclusive (one trained model)"
+
+
+def test_a_difference_pairs_runs_of_the_same_trained_models_and_rl_seed_and_pools_over_models():
+    rng = np.random.default_rng(0)
+    lines = []
+    for model in range(4):
+        shift = rng.normal(0, 1.0)  # a trained model moves both arms alike: pairing removes it
+        for seed in range(3):
+            for arm, effect in (("a", 0.3), ("b", 0.0)):
+                lines.append(
+                    {"pm_seed": model, "rm_seed": model, "seed": seed, "arm": arm, "gain": shift + effect}
+                )
+    rows = pd.DataFrame(lines).sample(frac=1.0, random_state=1)  # order must not matter
+    diff = paired_difference(rows, "arm", "a", "b", "gain")
+    assert len(diff) == 12 and np.allclose(diff["gain"], 0.3)
+    line = pooled(diff, "gain").iloc[0]
+    assert line["models"] == 4 and line["seeds"] == 12 and line["interval"] == "trained models"
+    assert line["gain"] == pytest.approx(0.3)
+
+
+def test_a_difference_leaves_out_replicates_that_ran_one_arm_only():
+    rows = pd.DataFrame(
+        [
+            {"pm_seed": 0, "rm_seed": 0, "seed": 0, "arm": "a", "gain": 1.0},
+            {"pm_seed": 0, "rm_seed": 0, "seed": 0, "arm": "b", "gain": 0.5},
+            {"pm_seed": 1, "rm_seed": 1, "seed": 0, "arm": "a", "gain": 9.0},
+        ]
+    )
+    assert paired_difference(rows, "arm", "a", "b", "gain")["gain"].tolist() == [0.5]
+    assert paired_difference(rows, "arm", "a", "c", "gain").empty
+
+
+def test_the_ledger_lists_every_claim_at_the_default_scale_and_says_which_have_no_runs(tmp_path):
+    declared = [claim("above"), dataclasses.replace(claim("flat"), key="k2", statement="another")]
+    smoke = dataclasses.replace(reading("above", 0.2, 0.1, 0.3), scale="smoke")
+    tables = ledger_table([smoke], declared)
+    assert list(tables) == ["default", "smoke"]
+    assert tables["default"]["verdict"].tolist() == ["no runs", "no runs"]
+    assert tables["smoke"]["verdict"].tolist() == ["reproduced", "no runs"]
+    text = write_ledger(tmp_path, [smoke], declared).read_text()
+    assert "Verdict rule" in text and "## scale=smoke" in text and "+0.200 [+0.100, +0.300]" in text
+
+
+def saturation_job(root, pm: str, rm: str, train_seed: int, gain: float):
+    """A finished saturation job of the size grid at scale=smoke whose row holds `gain`."""
+    overrides = ["+experiment=saturation", "scale=smoke", f"pm={pm}", f"rm={rm}", f"train_seed={train_seed}"]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    job = root / "saturation" / f"pm={pm},rm={rm},train_seed={train_seed}"
+    (job / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, job / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create(overrides), job / ".hydra" / "overrides.yaml")
+    fields = {f.name: 0.0 for f in dataclasses.fields(SaturationRow)}
+    fields |= {"experiment": "saturation", "scale": "smoke", "pm": pm, "rm": rm, "pm_seed": train_seed}
+    fields |= {"rm_seed": train_seed, "seed": 0, "run_dir": str(job), "grid": "size", "algorithm": "ppo"}
+    fields |= {"reward_source": "rm", "gain": gain, "gain_lo": gain - 0.1, "gain_hi": gain + 0.1}
+    write_results([SaturationRow(**fields)], job)
+
+
+def test_saturation_reads_the_top_pm_against_the_next_with_the_top_rm_over_trained_models(tmp_path):
+    # gains by (PM, RM): the top PM l gains 0.2 less than m with RM l, whatever the training seed's shift
+    for train_seed, shift in enumerate((0.0, 0.5, -0.3)):
+        for (pm, rm), gain in {("m", "m"): 0.4, ("m", "l"): 0.6, ("l", "m"): 0.1, ("l", "l"): 0.4}.items():
+            saturation_job(tmp_path, pm, rm, train_seed, gain + shift)
+    declared, readings = experiments.get("saturation").claims(tmp_path)
+    by_key = {r.claim.key: r for r in readings}
+    assert [c.key for c in declared] == ["saturation_pm", "saturation_rm"]
+    pm_axis, rm_axis = by_key["saturation_pm"], by_key["saturation_rm"]
+    assert pm_axis.value == pytest.approx(0.4 - 0.6) and pm_axis.models == 3 and pm_axis.scale == "smoke"
+    assert rm_axis.value == pytest.approx(0.4 - 0.1)  # PM l: RM l against RM m
+    assert pm_axis.verdict() == "reproduced" and rm_axis.verdict() == "not reproduced"
