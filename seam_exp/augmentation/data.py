@@ -5,10 +5,13 @@ splits (never an evaluation prompt); their gold answers are the instruction's wo
 - SFT samples: the first `n` retrieved questions, each with a demonstration drawn in the SFT split's own
   mix of response kinds (mostly correct, some terse, some verbose: the world's `sft_mix`), added to the
   PM's data, so that an added row looks like an original one;
-- preference pairs: the instruction's gold answer against `n` of the retrieved answers, the ones the
-  original RM misjudges most first (highest r(worse) - r(gold)), labeled by the world's labeler as the
-  RM's own pairs were (a noisy human may prefer the worse answer; a tie it would drop is skipped).
-Every row names the instruction it was made for (`augmented_for`).
+- preference pairs: one on each of the first `n` retrieved questions (skipping one that yields none): that
+  question's gold answer against the answer of its own retrieved neighbour the original RM misjudges most
+  (highest r(worse) - r(gold)), labeled by the world's labeler as the RM's own pairs were (a noisy human
+  may prefer the worse answer; a tie it would drop is skipped for the next answer).
+No row holds the text of an RL or eval prompt, the instruction's own included: the retrieval pool is the
+training splits the augmentation config allows. Every row names the instruction it was made for
+(`augmented_for`).
 """
 
 from __future__ import annotations
@@ -100,3 +103,30 @@ def preference_rows(
             )
             taken += 1
     return Dataset.from_list(rows)
+
+
+def neighbour_pairs(
+    world: World,
+    candidates: pd.DataFrame,
+    neighbour_candidates: pd.DataFrame,
+    neighbour_rewards: np.ndarray,
+    n: int,
+    seed: int,
+) -> Dataset:
+    """n labeled pairs per instruction of `candidates`, each on one of its retrieved questions in retrieval
+    order: preference_rows' single pair of that question, from its own candidate table
+    (`neighbour_candidates`, with the RM's rewards row-aligned), named after the instruction it was made for.
+    A question retrieved for several instructions gives each the same pair."""
+    per_question = preference_rows(world, neighbour_candidates, neighbour_rewards, 1, seed).to_pandas()
+    per_question = per_question.set_index("prompt_id", drop=False)
+    rows = []
+    for pid, group in _worse(candidates).groupby("prompt_id", sort=True):
+        sources = [int(json.loads(p)["source_prompt_id"]) for p in group["provenance"]]
+        taken = [s for s in sources if s in per_question.index][:n]
+        rows += [{**per_question.loc[s].to_dict(), "augmented_for": int(pid)} for s in taken]
+    return Dataset.from_list(rows)
+
+
+def retrieved_questions(candidates: pd.DataFrame) -> list[int]:
+    """Every question the contrast builder retrieved for the instructions of `candidates`, sorted."""
+    return sorted({int(json.loads(p)["source_prompt_id"]) for p in _worse(candidates)["provenance"]})

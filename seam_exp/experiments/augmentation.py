@@ -20,7 +20,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from seam_exp.augmentation.arms import Arm, epoch_matched_steps, parse_arm, selected_instructions
-from seam_exp.augmentation.data import preference_rows, sft_rows
+from seam_exp.augmentation.data import neighbour_pairs, retrieved_questions, sft_rows
 from seam_exp.experiments import Experiment, prepare, report_aggregate, report_claims, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import load_reward, metrics_of, sft_policy, trained_reward
@@ -77,16 +77,18 @@ class AugmentationRow(RunRow):
 
 
 def augmented_rows(cfg: DictConfig, world, cache, ids: np.ndarray, rm_dir: Path):
-    """(SFT rows, preference pairs) for the instructions `ids`: Contrast Instructions retrieved from the
-    augmentation pool, the pairs ranked by the original RM in rm_dir."""
+    """(SFT rows, preference pairs) for the instructions `ids`, all on questions Contrast Instructions
+    retrieves for them from the augmentation pool (never an RL or eval prompt): SFT samples of the
+    questions, and a pair on each question from its own retrieved answers, ranked by the original RM in
+    rm_dir (augmentation.data)."""
     seam = OmegaConf.merge(cfg.seam, {"contrast": {"pool_splits": list(cfg.augmentation.pool_splits)}})
     builder = make_builder("contrast", seam, world, cache)
-    candidates, _ = build_candidates(builder, world, ids, cfg.augmentation.retrieved, cfg.seam.seed, cache)
+    k, n, seed = cfg.augmentation.retrieved, cfg.augmentation.per_instruction, cfg.augmentation.seed
+    candidates, _ = build_candidates(builder, world, ids, k, cfg.seam.seed, cache)
+    around, _ = build_candidates(builder, world, retrieved_questions(candidates), k, cfg.seam.seed, cache)
     rm, rm_tok = load_reward(rm_dir)
-    n, seed = cfg.augmentation.per_instruction, cfg.augmentation.seed
-    return sft_rows(world, candidates, n, seed), preference_rows(
-        world, candidates, rm_scores(candidates, world, rm, rm_tok), n, seed
-    )
+    pairs = neighbour_pairs(world, candidates, around, rm_scores(around, world, rm, rm_tok), n, seed)
+    return sft_rows(world, candidates, n, seed), pairs
 
 
 def retrained(cfg: DictConfig, world, cache, arm: Arm, steps_key: str, original: Path, rows, file: Path):

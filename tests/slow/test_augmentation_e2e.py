@@ -27,7 +27,7 @@ AUGMENTATION_SMOKE = (
 )
 
 
-def test_augmentation_sweep_adds_five_rows_per_instruction_and_never_an_eval_prompt(smoke_runs):
+def test_augmentation_sweep_adds_five_rows_per_instruction_and_never_an_rl_or_eval_prompt(smoke_runs):
     smoke_runs.run(*AUGMENTATION_SMOKE)
     tmp_path = smoke_runs.root
     rows = pd.concat(pd.read_csv(p) for p in (tmp_path / "outputs" / "augmentation").rglob("results.csv"))
@@ -42,7 +42,9 @@ def test_augmentation_sweep_adds_five_rows_per_instruction_and_never_an_eval_pro
             "config", overrides=["+experiment=augmentation", "scale=smoke", f"paths.cache_dir={cache}"]
         )
     world = world_from(cfg)
-    eval_ids, eval_prompts = set(world.data["eval"]["prompt_id"]), set(world.data["eval"]["prompt"])
+    held = [world.data[split] for split in ("rl", "eval")]  # prompts RL trains or is judged on
+    held_ids = {int(i) for d in held for i in d["prompt_id"]}
+    held_prompts = {p for d in held for p in d["prompt"]}
 
     for arm in ARMS[1:]:
         run_dir = Path(rows.loc[arm, "run_dir"])
@@ -62,9 +64,11 @@ def test_augmentation_sweep_adds_five_rows_per_instruction_and_never_an_eval_pro
                 assert len(added) == rows.loc[arm, column]
                 assert added.groupby("augmented_for").size().eq(5).all()
                 assert sorted(set(added["augmented_for"])) == ids
-                # every text comes from a training prompt: never an eval prompt or its answer
-                sources = added["prompt_id"] if file == SFT_FILE else added["worse_source_prompt_id"]
-                assert not set(sources) & eval_ids and not set(added["prompt"]) & eval_prompts
+                # every row is a training prompt's, its answers too: never an RL or eval prompt's
+                sources = set(added["prompt_id"])
+                if file == PAIRS_FILE:
+                    sources |= set(added["worse_source_prompt_id"])
+                assert not sources & held_ids and not set(added["prompt"]) & held_prompts
     assert rows.loc["full:rm", "n_instructions"] == len(table)
 
     # One model per augmented arm and side, keyed by its rows: arms never share a cache entry.

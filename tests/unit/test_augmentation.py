@@ -11,7 +11,7 @@ from datasets import Dataset
 from hydra import compose, initialize_config_dir
 
 from seam_exp.augmentation.arms import epoch_matched_steps, parse_arm, selected_instructions
-from seam_exp.augmentation.data import preference_rows, sft_rows
+from seam_exp.augmentation.data import neighbour_pairs, preference_rows, retrieved_questions, sft_rows
 from seam_exp.cli import check_config
 from seam_exp.experiments.augmentation import retrained
 from seam_exp.experiments.augmentation_report import did_over_original
@@ -281,3 +281,23 @@ def test_the_difference_in_differences_takes_each_arms_gain_over_its_own_start_a
     assert len(did) == 8  # the replicate without an original run has nothing to difference against
     assert np.allclose(did[did["arm"] == "seam:pm"]["did_over_original"], 0.1)
     assert np.allclose(did[did["arm"] == "longer:pm"]["did_over_original"], -0.2)
+
+
+def test_pairs_sit_on_the_retrieved_questions_and_never_hold_the_instructions_text(tiny_world):
+    pid = int(tiny_world.data["rl"]["prompt_id"][0])
+    sources = _distinct_sources(tiny_world, pid, 6)
+    candidates = _candidates(tiny_world, pid, sources)
+    around = pd.concat(
+        [_candidates(tiny_world, s, [o for o in sources if o != s][:4]) for s in sources], ignore_index=True
+    )
+    rewards = np.random.default_rng(0).normal(size=len(around))
+    pairs = neighbour_pairs(tiny_world, candidates, around, rewards, n=5, seed=0).to_pandas()
+    assert len(pairs) == 5 and (pairs["augmented_for"] == pid).all()
+    assert pairs["prompt_id"].tolist() == sources[:5]  # one pair per retrieved question, in retrieval order
+    instruction = tiny_world.problems[pid]
+    assert instruction.reference not in set(pairs["chosen"]) | set(pairs["rejected"])
+    assert not pairs["prompt"].str.contains(instruction.question, regex=False).any()
+    # each pair is its question's own: the question's gold answer against another retrieved question's
+    for _, pair in pairs.iterrows():
+        assert tiny_world.problems[int(pair["prompt_id"])].reference in (pair["chosen"], pair["rejected"])
+    assert retrieved_questions(candidates) == sorted(sources)
