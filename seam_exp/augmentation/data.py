@@ -1,7 +1,7 @@
 """The augmented rows of a set of RL instructions, built with Contrast Instructions (docs/augmentation.md).
 
-For each instruction, the contrast builder retrieves the most similar other questions of the training
-splits (never an evaluation prompt); their gold answers are the instruction's worse answers. From them:
+For each instruction, the contrast builder retrieves the most similar questions of the training splits the
+augmentation pool allows (never an RL or evaluation prompt). From them:
 - SFT samples: the first `n` retrieved questions, each with a demonstration drawn in the SFT split's own
   mix of response kinds (mostly correct, some terse, some verbose: the world's `sft_mix`), added to the
   PM's data, so that an added row looks like an original one;

@@ -97,12 +97,12 @@ def retrained(cfg: DictConfig, world, cache, arm: Arm, steps_key: str, original:
     rows keep their passes; `longer` trains the original rows alone for those steps (docs/augmentation.md)."""
     done = metrics_of(original)
     steps = epoch_matched_steps(done["steps"], done["rows"], len(rows))
-    longer = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{steps_key}={steps}"]))
+    at_steps = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{steps_key}={steps}"]))
     added = rows if arm.adds_rows else None
     if added is not None:
         added.to_parquet(file)
     train = sft_policy if steps_key.startswith("pm.") else trained_reward
-    folder, trained = train(longer, world, cache, augmented=added, arm=arm.kind if arm.adds_rows else None)
+    folder, trained = train(at_steps, world, cache, augmented=added, arm=arm.kind if arm.adds_rows else None)
     return folder, metrics_of(folder)["seconds"] if trained else 0.0
 
 

@@ -15,12 +15,19 @@ independent, so prompts are the resampling unit):
   gold scores them lower.
 
 The metrics themselves (ties, win outcomes, mismatch, hacking, intervals) come from seam_exp.metrics.
+
+The SFT start's samples depend on the start policy, the prompts and the sampling settings only, never on
+the RM or the RL seed, so every run from one SFT policy (each RM of a grid row, each RL seed, each
+selection method) would draw the very same ones: with a StartCache they are drawn once and kept in the
+artifact cache (docs/rl.md, "Gold evaluation"); the RM's scores and the KL are computed in each run.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
@@ -32,6 +39,7 @@ from seam_exp.models.reward import reward_scores
 from seam_exp.models.scoring import score_texts
 from seam_exp.rl.losses import kl_per_token
 from seam_exp.rl.rollout import response_token_logprobs, sample_rollout
+from seam_exp.utils.cache import ArtifactCache, code_version, stable_hash
 from seam_exp.world.build import World
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,18 @@ class PolicySamples:
         return values.reshape(-1, self.n)
 
 
+START_SAMPLES_FILE = "start_samples.pt"
+
+
+@dataclass(frozen=True)
+class StartCache:
+    """Where the start policy's eval samples are kept: the artifact cache, and the start policy's own
+    artifact folder, which names it (a policy outside the cache has no stable name and is never cached)."""
+
+    cache: ArtifactCache
+    policy: Path
+
+
 class GoldEvaluator:
     def __init__(
         self,
@@ -66,24 +86,22 @@ class GoldEvaluator:
         temperature: float,
         seed: int,
         batch_size: int = 64,
+        start_cache: StartCache | None = None,
     ):
         self.world, self.tokenizer = world, tokenizer
         self.prompt_ids, self.prompts = list(rows["prompt_id"]), list(rows["prompt"])
         self.n, self.max_new_tokens, self.temperature = n, max_new_tokens, temperature
-        self.seed, self.batch_size = seed, batch_size
+        self.seed, self.batch_size, self.start_cache = seed, batch_size, start_cache
         references = [world.problems[i].reference for i in self.prompt_ids]
         self.ref_gold = world.gold(self.prompt_ids, references)
         self.ref_rm = score_texts(reward_model, tokenizer, self.prompts, references)
 
-    @torch.no_grad()
-    def sample(self, policy, start_policy, reward_model) -> PolicySamples:
-        was_training = policy.training
-        policy.eval()
+    def _rollout(self, policy):
         # A private RNG stream: evaluating must neither depend on nor disturb the training's randomness,
         # on the CPU and on the GPU that samples (where the CUDA generator drives the rollouts).
         device = next(policy.parameters()).device
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            batch, prompt_index, texts = sample_rollout(
+            return sample_rollout(
                 policy,
                 self.tokenizer,
                 self.prompts,
@@ -92,6 +110,32 @@ class GoldEvaluator:
                 temperature=self.temperature,
                 seed=self.seed,
             )
+
+    def _start_rollout(self, policy):
+        """The start policy's rollout, drawn once per (policy, prompts, settings) and kept in the cache."""
+        device = next(policy.parameters()).device.type
+        key = {
+            "policy": str(self.start_cache.policy.relative_to(self.start_cache.cache.root)),
+            "prompts": stable_hash([int(i) for i in self.prompt_ids]),
+            "settings": [self.n, self.max_new_tokens, self.temperature, self.seed, device],
+        }
+
+        def build(folder: Path) -> None:
+            torch.save(self._rollout(policy), folder / START_SAMPLES_FILE)
+
+        version = code_version(sys.modules[__name__], sys.modules[sample_rollout.__module__])
+        folder, _ = self.start_cache.cache.get_or_build("eval_start_samples", key, version, build)
+        return torch.load(folder / START_SAMPLES_FILE, weights_only=False)
+
+    @torch.no_grad()
+    def sample(self, policy, start_policy, reward_model, at_start: bool = False) -> PolicySamples:
+        """The policy's samples on the prompts, judged; `at_start` (the policy is still the start policy)
+        reads them from the StartCache where there is one."""
+        was_training = policy.training
+        policy.eval()
+        device = next(policy.parameters()).device
+        cached = at_start and self.start_cache is not None
+        batch, prompt_index, texts = self._start_rollout(policy) if cached else self._rollout(policy)
         kl, rm = [], []
         for idx in torch.arange(len(batch)).split(self.batch_size):
             mb = batch.select(idx).to(device)
@@ -177,20 +221,27 @@ class GoldEvaluation(pl.Callback):
         self.last: PolicySamples | None = None
         self.steps_done = 0
 
-    def _validate(self, module) -> dict[str, float]:
+    def _validate(self, module, at_start: bool) -> dict[str, float]:
         """Gold and KL to the start on the validation prompts (NaN without them): what checkpoints are
         chosen on, so that the eval prompts only ever report."""
         if self.validator is None:
             return {"val_gold": float("nan"), "val_kl": float("nan")}
-        samples = self.validator.sample(module.policy, module.ref, module.rm)
+        samples = self.validator.sample(module.policy, module.ref, module.rm, at_start=at_start)
         return {"val_gold": float(samples.gold.mean()), "val_kl": float(samples.kl.mean())}
 
     def _evaluate(self, trainer: pl.Trainer, module, step: int) -> None:
-        samples = self.evaluator.sample(module.policy, module.ref, module.rm)
+        at_start = (
+            self.start is None
+        )  # the first evaluation, before any RL step (a resumed run has its start)
+        samples = self.evaluator.sample(module.policy, module.ref, module.rm, at_start=at_start)
         if self.start is None:
             self.start = samples
         self.last = samples
-        metrics = {"step": step, **self.evaluator.metrics(samples, self.start), **self._validate(module)}
+        metrics = {
+            "step": step,
+            **self.evaluator.metrics(samples, self.start),
+            **self._validate(module, at_start),
+        }
         self.history.append(metrics)
         if trainer.logger is not None:
             trainer.logger.log_metrics({f"eval/{k}": v for k, v in metrics.items() if k != "step"}, step=step)

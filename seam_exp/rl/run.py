@@ -19,10 +19,10 @@ from seam_exp.errors import UserError
 from seam_exp.models.lora import merged, with_lora
 from seam_exp.models.train import load_policy, load_reward
 from seam_exp.rl.config import RLConfig, rl_config
-from seam_exp.rl.evaluation import GoldEvaluation, GoldEvaluator
+from seam_exp.rl.evaluation import GoldEvaluation, GoldEvaluator, StartCache
 from seam_exp.rl.module import RLHFModule
 from seam_exp.rl.resume import PromptSchedule, RLCheckpoint
-from seam_exp.utils.runtime import RL_CHECKPOINT, last_checkpoint
+from seam_exp.utils.runtime import RL_CHECKPOINT, cache_from, last_checkpoint
 from seam_exp.utils.trainer import RL_IS_ONE_PROCESS, build_trainer, distributed, require_logger_package
 from seam_exp.world.build import World
 
@@ -147,6 +147,11 @@ def rl_finetune(
         checkpoint_dir=out_dir,
     )
 
+    cache = cache_from(cfg)
+    # the SFT start's eval samples are the same in every run from it: drawn once where it is a cached artifact
+    in_cache = cache.root.resolve() in Path(pm_dir).resolve().parents
+    start_cache = StartCache(cache, Path(pm_dir).resolve()) if in_cache else None
+
     def evaluator_on(rows) -> GoldEvaluator:
         # eval and validation prompts are judged the same way, with the same sampling seed
         return GoldEvaluator(
@@ -158,6 +163,7 @@ def rl_finetune(
             max_new_tokens=rl.rollout.max_new_tokens,
             temperature=rl.rollout.temperature,
             seed=rl.eval.seed,
+            start_cache=start_cache,
         )
 
     eval_rows = world.data["eval"].select(range(min(rl.eval.prompts, len(world.data["eval"]))))

@@ -146,3 +146,28 @@ def test_validation_prompts_have_the_eval_prompts_family_mix(held_out_world, n):
     assert set(val_share.index) <= set(eval_share.index)
     assert validation_prompts(tiny_world, n, eval_rows, seed=0) == drawn  # seeded
     assert validation_prompts(tiny_world, n, eval_rows, seed=1)["prompt_id"] != ids
+
+
+def test_the_sft_starts_eval_samples_are_drawn_once_for_every_run_from_it(tiny_world, tmp_path, monkeypatch):
+    from seam_exp.rl import evaluation
+
+    cfg = _cfg(tmp_path)
+    cache = ArtifactCache(tmp_path)
+    pm_dir, _ = sft_policy(cfg, tiny_world, cache)
+    rm_dir, _ = trained_reward(cfg, tiny_world, cache)
+    drawn = []
+    sample_rollout = evaluation.sample_rollout
+    monkeypatch.setattr(
+        evaluation, "sample_rollout", lambda *a, **k: drawn.append(1) or sample_rollout(*a, **k)
+    )
+
+    first = rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "first")
+    evaluations = len(first.history)  # at steps 0, 1, 2, 3; each on the eval and the validation prompts
+    assert len(drawn) == 2 * evaluations
+    drawn.clear()
+    second = rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "second")
+    assert len(drawn) == 2 * (evaluations - 1)  # the start's samples came from the cache
+    assert pd.DataFrame(second.history).equals(pd.DataFrame(first.history))
+    start = pd.read_parquet(tmp_path / "second" / EVAL_SAMPLES_FILE).query("policy == 'start'")
+    assert start.equals(pd.read_parquet(tmp_path / "first" / EVAL_SAMPLES_FILE).query("policy == 'start'"))
+    assert len(list((tmp_path / "eval_start_samples").iterdir())) >= 2  # eval and validation prompts
