@@ -15,7 +15,7 @@ import pandas as pd
 
 from seam_exp.augmentation.arms import Arm, parse_arm
 from seam_exp.experiments.augmentation import AugmentationRow
-from seam_exp.reporting.claims import Claim, Reading, pooled, reading_of, top_two
+from seam_exp.reporting.claims import Claim, Reading, is_plain, pooled, reading_of, top_two
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
@@ -219,10 +219,10 @@ def cell_axis_warnings(rows: pd.DataFrame) -> list[str]:
     )
 
 
-def aggregate(outputs: Path) -> list[Path]:
-    folder = outputs / "figures" / "augmentation"
-    written = []
-    groups = report_groups(
+def arm_groups(outputs: Path):
+    """The augmentation sweep's report groups (reporting.sweep.report_groups), cells named, failed cells
+    left out."""
+    return report_groups(
         outputs,
         "augmentation",
         CELL,
@@ -231,7 +231,12 @@ def aggregate(outputs: Path) -> list[Path]:
         relabel=with_cell_names,
         with_missing=False,
     )
-    for group in groups:
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    folder = outputs / "figures" / "augmentation"
+    written = []
+    for group in arm_groups(outputs):
         name, rows = group.name, group.rows
         title = group.title("RLHF after augmenting the PM and the RM, judged by gold")
         summary = arm_order(arm_summary(rows))
@@ -275,18 +280,8 @@ CLAIMS = [
 def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
     """Both augmentation claims, per scale, on the cell of the largest PM (and with it the largest RM)."""
     readings = []
-    groups = report_groups(
-        outputs,
-        "augmentation",
-        CELL,
-        AugmentationRow,
-        CELL_GROUP,
-        relabel=with_cell_names,
-        with_missing=False,
-    )
-    for group in groups:
-        plain = group.values["reward_source"] == "rm" and not group.values["variant"]
-        if group.values["algorithm"] != "ppo" or not plain or not len(group.rows):
+    for group in arm_groups(outputs):
+        if not is_plain(group) or not len(group.rows):
             continue
         rows = group.rows
         pm = top_two(rows["pm_label"])[0]

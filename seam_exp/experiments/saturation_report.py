@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from seam_exp.experiments.saturation import SaturationRow
-from seam_exp.reporting.claims import Claim, Reading, paired_difference, pooled, reading_of, top_two
+from seam_exp.reporting.claims import Claim, Reading, is_plain, paired_difference, pooled, reading_of, top_two
 from seam_exp.reporting.grid import axis_order, cell_summary, curves, heatmap, with_axis_labels
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
@@ -192,8 +192,7 @@ def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
     for group in report_groups(
         outputs, "saturation", CELL, SaturationRow, GROUP, relabel=with_axis_labels, with_missing=False
     ):
-        plain = group.values["reward_source"] == "rm" and not group.values["variant"]
-        if group.values["grid"] != "size" or group.values["algorithm"] != "ppo" or not plain:
+        if group.values["grid"] != "size" or not is_plain(group):
             continue
         rows = group.rows
         pms, rms = top_two(rows["pm_label"]), top_two(rows["rm_label"])

@@ -19,7 +19,7 @@ import pandas as pd
 
 from seam_exp.experiments.selection import DROPPED_FILE, SelectionRow
 from seam_exp.metrics.multiple_comparisons import holm
-from seam_exp.reporting.claims import Claim, Reading, paired_difference, pooled, reading_of, top_two
+from seam_exp.reporting.claims import Claim, Reading, is_plain, paired_difference, pooled, reading_of, top_two
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
@@ -458,8 +458,7 @@ def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
         outputs, "selection", CELL, SelectionRow, CELL_GROUP, relabel=with_cell_names, with_missing=False
     )
     for group in groups:
-        plain = group.values["reward_source"] == "rm" and not group.values["variant"]
-        if group.values["algorithm"] != "ppo" or not plain or not len(group.rows):
+        if not is_plain(group) or not len(group.rows):
             continue
         scale, cell = group.values["scale"], top_cell(group.rows)
         paired = paired_against_full(group.rows[group.rows["cell"] == cell])

@@ -17,6 +17,7 @@ import pandas as pd
 
 from seam_exp.reporting.grid import axis_order
 from seam_exp.reporting.seeds import MODEL, summary_over_seeds
+from seam_exp.reporting.sweep import SweepGroup
 from seam_exp.reporting.tables import format_ci, to_markdown
 
 # A run's trained models and its RL seed: what pairs two arms' runs. The same columns as rl.paired.REPLICATE,
@@ -119,6 +120,13 @@ def paired_difference(rows: pd.DataFrame, arm: str, a, b, value: str) -> pd.Data
     if a not in wide or b not in wide:
         return pd.DataFrame(columns=[*REPLICATE, value])
     return (wide[a] - wide[b]).dropna().rename(value).reset_index()
+
+
+def is_plain(group: SweepGroup) -> bool:
+    """Whether a sweep group is the configuration the ledger reads: PPO against the RM, no extra override
+    (a variant is another experiment, never a claim's reading)."""
+    values = group.values
+    return values["algorithm"] == "ppo" and values["reward_source"] == "rm" and not values["variant"]
 
 
 def top_two(labels) -> list[str]:
