@@ -15,7 +15,7 @@ import pandas as pd
 
 from seam_exp.augmentation.arms import Arm, parse_arm
 from seam_exp.experiments.augmentation import AugmentationRow
-from seam_exp.reporting.claims import Claim, Reading, is_plain, pooled, reading_of, top_two
+from seam_exp.reporting.claims import Claim, Reading, is_plain, pooled, reading_of, top_cell_rows
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
@@ -283,10 +283,7 @@ def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
     for group in arm_groups(outputs):
         if not is_plain(group) or not len(group.rows):
             continue
-        rows = group.rows
-        pm = top_two(rows["pm_label"])[0]
-        rows = rows[rows["pm_label"] == pm]
-        rows = rows[rows["rm_label"] == top_two(rows["rm_label"])[0]]
+        rows = top_cell_rows(group.rows, "pm_label", "rm_label")
         for claim, base_of in zip(CLAIMS, (over_original, over_random), strict=True):
             gains = paired_against(rows, base_of)
             gains = gains[gains["arm"] == SEAM_ARM]

@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.metrics.intervals import paired_bootstrap_corr_diff
 from seam_exp.models.train import load_reward, trained_reward
-from seam_exp.reporting.claims import Claim, Reading, pooled, reading_of, top_two
+from seam_exp.reporting.claims import Claim, Reading, pooled, reading_of, top_cell_rows
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.tables import file_safe, format_ci, to_markdown, write_table
@@ -344,11 +344,9 @@ def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
             df["variant"].str.startswith(variant) & (df["formula"] == formula) & (df["ablation"] == ablation)
         ]
     for scale, runs in df.groupby("scale"):
-        pm = top_two(runs["pm"])[0]
-        rm = top_two(runs[runs["pm"] == pm]["rm"])[0]
-        cell = runs[(runs["pm"] == pm) & (runs["rm"] == rm)]
+        cell = top_cell_rows(runs, "pm", "rm")
         cell = cell[cell["policy"] == cell["policy"].iloc[0]]
-        detail = f"PM {pm} ({cell['policy'].iloc[0]}), RM {rm}"
+        detail = f"PM {cell['pm'].iloc[0]} ({cell['policy'].iloc[0]}), RM {cell['rm'].iloc[0]}"
         readings.append(reading_of(CLAIMS[0], scale, pooled(cell, "spearman"), "spearman", detail))
     return CLAIMS, readings
 

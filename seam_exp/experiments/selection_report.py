@@ -19,7 +19,15 @@ import pandas as pd
 
 from seam_exp.experiments.selection import DROPPED_FILE, SelectionRow
 from seam_exp.metrics.multiple_comparisons import holm
-from seam_exp.reporting.claims import Claim, Reading, is_plain, paired_difference, pooled, reading_of, top_two
+from seam_exp.reporting.claims import (
+    Claim,
+    Reading,
+    is_plain,
+    paired_difference,
+    pooled,
+    reading_of,
+    top_cell_rows,
+)
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
@@ -430,14 +438,6 @@ AT_MAIN_RATE = [
 ]
 
 
-def top_cell(rows: pd.DataFrame) -> str:
-    """The cell of the largest PM and, with it, the largest RM: the ledger's cell, chosen by size before
-    any selection result is read."""
-    pm = top_two(rows["pm_label"])[0]
-    rm = top_two(rows[rows["pm_label"] == pm]["rm_label"])[0]
-    return rows[(rows["pm_label"] == pm) & (rows["rm_label"] == rm)]["cell"].iloc[0]
-
-
 def rate_peak_difference(paired: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """(per replicate, the gain at the best rate in the paper's 10-20% minus at the best rate outside it,
     each best by its mean; what was compared) for one method's paired runs at several rates."""
@@ -452,7 +452,7 @@ def rate_peak_difference(paired: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 
 def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
-    """The selection claims, per scale, on the top cell of the plain PPO sweep (top_cell)."""
+    """The selection claims, per scale, on the top cell of the plain PPO sweep (top_cell_rows)."""
     by_key, readings = {c.key: c for c in CLAIMS}, []
     groups = report_groups(
         outputs, "selection", CELL, SelectionRow, CELL_GROUP, relabel=with_cell_names, with_missing=False
@@ -460,7 +460,7 @@ def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
     for group in groups:
         if not is_plain(group) or not len(group.rows):
             continue
-        scale, cell = group.values["scale"], top_cell(group.rows)
+        scale, cell = group.values["scale"], top_cell_rows(group.rows, "pm_label", "rm_label")["cell"].iloc[0]
         paired = paired_against_full(group.rows[group.rows["cell"] == cell])
         if not len(paired):
             continue

@@ -134,6 +134,13 @@ def top_two(labels) -> list[str]:
     return axis_order(labels)[::-1][:2]
 
 
+def top_cell_rows(rows: pd.DataFrame, pm: str, rm: str) -> pd.DataFrame:
+    """The rows of the top cell: the largest PM of column `pm` and, with it, the largest RM of column `rm`
+    (by reporting.grid.axis_order), the cell every ledger row reads, chosen by size before any result."""
+    rows = rows[rows[pm] == top_two(rows[pm])[0]]
+    return rows[rows[rm] == top_two(rows[rm])[0]]
+
+
 def ledger_table(readings: Sequence[Reading], claims: Sequence[Claim]) -> dict[str, pd.DataFrame]:
     """scale -> the ledger at that scale: one row per claim, in the order given, 'no runs' where none."""
     scales = sorted({r.scale for r in readings} | {DEFAULT_SCALE}, key=lambda s: (s != DEFAULT_SCALE, s))
