@@ -1,4 +1,4 @@
-"""`python -m seam_exp.bench [--sections sizes,seam,rl,grid] ...`: run the chosen sections in order, each
+"""`python -m seam_exp.bench [--sections sizes,seam,rl,grid,jobs] ...`: run the chosen sections in order, each
 printed and added to the report (--out) as soon as it is measured. A bad flag is one line and exit code 2;
 SEAM scoring styles that disagree stop the bench with one line and exit code 1, after their table."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from seam_exp import bench
 
-SECTIONS = ("sizes", "seam", "rl", "grid")
+SECTIONS = ("sizes", "seam", "rl", "grid", "jobs")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,9 +25,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seam-k", type=int, default=8)
     parser.add_argument("--rl-cell", default="xs")
     parser.add_argument("--rl-steps", type=int, default=None, help="RL steps (default: the scale's)")
+    parser.add_argument("--jobs-sizes", default="s,l", help="the saturation grid the jobs section times")
     parser.add_argument("--out", default="benchmarks/latest.md")
     args = parser.parse_args(argv)
     args.sections, args.sizes = args.sections.split(","), args.sizes.split(",")
+    args.jobs_sizes = args.jobs_sizes.split(",")
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
         parser.exit(2, f"error: unknown section {unknown[0]!r}; valid: {', '.join(SECTIONS)}\n")
@@ -74,6 +76,11 @@ def run(args: argparse.Namespace) -> None:
 
         title = "The grid of `make run`, cold and warm (seam_exp/bench/grid.py)"
         report.add(title, pd.DataFrame(grid_rows(args.scale)), ".0f")
+    if "jobs" in args.sections:
+        from seam_exp.bench.jobs import jobs_rows
+
+        title = "Parallel jobs against threads per job, one saturation sweep (seam_exp/bench/jobs.py)"
+        report.add(title, pd.DataFrame(jobs_rows(args.scale, args.jobs_sizes)), ".2f")
     print(f"peak resident memory of this process: {peak_mib():.0f} MiB")
     print(f"written to {args.out}")
 

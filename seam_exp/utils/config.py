@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
+from seam_exp.utils.machine import parallel_jobs
+
 T = TypeVar("T")
 # The Hydra config tree of the repository (conf/), for everything that composes configs itself.
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -75,6 +77,7 @@ RESOLVERS = {
     "largest_first": _largest_first,
     "axis": _axis,
     "sweep_axis": _sweep_axis,
+    "parallel_jobs": parallel_jobs,
 }
 
 

@@ -14,6 +14,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from seam_exp.utils.cache import ArtifactCache
+from seam_exp.utils.machine import usable_cores
 
 log = logging.getLogger(__name__)
 OFFLINE_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
@@ -76,7 +77,7 @@ def set_threads(requested: int) -> int:
             requested = int(launcher.cpus_per_task)
         else:
             jobs = int(launcher.get("n_jobs", 1) or 1)
-            requested = max(1, (os.cpu_count() or 1) // max(1, jobs))
+            requested = max(1, usable_cores() // max(1, jobs))
     torch.set_num_threads(requested)
     return requested
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from seam_exp.bench.__main__ import SECTIONS, parse_args
+from seam_exp.bench.jobs import shapes
 from seam_exp.bench.report import Report
 from seam_exp.bench.rl import with_ratios
 from seam_exp.bench.seam import PM_DIFF, RM_DIFF, TOLERANCE, UnequalWork, check_equal_work, floatfmt
@@ -80,3 +81,9 @@ def test_rl_rows_get_their_speed_over_trl():
     assert df["samples/s over TRL RLOO"].tolist() == [1.5, 1.0]
     failed = with_ratios([{"arm": "rloo", "error": "boom"}, {"arm": "trl_rloo", "error": "boom"}])
     assert "samples/s over TRL RLOO" not in failed
+
+
+def test_the_jobs_section_compares_the_launchers_shape_with_one_job_on_every_core():
+    assert shapes(2) == [(2, 1), (1, 2)] and shapes(16) == [(16, 1), (1, 16)]
+    assert shapes(1) == [(1, 1)]  # one core: nothing to compare
+    assert parse_args(["--sections", "jobs", "--jobs-sizes", "xs,s"]).jobs_sizes == ["xs", "s"]

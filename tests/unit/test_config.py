@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from seam_exp.cli import CONF_DIR, ConfigError, check, check_config, group_options
+from seam_exp.utils import machine
 from seam_exp.utils.config import to_dataclass
 from seam_exp.world.build import WorldConfig
 
@@ -299,3 +300,15 @@ def test_architecture_values_are_checked_for_models_built_here_only():
     with pytest.raises(ConfigError, match="pm.arch.num_hidden_layers: must be >= 1, got 0"):
         check(["+experiment=world", "pm.arch.num_hidden_layers=0"])
     check(["+experiment=seam", "pm=smollm2_135m"])  # a packaged model brings its own architecture
+
+
+@pytest.mark.parametrize(
+    "cores, memory_gib, jobs",
+    [(2, 23.4, 2), (16, 64.0, 16), (16, 12.0, 6), (1, 8.0, 1), (8, 1.0, 1)],
+)
+def test_the_local_launcher_runs_one_job_per_core_as_memory_allows(monkeypatch, cores, memory_gib, jobs):
+    monkeypatch.setattr(machine, "usable_cores", lambda: cores)
+    monkeypatch.setattr(machine, "physical_memory_gib", lambda: memory_gib)
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["+experiment=saturation"], return_hydra_config=True)
+    assert cfg.hydra.launcher.n_jobs == jobs
