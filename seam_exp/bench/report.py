@@ -3,7 +3,6 @@ machine the numbers were measured on."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from seam_exp.reporting.tables import to_markdown
+from seam_exp.utils.machine import usable_cores
 
 
 def machine() -> str:
@@ -29,7 +29,7 @@ def machine() -> str:
     except OSError:
         pass
     return (
-        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+        f"{cpu}, {usable_cores()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
         f"transformers {transformers.__version__}, Python {platform.python_version()}"
     )
 

@@ -55,7 +55,7 @@ def _axis(values: Any) -> str:
 
 def _largest_first(values: Any) -> str:
     """An axis that grows (xs,s,m,l) in reverse, as a sweep axis: a sweep over it starts its longest jobs
-    first, so that the two parallel jobs finish together instead of one core waiting on the last big job."""
+    first, so that the parallel jobs finish together instead of one core waiting on the last big job."""
     return _axis(list(reversed(_items(values))))
 
 

@@ -78,6 +78,7 @@ def set_threads(requested: int) -> int:
         else:
             jobs = int(launcher.get("n_jobs", 1) or 1)
             requested = max(1, usable_cores() // max(1, jobs))
+            log.info("%d parallel jobs on %d cores: %d torch threads each", jobs, usable_cores(), requested)
     torch.set_num_threads(requested)
     return requested
 

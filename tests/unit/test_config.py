@@ -312,3 +312,9 @@ def test_the_local_launcher_runs_one_job_per_core_as_memory_allows(monkeypatch, 
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["+experiment=saturation"], return_hydra_config=True)
     assert cfg.hydra.launcher.n_jobs == jobs
+
+
+def test_the_machine_reports_its_cores_and_memory_even_without_an_affinity_call(monkeypatch):
+    assert machine.usable_cores() >= 1 and machine.physical_memory_gib() > 0
+    monkeypatch.delattr(machine.os, "sched_getaffinity")
+    assert machine.usable_cores() == (os.cpu_count() or 1)
