@@ -98,6 +98,9 @@ class EvalConfig:
     """Gold-judged evaluation on held-out eval prompts (seam_exp/rl/evaluation.py)."""
 
     every: int = 0  # evaluate every N steps as well (0: only at the start and at the end)
+    # ... and after each of these RL steps: early ones (e.g. [2, 4, 8]) give the KL-budget reading points
+    # below the KL a fast-moving PM reaches by the first `every` (docs/rl.md, "Gold evaluation")
+    at: list[int] = field(default_factory=list)
     prompts: int = MISSING
     samples_per_prompt: int = MISSING
     seed: int = 2024  # the same samples' randomness for the SFT start and every later policy
@@ -107,6 +110,8 @@ class EvalConfig:
 
     def __post_init__(self):
         at_least_each("rl.eval", self, every=0, prompts=1, samples_per_prompt=1, val_prompts=0)
+        for step in self.at:
+            at_least("rl.eval.at", step, 1)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,10 +213,17 @@ def mismatch_metrics(
 
 
 class GoldEvaluation(pl.Callback):
-    """Lightning callback: gold-judged evaluation at the start, every `every` RL steps, and at the end."""
+    """Lightning callback: gold-judged evaluation at the start, every `every` RL steps, after each step of
+    `at`, and at the end."""
 
-    def __init__(self, evaluator: GoldEvaluator, every: int = 0, validator: GoldEvaluator | None = None):
-        self.evaluator, self.every, self.validator = evaluator, every, validator
+    def __init__(
+        self,
+        evaluator: GoldEvaluator,
+        every: int = 0,
+        validator: GoldEvaluator | None = None,
+        at: Sequence[int] = (),
+    ):
+        self.evaluator, self.every, self.validator, self.at = evaluator, every, validator, frozenset(at)
         self.history: list[dict] = []  # one row per evaluation: its step and metrics
         self.start: PolicySamples | None = None
         self.last: PolicySamples | None = None
@@ -262,11 +270,8 @@ class GoldEvaluation(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.steps_done = batch_idx + 1
-        if (
-            self.every > 0
-            and self.steps_done % self.every == 0
-            and self.steps_done < trainer.num_training_batches
-        ):
+        due = (self.every > 0 and self.steps_done % self.every == 0) or self.steps_done in self.at
+        if due and self.steps_done < trainer.num_training_batches:
             self._evaluate(trainer, pl_module, self.steps_done)
 
     def on_train_end(self, trainer, pl_module) -> None:

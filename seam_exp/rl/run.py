@@ -170,7 +170,7 @@ def rl_finetune(
     evaluator = evaluator_on(eval_rows)
     val_rows = validation_prompts(world, rl.eval.val_prompts, eval_rows, rl.eval.seed)
     validator = evaluator_on(val_rows) if len(val_rows["prompt_id"]) else None
-    evaluation = GoldEvaluation(evaluator, rl.eval.every, validator)
+    evaluation = GoldEvaluation(evaluator, rl.eval.every, validator, rl.eval.at)
     schedule = PromptSchedule(prompts, rl.rollout.prompts_per_step, rl.steps, cfg.seed)
     trainer = rl_trainer(cfg, out_dir, [schedule, evaluation, *(callbacks or [])], rl.checkpoint_every)
     resume_from = last_checkpoint(out_dir) if cfg.get("resume", False) else None

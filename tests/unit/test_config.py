@@ -213,6 +213,7 @@ def test_an_experiments_axes_are_its_own_and_smoke_cuts_them():
         ("rm.train.num_pairs=-3", "rm.train.num_pairs: must be >= 0, got -3"),
         ("trainer.num_threads=-1", "trainer.num_threads: must be >= 0, got -1"),
         ("rl.checkpoint_every=-1", "rl.checkpoint_every: must be >= 0, got -1"),
+        ("rl.eval.at=[2,0]", "rl.eval.at: must be >= 1, got 0"),
         ("rl.max_loss=abc", "rl.max_loss: expected a number, got 'abc'"),
         (
             "rl.nope=1",

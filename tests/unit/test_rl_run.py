@@ -171,3 +171,17 @@ def test_the_sft_starts_eval_samples_are_drawn_once_for_every_run_from_it(tiny_w
     start = pd.read_parquet(tmp_path / "second" / EVAL_SAMPLES_FILE).query("policy == 'start'")
     assert start.equals(pd.read_parquet(tmp_path / "first" / EVAL_SAMPLES_FILE).query("policy == 'start'"))
     assert len(list((tmp_path / "eval_start_samples").iterdir())) >= 2  # eval and validation prompts
+
+
+def test_extra_early_evaluations_add_history_rows_and_leave_the_run_as_it_was(tiny_world, tmp_path):
+    cfg = _cfg(tmp_path)
+    cfg.rl.steps, cfg.rl.eval.every = 4, 2
+    cache = ArtifactCache(tmp_path)
+    pm_dir, _ = sft_policy(cfg, tiny_world, cache)
+    rm_dir, _ = trained_reward(cfg, tiny_world, cache)
+    plain = pd.DataFrame(rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "plain").history)
+    cfg.rl.eval.at = [1, 3]
+    dense = pd.DataFrame(rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "dense").history)
+    assert plain["step"].tolist() == [0, 2, 4] and dense["step"].tolist() == [0, 1, 2, 3, 4]
+    # evaluating draws from its own random stream: the policy at steps 2 and 4 is the same either way
+    assert dense.set_index("step").loc[[0, 2, 4]].reset_index().equals(plain)
