@@ -460,8 +460,9 @@ def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
     for group in groups:
         if not is_plain(group) or not len(group.rows):
             continue
-        scale, cell = group.values["scale"], top_cell_rows(group.rows, "pm_label", "rm_label")["cell"].iloc[0]
-        paired = paired_against_full(group.rows[group.rows["cell"] == cell])
+        top = top_cell_rows(group.rows, "pm_label", "rm_label")
+        scale, cell = group.values["scale"], top["cell"].iloc[0]
+        paired = paired_against_full(top)
         if not len(paired):
             continue
         primary = paired["primary"].iloc[0]

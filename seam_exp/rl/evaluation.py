@@ -238,11 +238,10 @@ class GoldEvaluation(pl.Callback):
         return {"val_gold": float(samples.gold.mean()), "val_kl": float(samples.kl.mean())}
 
     def _evaluate(self, trainer: pl.Trainer, module, step: int) -> None:
-        at_start = (
-            self.start is None
-        )  # the first evaluation, before any RL step (a resumed run has its start)
+        # the first evaluation, before any RL step (a resumed run has its start)
+        at_start = self.start is None
         samples = self.evaluator.sample(module.policy, module.ref, module.rm, at_start=at_start)
-        if self.start is None:
+        if at_start:
             self.start = samples
         self.last = samples
         metrics = {

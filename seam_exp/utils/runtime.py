@@ -76,9 +76,9 @@ def set_threads(requested: int) -> int:
         if launcher.get("cpus_per_task"):
             requested = int(launcher.cpus_per_task)
         else:
-            jobs = int(launcher.get("n_jobs", 1) or 1)
-            requested = max(1, usable_cores() // max(1, jobs))
-            log.info("%d parallel jobs on %d cores: %d torch threads each", jobs, usable_cores(), requested)
+            jobs, cores = int(launcher.get("n_jobs", 1) or 1), usable_cores()
+            requested = max(1, cores // max(1, jobs))
+            log.info("%d parallel jobs on %d cores: %d torch threads each", jobs, cores, requested)
     torch.set_num_threads(requested)
     return requested
 
