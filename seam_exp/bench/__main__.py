@@ -1,4 +1,4 @@
-"""`python -m seam_exp.bench [--sections sizes,seam,rl,grid,jobs] ...`: run the chosen sections in order, each
+"""`python -m seam_exp.bench [--sections sizes,seam,intervals,rl,grid,jobs] ...`: run the chosen sections in order, each
 printed and added to the report (--out) as soon as it is measured. A bad flag is one line and exit code 2;
 SEAM scoring styles that disagree stop the bench with one line and exit code 1, after their table."""
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 from seam_exp import bench
 
-SECTIONS = ("sizes", "seam", "rl", "grid", "jobs")
+SECTIONS = ("sizes", "seam", "intervals", "rl", "grid", "jobs")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m seam_exp.bench", description=bench.__doc__)
-    parser.add_argument("--sections", default="sizes,seam,rl", help=f"any of {', '.join(SECTIONS)}")
+    parser.add_argument("--sections", default="sizes,seam,intervals,rl", help=f"any of {', '.join(SECTIONS)}")
     parser.add_argument("--sizes", default="xs,s,m,l")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
@@ -23,6 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seam-prompts", type=int, default=200)
     parser.add_argument("--smollm2-prompts", type=int, default=40)
     parser.add_argument("--seam-k", type=int, default=8)
+    parser.add_argument("--interval-prompts", default="24,300,3357", help="prompt counts of `intervals`")
     parser.add_argument("--rl-cell", default="xs")
     parser.add_argument("--rl-steps", type=int, default=None, help="RL steps (default: the scale's)")
     parser.add_argument("--jobs-sizes", default="s,l", help="the saturation grid the jobs section times")
@@ -30,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.sections, args.sizes = args.sections.split(","), args.sizes.split(",")
     args.jobs_sizes = args.jobs_sizes.split(",")
+    args.interval_prompts = [int(n) for n in args.interval_prompts.split(",")]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
         parser.exit(2, f"error: unknown section {unknown[0]!r}; valid: {', '.join(SECTIONS)}\n")
@@ -65,6 +67,11 @@ def run(args: argparse.Namespace) -> None:
             check_equal_work(rows)
         except UnequalWork as exc:
             sys.exit(f"error: {exc}")
+    if "intervals" in args.sections:
+        from seam_exp.bench.intervals import N_BOOT, interval_rows
+
+        title = f"Rank-correlation bootstrap ({N_BOOT} resamples), batched against per resample, median"
+        report.add(title, pd.DataFrame(interval_rows(args.interval_prompts, args.repeats)), ".3g")
     if "rl" in args.sections:
         from seam_exp.bench.rl import rl_rows, with_ratios
 

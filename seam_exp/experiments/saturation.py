@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from seam_exp.experiments import Experiment, prepare, report_aggregate, report_claims, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
+from seam_exp.online.tracking import online_seam_callbacks
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.tables import row_as_markdown
 from seam_exp.rl.config import rl_config
@@ -77,7 +78,8 @@ def run(cfg: DictConfig) -> SaturationRow:
     pm_dir, _ = sft_policy(cfg, world, cache)
     rm_dir, _ = trained_reward(cfg, world, cache)
     out = output_dir()
-    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl)
+    tracking = online_seam_callbacks(cfg, world, cache, world.data["rl"], out)
+    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl, callbacks=tracking)
     module = result.module
     row = SaturationRow(
         **run_columns(cfg, out),

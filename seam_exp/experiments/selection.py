@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from seam_exp.experiments import Experiment, prepare, report_aggregate, report_claims, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
+from seam_exp.online.tracking import online_seam_callbacks
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.tables import row_as_markdown
 from seam_exp.rl.config import rl_config
@@ -95,7 +96,8 @@ def run(cfg: DictConfig) -> SelectionRow:
     )
     label = method_label(method, cfg, world, cache)
     log.info("selection %s: %d of %d RL prompts dropped", label, len(dropped), len(pool))
-    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl, prompts=kept)
+    tracking = online_seam_callbacks(cfg, world, cache, kept, out)
+    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl, prompts=kept, callbacks=tracking)
     accuracy = heldout_pair_accuracy(result.module.rm, result.module.tokenizer, world)
     row = SelectionRow(
         **run_columns(cfg, out),

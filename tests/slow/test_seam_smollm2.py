@@ -83,6 +83,10 @@ def test_seam_experiment_runs_with_smollm2_as_pm(tmp_path):
         "rm=xs",
         "hydra.mode=RUN",
         "seam.max_prompts=6",
+        # one variant, two worse answers: a 135M PM scores every candidate, and the other variants'
+        # builders are covered on the tiny PMs (test_seam_e2e)
+        "seam.variants=[adv]",
+        "seam.k=2",
         "seam.ground_truth.n_samples=3",
         "pm.generation.max_new_tokens=24",
         "trainer.num_threads=1",  # two threads on a shared 2-core machine are many times slower
@@ -90,7 +94,7 @@ def test_seam_experiment_runs_with_smollm2_as_pm(tmp_path):
     (results,) = (tmp_path / "outputs" / "seam").rglob("results.csv")
     rows = pd.read_csv(results)
     assert set(rows["pm"]) == {"smollm2_135m"} and set(rows["policy"]) == {"pretrained"}
-    assert (rows["n_prompts"] == 6).all() and (rows["prompts_per_s"] > 0).all()
+    assert (rows["n_prompts"] == 6).all() and (rows["k"] == 2).all() and (rows["prompts_per_s"] > 0).all()
     cands = pd.read_parquet(results.parent / "seam_candidates.parquet")
     assert cands["logp"].lt(0).all() and cands["length"].gt(0).all()
     assert "pm=smollm2_135m (pretrained)" in proc.stdout

@@ -3,8 +3,15 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
-from seam_exp.metrics.intervals import bootstrap_ci, mean_ci_over_seeds, paired_bootstrap_corr
+from seam_exp.metrics import intervals
+from seam_exp.metrics.intervals import (
+    bootstrap_ci,
+    mean_ci_over_seeds,
+    paired_bootstrap_corr,
+    rank_correlation,
+)
 from seam_exp.metrics.preference import gold_ordered_pairs, mismatch_counts, reward_hacking, win_rate
 from seam_exp.metrics.ties import GOLD_TIE_ATOL
 
@@ -46,6 +53,22 @@ def test_corr_interval_is_nan_when_resamples_can_be_constant():
     assert math.isnan(lo) and math.isnan(hi)  # undefined resamples make the interval undefined
     rho_c, lo_c, hi_c = paired_bootstrap_corr([1.0, 1.0, 1.0], [1.0, 2.0, 3.0], n_boot=50)
     assert math.isnan(rho_c) and math.isnan(lo_c) and math.isnan(hi_c)
+
+
+@pytest.mark.parametrize("n", [7, intervals.KENDALL_PAIR_MATRIX_MAX_N + 5])  # both ways Kendall is computed
+def test_batched_rank_correlation_equals_scipy_row_by_row(n):
+    rng = np.random.default_rng(0)
+    x, y = np.round(rng.normal(size=(2, 30, n)) * 2)  # rounded: ties in both
+    x[3], y[5, :] = 1.0, 2.0  # a constant row on each side
+    for method, reference in (("spearman", sps.spearmanr), ("kendall", sps.kendalltau)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = np.array([reference(a, b).statistic for a, b in zip(x, y, strict=True)])
+        got = rank_correlation(x, y, method)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+        assert np.isnan(got[[3, 5]]).all()
+        # along another axis: the same values
+        np.testing.assert_allclose(rank_correlation(x.T, y.T, method, axis=0), expected, rtol=0, atol=1e-12)
 
 
 def test_corr_rejects_unpaired():

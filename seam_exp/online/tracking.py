@@ -1,0 +1,226 @@
+"""Online SEAM (docs/online.md): SEAM of a fixed set of RL prompts re-scored under the current policy
+along an RL run, beside the exact mismatch of the same policy on the same prompts.
+
+At the start, every `seam.online.every` RL steps and at the end, on `seam.online.prompts` RL prompts (a
+seeded subset, fixed for the run):
+- the policy draws `samples_per_prompt` answers per prompt (the rollout's sampling, a private RNG stream:
+  tracking never changes the run it watches), judged by the RM and by gold: the exact mismatch of the
+  prompt, the share of its gold-ordered pairs the RM orders wrongly (seam_exp/metrics/preference.py);
+- `fixed`: SEAM of the prompt's reference and its k worse answers of the configured variant (the same
+  texts all run long; their RM rewards computed once), weighted by the current policy's log-probs;
+- `own`: SEAM built from the policy's own answers: its first sample of each prompt plays the reference and
+  k seeded perturbations of it (the adv variant's edits) the worse answers, all weighted by the current
+  policy, the RM judging them now (the texts change as the policy does).
+Each row also holds the Spearman correlation of each score with the exact mismatch over the prompts and
+the seconds the row took, so that its cost is read as a share of the run's time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
+import torch
+
+from seam_exp.metrics.intervals import correlation
+from seam_exp.metrics.preference import mismatch_counts
+from seam_exp.models.scoring import score_texts
+from seam_exp.rl.evaluation import GoldEvaluator
+from seam_exp.seam.candidates import make_builder
+from seam_exp.seam.candidates.adv import perturb_with_edits, world_names
+from seam_exp.seam.candidates.base import build_candidates, prompt_rng
+from seam_exp.seam.formula import formula_scores, orient
+from seam_exp.seam.scoring import sequence_logprobs
+from seam_exp.utils.cache import ArtifactCache
+from seam_exp.utils.config import to_container
+from seam_exp.world.build import World
+
+log = logging.getLogger(__name__)
+HISTORY_FILE = (
+    "online_seam.csv"  # one row per scoring: step, seconds, exact mismatch, each score's mean and rho
+)
+
+
+def tracked_prompts(rows, n: int, seed: int):
+    """n distinct prompts of the RL rows (a seeded draw, in prompt-id order): {prompt_id: [...], prompt: [...]}."""
+    frame = rows.select_columns(["prompt_id", "prompt"]).to_pandas().drop_duplicates("prompt_id")
+    frame = frame.sort_values("prompt_id")
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(frame))[: min(n, len(frame))])
+    frame = frame.iloc[chosen]
+    return {"prompt_id": [int(i) for i in frame["prompt_id"]], "prompt": frame["prompt"].tolist()}
+
+
+def own_candidates(
+    world: World, prompt_ids: Sequence[int], answers: Sequence[str], k: int, rate: float, seed: int, step: int
+) -> pd.DataFrame:
+    """Per prompt: the policy's answer (index 0, the reference) and k seeded perturbations of it."""
+    names, rows = world_names(world), []
+    for pid, answer in zip(prompt_ids, answers, strict=True):
+        texts = [answer]
+        for slot in range(k):
+            rng = prompt_rng(seed, int(pid), f"online/{step}/{slot}")
+            texts.append(perturb_with_edits(answer, rate, rng, names=names)[0])
+        rows += [
+            {"prompt_id": int(pid), "candidate_index": i, "is_reference": i == 0, "text": t}
+            for i, t in enumerate(texts)
+        ]
+    return pd.DataFrame(rows)
+
+
+class OnlineSeam(pl.Callback):
+    """Lightning callback: SEAM under the current policy and its exact mismatch, along the run. The RM and
+    tokenizer are the run's own (read from the RL module when training starts)."""
+
+    def __init__(
+        self,
+        world: World,
+        rows: dict,
+        candidates: pd.DataFrame,
+        seam: dict,
+        every: int,
+        samples_per_prompt: int,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        out_file: Path,
+    ):
+        self.world, self.rows, self.seam, self.every, self.seed = world, rows, seam, every, seed
+        self.out_file = out_file
+        self.sampling = (samples_per_prompt, max_new_tokens, temperature)
+        self.prompt_text = dict(zip(rows["prompt_id"], rows["prompt"], strict=True))
+        self.fixed = candidates[candidates["prompt_id"].isin(self.prompt_text)].reset_index(drop=True)
+        self.evaluator: GoldEvaluator | None = None
+        self.history: list[dict] = []
+        self.steps_done = 0
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        n, max_new_tokens, temperature = self.sampling
+        self.tokenizer = pl_module.tokenizer
+        self.evaluator = GoldEvaluator(
+            self.world, self.rows, self.tokenizer, pl_module.rm, n, max_new_tokens, temperature, self.seed
+        )
+        self.fixed["reward"] = score_texts(
+            pl_module.rm, self.tokenizer, self._prompts(self.fixed), self.fixed["text"].tolist()
+        )
+
+    def _prompts(self, frame: pd.DataFrame) -> list[str]:
+        return [self.prompt_text[int(p)] for p in frame["prompt_id"]]
+
+    def _weighted(self, frame: pd.DataFrame, policy) -> pd.DataFrame:
+        """SEAM per prompt (the configured formula) of `frame`'s candidates under the policy's log-probs."""
+        logp, length = sequence_logprobs(policy, self.tokenizer, self._prompts(frame), frame["text"].tolist())
+        return formula_scores(frame.assign(logp=logp, length=length), self.seam, [self.seam["formula"]])
+
+    @torch.no_grad()
+    def _score(self, trainer, module, step: int) -> None:
+        start = time.perf_counter()
+        policy = module.policy
+        was_training = policy.training
+        samples = self.evaluator.sample(policy, module.ref, module.rm)
+        ids = np.asarray(self.rows["prompt_id"])[samples.prompt_index]
+        counts = mismatch_counts(ids, samples.rm, samples.gold)
+        truth = pd.Series(counts.rate, index=counts.groups)
+
+        first = np.arange(0, len(samples.texts), samples.n)  # each prompt's first sample: its answer
+        own = own_candidates(
+            self.world,
+            ids[first].tolist(),
+            [samples.texts[i] for i in first],
+            self.seam["k"],
+            self.seam["adv"]["rate"],
+            self.seed,
+            step,
+        )
+        own["reward"] = score_texts(module.rm, self.tokenizer, self._prompts(own), own["text"].tolist())
+        own_gold = self.world.gold(own["prompt_id"].tolist(), own["text"].tolist())
+        worse = ~own["is_reference"].to_numpy()
+        answer_gold = np.repeat(own_gold[~worse], self.seam["k"])
+        scores = {
+            "fixed": self._weighted(self.fixed, policy),
+            "own": self._weighted(own, policy),
+        }
+        policy.train(was_training)
+
+        formula = self.seam["formula"]
+        pooled = counts.pooled(seed=self.seed)  # over every gold-ordered pair, a bootstrap CI over prompts
+        row = {
+            "step": step,
+            "exact_mismatch": pooled["mismatch"],
+            "exact_mismatch_lo": pooled["mismatch_lo"],
+            "exact_mismatch_hi": pooled["mismatch_hi"],
+            "gold": float(samples.gold.mean()),
+            "own_worse_gold_ge_answer": float((own_gold[worse] >= answer_gold).mean()),
+        }
+        for name, frame in scores.items():
+            per_prompt = frame.set_index("prompt_id")[formula]
+            has_truth = truth.dropna().index.intersection(per_prompt.index)
+            row[f"{name}_seam"] = float(per_prompt.mean())
+            row[f"{name}_spearman"] = (
+                correlation(orient(per_prompt.loc[has_truth], formula), truth.loc[has_truth])
+                if len(has_truth) > 2
+                else np.nan
+            )
+        row["seconds"] = time.perf_counter() - start
+        self.history.append(row)
+        if trainer.logger is not None:
+            trainer.logger.log_metrics({f"online/{k}": v for k, v in row.items() if k != "step"}, step=step)
+        log.info(
+            "online SEAM @ step %d: exact mismatch %.3f, fixed %.3g (rho %.2f), own %.3g (rho %.2f), %.1f s",
+            step,
+            row["exact_mismatch"],
+            row["fixed_seam"],
+            row["fixed_spearman"],
+            row["own_seam"],
+            row["own_spearman"],
+            row["seconds"],
+        )
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if not self.history:  # a resumed run has its rows so far (load_state_dict)
+            self._score(trainer, pl_module, 0)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps_done = batch_idx + 1
+        if self.steps_done % self.every == 0 and self.steps_done < trainer.num_training_batches:
+            self._score(trainer, pl_module, self.steps_done)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.history[-1]["step"] != self.steps_done:
+            self._score(trainer, pl_module, self.steps_done)
+        pd.DataFrame(self.history).to_csv(self.out_file, index=False)
+
+    def state_dict(self) -> dict:
+        return {"history": self.history, "steps_done": self.steps_done}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history, self.steps_done = state_dict["history"], state_dict["steps_done"]
+
+
+def online_seam_callbacks(cfg, world: World, cache: ArtifactCache, rows, out_dir: Path) -> list[OnlineSeam]:
+    """The run's OnlineSeam on its RL prompt rows (a selection passes its kept ones), writing
+    <out_dir>/online_seam.csv; none when seam.online.every is 0."""
+    online = cfg.seam.online
+    if online.every == 0:
+        return []
+    tracked = tracked_prompts(rows, online.prompts, online.seed)
+    builder = make_builder(online.variant, cfg.seam, world, cache)
+    candidates, _ = build_candidates(builder, world, tracked["prompt_id"], cfg.seam.k, cfg.seam.seed, cache)
+    return [
+        OnlineSeam(
+            world,
+            tracked,
+            candidates,
+            to_container(cfg.seam),
+            online.every,
+            online.samples_per_prompt,
+            cfg.rl.rollout.max_new_tokens,
+            cfg.rl.rollout.temperature,
+            online.seed,
+            out_dir / HISTORY_FILE,
+        )
+    ]

@@ -1,0 +1,62 @@
+"""Online SEAM: scored along an RL run under the current policy, without changing the run it watches."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from omegaconf import open_dict
+
+from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_reward
+from seam_exp.online.tracking import HISTORY_FILE, online_seam_callbacks
+from seam_exp.rl.run import rl_finetune
+from seam_exp.seam.formula import formula_scores
+from seam_exp.seam.scoring import pm_scores, rm_scores
+from seam_exp.utils.cache import ArtifactCache
+from seam_exp.utils.checks import BadValue
+from seam_exp.utils.config import to_container
+from tests.unit.test_rl_run import _cfg
+
+
+def test_online_seam_scores_the_current_policy_and_leaves_the_run_as_it_was(tiny_world, tmp_path):
+    cfg = _cfg(tmp_path)
+    with open_dict(cfg):
+        cfg.seam.online.update(every=2, prompts=5, samples_per_prompt=3, variant="adv")
+        cfg.seam.k = 3
+    cache = ArtifactCache(tmp_path)
+    pm_dir, _ = sft_policy(cfg, tiny_world, cache)
+    rm_dir, _ = trained_reward(cfg, tiny_world, cache)
+    plain = rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "plain")
+    out = tmp_path / "tracked"
+    (tracking,) = online_seam_callbacks(cfg, tiny_world, cache, tiny_world.data["rl"], out)
+    tracked = rl_finetune(cfg, tiny_world, pm_dir, rm_dir, out, callbacks=[tracking])
+
+    # its sampling draws from a private RNG stream: the run's own evaluations are exactly those without it
+    pd.testing.assert_frame_equal(pd.DataFrame(tracked.history), pd.DataFrame(plain.history))
+    rows = pd.read_csv(out / HISTORY_FILE)
+    assert rows["step"].tolist() == [0, 2, 3]  # start, every 2 steps, the end
+    assert rows["exact_mismatch"].between(0, 1).all() and (rows["seconds"] > 0).all()
+    assert (rows["exact_mismatch_lo"] <= rows["exact_mismatch"]).all()
+    assert (rows["exact_mismatch"] <= rows["exact_mismatch_hi"]).all()
+    assert rows["own_worse_gold_ge_answer"].between(0, 1).all()
+
+    # at step 0 the policy is the SFT policy: the `fixed` score is the offline SEAM of those candidates
+    policy, tokenizer = load_policy(pm_dir)
+    reward_model, _ = load_reward(rm_dir)
+    cands = tracking.fixed.drop(columns="reward")
+    scored = cands.merge(
+        pm_scores(cands, tiny_world, policy, tokenizer, "world"), on=["prompt_id", "candidate_index"]
+    )
+    scored["reward"] = rm_scores(cands, tiny_world, reward_model, tokenizer)
+    offline = formula_scores(scored, to_container(cfg.seam), [cfg.seam.formula])
+    assert rows["fixed_seam"].iloc[0] == pytest.approx(offline[cfg.seam.formula].mean(), rel=1e-9)
+    # and the policy moved: its log-probs, hence the score, are not the start's at the end
+    assert rows["fixed_seam"].iloc[-1] != pytest.approx(rows["fixed_seam"].iloc[0], rel=1e-9)
+
+
+def test_a_bad_online_setting_is_refused(tmp_path):
+    from seam_exp.seam.config import OnlineSeamConfig, SeamGroupConfig
+
+    with pytest.raises(BadValue, match="seam.online.variant"):
+        SeamGroupConfig(online=OnlineSeamConfig(every=4, variant="nope"))
+    with pytest.raises(BadValue, match="seam.online.samples_per_prompt"):
+        SeamGroupConfig(online=OnlineSeamConfig(every=4, samples_per_prompt=1))
