@@ -17,6 +17,7 @@ from omegaconf import MISSING
 
 from seam_exp.augmentation.config import AugmentationConfig
 from seam_exp.model_presets import SCHEMAS as MODEL_SCHEMAS
+from seam_exp.online.config import SCHEMAS as ONLINE_SCHEMAS
 from seam_exp.paper_data.config import SCHEMAS as PAPER_DATA_SCHEMAS
 from seam_exp.rl.config import RLConfig
 from seam_exp.seam.config import SCHEMAS as SEAM_SCHEMAS
@@ -74,6 +75,7 @@ SCHEMAS = {
     **PAPER_DATA_SCHEMAS,
     **MODEL_SCHEMAS,
     **SEAM_SCHEMAS,
+    **ONLINE_SCHEMAS,
     "selection/_schema": SelectionConfig,
     "scale/_schema": ScaleConfig,
     "augmentation/_schema": AugmentationConfig,  # the blocks of +experiment=augmentation and score_dataset

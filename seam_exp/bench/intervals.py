@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 from scipy import stats as sps
 
-from seam_exp.metrics.intervals import _percentile_interval, paired_bootstrap_corr
+from seam_exp.metrics.intervals import paired_bootstrap_corr, percentile_interval
 
 N_BOOT = 1000
 SCIPY = {"spearman": sps.spearmanr, "kendall": sps.kendalltau}
@@ -37,7 +37,7 @@ def per_resample_interval(score: np.ndarray, truth: np.ndarray, method: str) -> 
             warnings.simplefilter("ignore")
             return SCIPY[method](a, b).statistic
 
-    return _percentile_interval((score, truth), statistic, N_BOOT, 0.95, 0)
+    return percentile_interval((score, truth), statistic, N_BOOT, 0.95, 0)
 
 
 def method_row(score: np.ndarray, truth: np.ndarray, method: str, repeats: int) -> dict:

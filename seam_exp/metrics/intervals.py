@@ -37,7 +37,7 @@ def _check_level(level: float) -> None:
         raise ValueError(f"level must be in (0, 1), got {level}")
 
 
-def _percentile_interval(data: tuple, statistic: Callable, n_boot: int, level: float, seed: int):
+def percentile_interval(data: tuple, statistic: Callable, n_boot: int, level: float, seed: int):
     _check_level(level)
     if len(data[0]) < 2:
         return float("nan"), float("nan")
@@ -65,7 +65,7 @@ def bootstrap_ci(
 ) -> tuple[float, float, float]:
     """(point, lo, hi): `stat` of the per-prompt values and its percentile bootstrap interval."""
     a = clean_1d("values", values)
-    lo, hi = _percentile_interval((a,), stat, n_boot, level, seed)
+    lo, hi = percentile_interval((a,), stat, n_boot, level, seed)
     return float(stat(a)), lo, hi
 
 
@@ -81,14 +81,15 @@ def ratio_of_sums_ci(
     def ratio(n, d, axis=-1):
         return n.sum(axis=axis) / d.sum(axis=axis)
 
-    lo, hi = _percentile_interval((num, den), ratio, n_boot, level, seed)
+    lo, hi = percentile_interval((num, den), ratio, n_boot, level, seed)
     return float(ratio(num, den)), lo, hi
 
 
 # Above this many prompts Kendall's tau is computed per resample by scipy (O(n log n) each) rather than from
 # every resample's n x n matrix of pair signs at once (O(n^2) each, but one numpy call for the whole batch).
 KENDALL_PAIR_MATRIX_MAX_N = 100  # the crossover measured on 1000 resamples
-_PAIR_MATRIX_ELEMENTS = 4_000_000  # resamples per chunk x n^2: bounds the pair matrices' memory (~32 MB)
+# resamples per chunk x n^2: bounds the pair matrices' memory (about six float64 arrays of it, ~200 MB)
+_PAIR_MATRIX_ELEMENTS = 4_000_000
 
 
 def _check_method(method: str) -> None:
@@ -137,6 +138,8 @@ def rank_correlation(x, y, method: CorrMethod = "spearman", axis: int = -1) -> n
     _check_method(method)
     x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, -1)
     y = np.moveaxis(np.asarray(y, dtype=np.float64), axis, -1)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must be paired: shapes {x.shape} and {y.shape}")
     if method == "spearman":  # Pearson of the average ranks, as scipy.stats.spearmanr
         return _pearson_last_axis(sps.rankdata(x, axis=-1), sps.rankdata(y, axis=-1))
     if x.shape[-1] <= KENDALL_PAIR_MATRIX_MAX_N:
@@ -166,7 +169,7 @@ def paired_bootstrap_corr(
     def rho(a, b, axis=-1):
         return rank_correlation(a, b, method, axis)
 
-    lo, hi = _percentile_interval((xa, ya), rho, n_boot, level, seed)
+    lo, hi = percentile_interval((xa, ya), rho, n_boot, level, seed)
     return point, lo, hi
 
 
@@ -185,7 +188,7 @@ def paired_bootstrap_corr_diff(
     def diff(a_, b_, y_, axis=-1):
         return rank_correlation(a_, y_, method, axis) - rank_correlation(b_, y_, method, axis)
 
-    lo, hi = _percentile_interval((aa, bb, ya), diff, n_boot, level, seed)
+    lo, hi = percentile_interval((aa, bb, ya), diff, n_boot, level, seed)
     return float(diff(aa, bb, ya)), lo, hi
 
 

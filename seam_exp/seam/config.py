@@ -106,17 +106,6 @@ class GroundTruthConfig:
 
 
 @dataclass
-class OnlineSeamConfig:
-    """SEAM re-scored under the current policy along an RL run (seam_exp/online/tracking.py, docs/online.md)."""
-
-    every: int = 0  # RL steps between scorings (0: off); when on, it also scores at the start and the end
-    prompts: int = 64  # RL prompts tracked: a seeded draw, fixed for the run
-    variant: str = "contrast"  # whose worse answers the `fixed` score weighs (one of seam.variants' names)
-    samples_per_prompt: int = 4  # the policy's own answers per prompt, judged: its exact mismatch
-    seed: int = 2025  # of the prompts drawn, the answers sampled and the perturbations of the `own` score
-
-
-@dataclass
 class BootstrapConfig:
     n_boot: int = 1000
     level: float = 0.95
@@ -163,7 +152,6 @@ class SeamGroupConfig:
     adv: AdvConfig = field(default_factory=AdvConfig)
     ground_truth: GroundTruthConfig = field(default_factory=GroundTruthConfig)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
-    online: OnlineSeamConfig = field(default_factory=OnlineSeamConfig)
 
     def __post_init__(self):
         each_one_of("seam.variants", self.variants, VARIANTS)
@@ -182,8 +170,6 @@ class SeamGroupConfig:
         within("seam.contrast.max_similarity", self.contrast.max_similarity, -1, 1)
         within("seam.adv.rate", self.adv.rate, 0, 1, open_low=True)
         each_one_of("seam.adv.ops", self.adv.ops, ALL_OPS)
-        at_least_each("seam.online", self.online, every=0, prompts=3, samples_per_prompt=2)
-        one_of("seam.online.variant", self.online.variant, VARIANTS)
 
 
 SCHEMAS = {

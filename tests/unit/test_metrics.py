@@ -55,8 +55,13 @@ def test_corr_interval_is_nan_when_resamples_can_be_constant():
     assert math.isnan(rho_c) and math.isnan(lo_c) and math.isnan(hi_c)
 
 
-@pytest.mark.parametrize("n", [7, intervals.KENDALL_PAIR_MATRIX_MAX_N + 5])  # both ways Kendall is computed
-def test_batched_rank_correlation_equals_scipy_row_by_row(n):
+# both ways Kendall is computed; with pair matrices of every row at once, or a few rows per chunk
+@pytest.mark.parametrize(
+    ("n", "chunk_elements"),
+    [(7, 4_000_000), (7, 100), (intervals.KENDALL_PAIR_MATRIX_MAX_N + 5, 4_000_000)],
+)
+def test_batched_rank_correlation_equals_scipy_row_by_row(n, chunk_elements, monkeypatch):
+    monkeypatch.setattr(intervals, "_PAIR_MATRIX_ELEMENTS", chunk_elements)
     rng = np.random.default_rng(0)
     x, y = np.round(rng.normal(size=(2, 30, n)) * 2)  # rounded: ties in both
     x[3], y[5, :] = 1.0, 2.0  # a constant row on each side
@@ -74,6 +79,8 @@ def test_batched_rank_correlation_equals_scipy_row_by_row(n):
 def test_corr_rejects_unpaired():
     with pytest.raises(ValueError):
         paired_bootstrap_corr([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="paired"):
+        rank_correlation([1.0, 2.0, 3.0], [5.0])
 
 
 def test_win_rate_counts_ties_half():

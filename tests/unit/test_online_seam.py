@@ -7,7 +7,7 @@ import pytest
 from omegaconf import open_dict
 
 from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_reward
-from seam_exp.online.tracking import HISTORY_FILE, online_seam_callbacks
+from seam_exp.online.tracking import ONLINE_FILE, online_seam_callbacks
 from seam_exp.rl.run import rl_finetune
 from seam_exp.seam.formula import formula_scores
 from seam_exp.seam.scoring import pm_scores, rm_scores
@@ -20,7 +20,7 @@ from tests.unit.test_rl_run import _cfg
 def test_online_seam_scores_the_current_policy_and_leaves_the_run_as_it_was(tiny_world, tmp_path):
     cfg = _cfg(tmp_path)
     with open_dict(cfg):
-        cfg.seam.online.update(every=2, prompts=5, samples_per_prompt=3, variant="adv")
+        cfg.online.update(every=2, prompts=5, samples_per_prompt=3, variant="adv")
         cfg.seam.k = 3
     cache = ArtifactCache(tmp_path)
     pm_dir, _ = sft_policy(cfg, tiny_world, cache)
@@ -32,12 +32,12 @@ def test_online_seam_scores_the_current_policy_and_leaves_the_run_as_it_was(tiny
 
     # its sampling draws from a private RNG stream: the run's own evaluations are exactly those without it
     pd.testing.assert_frame_equal(pd.DataFrame(tracked.history), pd.DataFrame(plain.history))
-    rows = pd.read_csv(out / HISTORY_FILE)
+    rows = pd.read_csv(out / ONLINE_FILE)
     assert rows["step"].tolist() == [0, 2, 3]  # start, every 2 steps, the end
     assert rows["exact_mismatch"].between(0, 1).all() and (rows["seconds"] > 0).all()
     assert (rows["exact_mismatch_lo"] <= rows["exact_mismatch"]).all()
     assert (rows["exact_mismatch"] <= rows["exact_mismatch_hi"]).all()
-    assert rows["own_worse_gold_ge_answer"].between(0, 1).all()
+    assert rows["own_worse_gold_ge_answer"].between(0, 1).all() and (rows["own_wordless_answers"] >= 0).all()
 
     # at step 0 the policy is the SFT policy: the `fixed` score is the offline SEAM of those candidates
     policy, tokenizer = load_policy(pm_dir)
@@ -54,9 +54,9 @@ def test_online_seam_scores_the_current_policy_and_leaves_the_run_as_it_was(tiny
 
 
 def test_a_bad_online_setting_is_refused(tmp_path):
-    from seam_exp.seam.config import OnlineSeamConfig, SeamGroupConfig
+    from seam_exp.online.config import OnlineSeamConfig
 
-    with pytest.raises(BadValue, match="seam.online.variant"):
-        SeamGroupConfig(online=OnlineSeamConfig(every=4, variant="nope"))
-    with pytest.raises(BadValue, match="seam.online.samples_per_prompt"):
-        SeamGroupConfig(online=OnlineSeamConfig(every=4, samples_per_prompt=1))
+    with pytest.raises(BadValue, match="online.variant"):
+        OnlineSeamConfig(every=4, variant="nope")
+    with pytest.raises(BadValue, match="online.samples_per_prompt"):
+        OnlineSeamConfig(every=4, samples_per_prompt=1)

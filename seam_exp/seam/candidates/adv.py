@@ -294,21 +294,27 @@ class AdvBuilder(WorseAnswerBuilder):
             "code": code_version(sys.modules[__name__]),
         }
 
+    def perturbations(self, text: str, k: int, names: Sequence[str], rng_of) -> list[Worse]:
+        """k perturbations of `text`; rng_of(slot, attempt) is the seeded generator of each draw."""
+        seen, worse = {text}, []
+        for slot in range(k):
+            # Short texts admit few distinct edits at a low rate: redraw a few times, then accept.
+            for attempt in range(self.attempts):
+                new, edits = perturb_with_edits(text, self.rate, rng_of(slot, attempt), self.ops, names)
+                if new not in seen:
+                    break
+            seen.add(new)
+            worse.append(Worse(new, {"rate": self.rate, "edits": [[e.op, e.before, e.after] for e in edits]}))
+        return worse
+
     def build(self, world: World, prompt_ids: Sequence[int], k: int, seed: int) -> dict[int, list[Worse]]:
         names = world_names(world)
-        out: dict[int, list[Worse]] = {}
-        for pid in prompt_ids:
-            ref = world.problems[int(pid)].reference
-            seen, worse = {ref}, []
-            for slot in range(k):
-                # Short references admit few distinct edits at a low rate: redraw a few times, then accept.
-                for attempt in range(self.attempts):
-                    rng = prompt_rng(seed, int(pid), f"adv/{slot}/{attempt}")
-                    text, edits = perturb_with_edits(ref, self.rate, rng, self.ops, names)
-                    if text not in seen:
-                        break
-                seen.add(text)
-                prov = {"rate": self.rate, "edits": [[e.op, e.before, e.after] for e in edits]}
-                worse.append(Worse(text, prov))
-            out[int(pid)] = worse
-        return out
+        return {
+            int(pid): self.perturbations(
+                world.problems[int(pid)].reference,
+                k,
+                names,
+                lambda slot, attempt, pid=int(pid): prompt_rng(seed, pid, f"adv/{slot}/{attempt}"),
+            )
+            for pid in prompt_ids
+        }
