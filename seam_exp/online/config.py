@@ -14,7 +14,7 @@ from seam_exp.utils.checks import at_least_each, one_of
 class OnlineSeamConfig:
     every: int = 0  # RL steps between scorings (0: off); when on, it also scores at the start and the end
     prompts: int = 64  # RL prompts tracked: a seeded draw, fixed for the run
-    variant: str = "contrast"  # whose worse answers the `fixed` score weighs (one of seam.variants' names)
+    variant: str = "contrast"  # whose worse answers the `fixed` score weighs: contrast | gpt | adv
     samples_per_prompt: int = 4  # the policy's own answers per prompt, judged: its exact mismatch
     seed: int = 2025  # of the prompts drawn, the answers sampled and the perturbations of the `own` score
 
