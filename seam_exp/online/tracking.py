@@ -147,7 +147,7 @@ class OnlineSeam(pl.Callback):
         scores = self._weighted(own, policy)
         pm_seconds = time.perf_counter() - start
         not_worse = float("nan")
-        if self.world.gold_is_free and len(own):
+        if self.world.gold_is_free:
             own["gold"] = self.world.gold(own["prompt_id"].tolist(), own["text"].tolist())
             not_worse = variant_diagnostics(own, pm_seconds, rm_seconds, len(scores))["worse_gold_ge_ref"]
         return scores, not_worse, len(first) - len(scores)
