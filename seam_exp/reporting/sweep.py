@@ -191,8 +191,10 @@ CELL_GROUP = ["scale", "algorithm", "reward_source", "variant"]
 
 CODE_STAMP = "code_version.txt"  # the source version a job ran with (seam_exp.utils.cache.source_version)
 REUSED_MARKER = "REUSED_FROM.txt"
-# Top-level config keys that say where a job ran or whether to rerun or resume it, not what it computed.
-NOT_WHAT = ("paths", "hydra", "rerun", "resume")
+# Top-level config keys that say where a job ran or whether to rerun or resume it, not what it computed;
+# `sweep` holds the lists the sweep was launched over (the job's own point is in its own keys), so a sweep
+# run in stages, or widened, finds the cells an earlier stage finished.
+NOT_WHAT = ("paths", "hydra", "rerun", "resume", "sweep")
 
 
 def _what(cfg: DictConfig) -> dict:

@@ -172,6 +172,13 @@ def test_a_finished_cell_is_reused_only_with_the_same_config_and_code(tmp_path):
     assert finished_twin(tmp_path / "saturation", cfg, "v1", here) == done
     assert finished_twin(tmp_path / "saturation", cfg, "v2", here) is None  # other code: run again
     assert finished_twin(tmp_path / "saturation", _cfg("pm=xs", "rm=xs", "seed=1"), "v1", here) is None
+    # the same cell from a sweep launched over other lists (a later stage, a widened grid): the same job
+    assert (
+        finished_twin(
+            tmp_path / "saturation", _cfg("pm=xs", "rm=xs", "seed=0", "+sweep.pms=[xs]"), "v1", here
+        )
+        == done
+    )
     (done / "FAILED.txt").write_text("later failure")
     assert finished_twin(tmp_path / "saturation", cfg, "v1", here) is None
     (done / "FAILED.txt").unlink()
