@@ -77,9 +77,7 @@ def selection_table(cfg: DictConfig, world: World, cache: ArtifactCache) -> pd.D
         "variants": list(cfg.selection.variants),
         "formulas": list(cfg.selection.formulas),
         "seam": {
-            k: v
-            for k, v in seam.items()
-            if k not in ("ablations", "bootstrap", "formulas", "max_prompts", "online")
+            k: v for k, v in seam.items() if k not in ("ablations", "bootstrap", "formulas", "max_prompts")
         },
         "generation": to_container(cfg.pm.generation),
     }
