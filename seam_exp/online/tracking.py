@@ -22,7 +22,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
@@ -30,7 +29,7 @@ import torch
 from seam_exp.metrics.intervals import correlation
 from seam_exp.metrics.preference import mismatch_counts
 from seam_exp.models.scoring import score_texts
-from seam_exp.rl.evaluation import GoldEvaluator, PolicySamples
+from seam_exp.rl.evaluation import AlongTheRun, GoldEvaluator, PolicySamples
 from seam_exp.seam.candidates import make_builder
 from seam_exp.seam.candidates.adv import AdvBuilder, world_names
 from seam_exp.seam.candidates.base import build_candidates, prompt_rng
@@ -77,7 +76,7 @@ def own_candidates(
     return pd.DataFrame(rows, columns=["prompt_id", "candidate_index", "is_reference", "text"])
 
 
-class OnlineSeam(pl.Callback):
+class OnlineSeam(AlongTheRun):
     """Lightning callback: SEAM under the current policy and its exact mismatch, along the run. The RM and
     tokenizer are the run's own (read from the RL module when training starts)."""
 
@@ -94,7 +93,8 @@ class OnlineSeam(pl.Callback):
         seed: int,
         out_file: Path,
     ):
-        self.world, self.rows, self.seam, self.every, self.seed = world, rows, seam, every, seed
+        super().__init__(every)
+        self.world, self.rows, self.seam, self.seed = world, rows, seam, seed
         self.out_file = out_file
         self.sampling = (samples_per_prompt, max_new_tokens, temperature)
         self.prompt_text = dict(zip(rows["prompt_id"], rows["prompt"], strict=True))
@@ -103,8 +103,6 @@ class OnlineSeam(pl.Callback):
         self.perturber = AdvBuilder(adv["rate"], adv["ops"], adv["attempts"])
         self.evaluator: GoldEvaluator | None = None
         self.setup_seconds = 0.0
-        self.history: list[dict] = []
-        self.steps_done = 0
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         start = time.perf_counter()
@@ -153,7 +151,7 @@ class OnlineSeam(pl.Callback):
         return scores, not_worse, len(first) - len(scores)
 
     @torch.no_grad()
-    def _score(self, trainer, module, step: int) -> None:
+    def measure(self, trainer, module, step: int) -> None:
         start = time.perf_counter()
         policy = module.policy
         was_training = policy.training
@@ -200,25 +198,9 @@ class OnlineSeam(pl.Callback):
             row["seconds"],
         )
 
-    def on_train_start(self, trainer, pl_module) -> None:
-        if not self.history:  # a resumed run has its rows so far (load_state_dict)
-            self._score(trainer, pl_module, 0)
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.steps_done = batch_idx + 1
-        if self.steps_done % self.every == 0 and self.steps_done < trainer.num_training_batches:
-            self._score(trainer, pl_module, self.steps_done)
-
     def on_train_end(self, trainer, pl_module) -> None:
-        if not self.history or self.history[-1]["step"] != self.steps_done:
-            self._score(trainer, pl_module, self.steps_done)
+        super().on_train_end(trainer, pl_module)
         pd.DataFrame(self.history).to_csv(self.out_file, index=False)
-
-    def state_dict(self) -> dict:
-        return {"history": self.history, "steps_done": self.steps_done}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.history, self.steps_done = state_dict["history"], state_dict["steps_done"]
 
 
 def online_seam_callbacks(cfg, world: World, cache: ArtifactCache, rows, out_dir: Path) -> list[OnlineSeam]:

@@ -212,9 +212,42 @@ def mismatch_metrics(
     }
 
 
-class GoldEvaluation(pl.Callback):
-    """Lightning callback: gold-judged evaluation at the start, every `every` RL steps, after each step of
-    `at`, and at the end."""
+class AlongTheRun(pl.Callback):
+    """Lightning callback that measures the policy at the start of RL, every `every` RL steps (0: never),
+    after each step of `at`, and at the end, one history row each; a resumed run (seam_exp/rl/resume.py)
+    keeps the rows it had. A subclass says what one measurement is (`measure`)."""
+
+    def __init__(self, every: int = 0, at: Sequence[int] = ()):
+        self.every, self.at = every, frozenset(at)
+        self.history: list[dict] = []  # one row per measurement: its step and what was measured
+        self.steps_done = 0
+
+    def measure(self, trainer: pl.Trainer, module, step: int) -> None:
+        raise NotImplementedError
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if not self.history:  # a resumed run has its rows so far (load_state_dict)
+            self.measure(trainer, pl_module, 0)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps_done = batch_idx + 1
+        due = (self.every > 0 and self.steps_done % self.every == 0) or self.steps_done in self.at
+        if due and self.steps_done < trainer.num_training_batches:
+            self.measure(trainer, pl_module, self.steps_done)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if not self.history or self.history[-1]["step"] != self.steps_done:
+            self.measure(trainer, pl_module, self.steps_done)
+
+    def state_dict(self) -> dict:
+        return {"history": self.history, "steps_done": self.steps_done}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history, self.steps_done = state_dict["history"], state_dict["steps_done"]
+
+
+class GoldEvaluation(AlongTheRun):
+    """Gold-judged evaluation on the eval prompts (and validation prompts) along the run."""
 
     def __init__(
         self,
@@ -223,11 +256,10 @@ class GoldEvaluation(pl.Callback):
         validator: GoldEvaluator | None = None,
         at: Sequence[int] = (),
     ):
-        self.evaluator, self.every, self.validator, self.at = evaluator, every, validator, frozenset(at)
-        self.history: list[dict] = []  # one row per evaluation: its step and metrics
+        super().__init__(every, at)
+        self.evaluator, self.validator = evaluator, validator
         self.start: PolicySamples | None = None
         self.last: PolicySamples | None = None
-        self.steps_done = 0
 
     def _validate(self, module, at_start: bool) -> dict[str, float]:
         """Gold and KL to the start on the validation prompts (NaN without them): what checkpoints are
@@ -237,7 +269,7 @@ class GoldEvaluation(pl.Callback):
         samples = self.validator.sample(module.policy, module.ref, module.rm, at_start=at_start)
         return {"val_gold": float(samples.gold.mean()), "val_kl": float(samples.kl.mean())}
 
-    def _evaluate(self, trainer: pl.Trainer, module, step: int) -> None:
+    def measure(self, trainer: pl.Trainer, module, step: int) -> None:
         # the first evaluation, before any RL step (a resumed run has its start)
         at_start = self.start is None
         samples = self.evaluator.sample(module.policy, module.ref, module.rm, at_start=at_start)
@@ -263,30 +295,11 @@ class GoldEvaluation(pl.Callback):
             metrics["mismatch"],
         )
 
-    def on_train_start(self, trainer, pl_module) -> None:
-        if not self.history:  # a resumed run has its evaluations so far (load_state_dict)
-            self._evaluate(trainer, pl_module, 0)
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.steps_done = batch_idx + 1
-        due = (self.every > 0 and self.steps_done % self.every == 0) or self.steps_done in self.at
-        if due and self.steps_done < trainer.num_training_batches:
-            self._evaluate(trainer, pl_module, self.steps_done)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        if not self.history or self.history[-1]["step"] != self.steps_done:
-            self._evaluate(trainer, pl_module, self.steps_done)
-
-    # A resumed run (seam_exp/rl/resume.py) continues with the evaluations it had: its history, and the
-    # start's samples every later evaluation is paired with.
+    # A resumed run continues with the evaluations it had (its history) and the start's samples every later
+    # evaluation is paired with.
     def state_dict(self) -> dict:
-        return {
-            "history": self.history,
-            "start": self.start,
-            "last": self.last,
-            "steps_done": self.steps_done,
-        }
+        return {**super().state_dict(), "start": self.start, "last": self.last}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        self.history, self.start, self.last = state_dict["history"], state_dict["start"], state_dict["last"]
-        self.steps_done = state_dict["steps_done"]
+        super().load_state_dict(state_dict)
+        self.start, self.last = state_dict["start"], state_dict["last"]
