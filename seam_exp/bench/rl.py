@@ -93,9 +93,10 @@ def _ours(cfg, world, pm_dir, rm_dir, out: Path) -> tuple[float, object, object]
     )
 
 
-def _trl(cfg, world, pm_dir, rm_dir, out: Path):
+def trl_rloo_trainer(cfg, world, pm_dir, rm_dir, out: Path, callbacks=()):
+    """TRL's RLOOTrainer on the SFT policy in pm_dir against the RM in rm_dir, with this project's RL
+    settings (`cfg.rl`, aligned as the module's docstring says), not yet trained."""
     from datasets import Dataset
-    from transformers import TrainerCallback
     from trl import RLOOConfig, RLOOTrainer
 
     from seam_exp.models.batching import encode_prompts
@@ -117,15 +118,6 @@ def _trl(cfg, world, pm_dir, rm_dir, out: Path):
         )
         with torch.no_grad():
             return reward_scores(rm, batch.tokens).tolist()
-
-    class Clock(TrainerCallback):
-        seconds, start = 0.0, 0.0
-
-        def on_step_begin(self, *args, **kwargs):
-            Clock.start = time.perf_counter()
-
-        def on_step_end(self, *args, **kwargs):
-            Clock.seconds += time.perf_counter() - Clock.start
 
     per_rollout = rl.prompts_per_step * rl.samples_per_prompt
     minibatch = int(cfg.rl.ppo.minibatch_size)
@@ -158,16 +150,32 @@ def _trl(cfg, world, pm_dir, rm_dir, out: Path):
         disable_tqdm=True,
     )
     prompts = Dataset.from_dict({"prompt": list(world.data["rl"]["prompt"])})
-    trainer = RLOOTrainer(
+    return RLOOTrainer(
         model=policy,
         reward_funcs=rm_reward,
         args=args,
         train_dataset=prompts,
         processing_class=tokenizer,
-        callbacks=[Clock()],
+        callbacks=list(callbacks),
     )
+
+
+def _trl(cfg, world, pm_dir, rm_dir, out: Path):
+    from transformers import TrainerCallback
+
+    class Clock(TrainerCallback):
+        seconds, start = 0.0, 0.0
+
+        def on_step_begin(self, *args, **kwargs):
+            Clock.start = time.perf_counter()
+
+        def on_step_end(self, *args, **kwargs):
+            Clock.seconds += time.perf_counter() - Clock.start
+
+    trainer = trl_rloo_trainer(cfg, world, pm_dir, rm_dir, out, [Clock()])
     trainer.train()
-    return Clock.seconds, trainer.model, cfg.rl.steps * per_rollout
+    rl = cfg.rl.rollout
+    return Clock.seconds, trainer.model, cfg.rl.steps * rl.prompts_per_step * rl.samples_per_prompt
 
 
 def run_arm(arm: str, scale: str, cell: str, steps: int | None) -> dict:

@@ -1,202 +1,34 @@
-"""Online SEAM (docs/online.md): SEAM of a fixed set of RL prompts re-scored under the current policy
-along an RL run, beside the exact mismatch of the same policy on the same prompts.
-
-At the start, every `online.every` RL steps and at the end, on `online.prompts` RL prompts (a seeded
-subset, fixed for the run):
-- the policy draws `online.samples_per_prompt` answers per prompt (the rollout's sampling, a private RNG
-  stream: tracking never changes the run it watches), judged by the RM and by gold: the exact mismatch of
-  the prompt, the share of its gold-ordered pairs the RM orders wrongly (seam_exp/metrics/preference.py);
-- `fixed`: SEAM of the prompt's reference and its k worse answers of the configured variant (the same
-  texts all run long; their RM rewards computed once), weighted by the current policy's log-probs;
-- `own`: SEAM built from the policy's own answers: its first answer to each prompt plays the reference and
-  k seeded perturbations of it (the adv variant's builder) the worse answers, all weighted by the current
-  policy, the RM judging them now (the texts change as the policy does).
-Each row also holds the Spearman correlation of each score with the exact mismatch over the prompts and
-the seconds the row took, so that its cost is read as a share of the run's time.
-"""
+"""Online SEAM along this project's RL runs (docs/online.md): the Lightning callback that takes the online
+SEAM measurement (meter.py) at the start, every `online.every` RL steps and at the end."""
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
 
-from seam_exp.metrics.intervals import correlation
-from seam_exp.metrics.preference import mismatch_counts
-from seam_exp.models.scoring import score_texts
-from seam_exp.rl.evaluation import AlongTheRun, GoldEvaluator, PolicySamples
-from seam_exp.seam.candidates import make_builder
-from seam_exp.seam.candidates.adv import AdvBuilder, world_names
-from seam_exp.seam.candidates.base import build_candidates, prompt_rng
-from seam_exp.seam.formula import formula_scores, orient
-from seam_exp.seam.scoring import sequence_logprobs, variant_diagnostics
+from seam_exp.online.meter import ONLINE_FILE, OnlineSeamMeter, online_seam_meter
+from seam_exp.rl.evaluation import AlongTheRun
 from seam_exp.utils.cache import ArtifactCache
-from seam_exp.utils.config import to_container
 from seam_exp.world.build import World
-
-log = logging.getLogger(__name__)
-# one row per scoring: step, seconds, exact mismatch, each score's mean and its rho with the mismatch
-ONLINE_FILE = "online_seam.csv"
-
-
-def tracked_prompts(rows, n: int, seed: int):
-    """n distinct prompts of the RL rows (a seeded draw, in prompt-id order): {prompt_id: [...], prompt: [...]}."""
-    frame = rows.select_columns(["prompt_id", "prompt"]).to_pandas().drop_duplicates("prompt_id")
-    frame = frame.sort_values("prompt_id")
-    chosen = np.sort(np.random.default_rng(seed).permutation(len(frame))[: min(n, len(frame))])
-    frame = frame.iloc[chosen]
-    return {"prompt_id": [int(i) for i in frame["prompt_id"]], "prompt": frame["prompt"].tolist()}
-
-
-def own_candidates(
-    world: World, builder: AdvBuilder, prompt_ids: Sequence[int], answers: Sequence[str], k: int, salt: str
-) -> pd.DataFrame:
-    """Per prompt with a worded answer: the policy's answer (index 0, the reference) and k perturbations of
-    it. A wordless answer (empty, or EOS at once) has nothing to perturb: its prompt is left out."""
-    names, rows = world_names(world), []
-    for pid, answer in zip(prompt_ids, answers, strict=True):
-        if not answer.split():
-            continue
-        worse = builder.perturbations(
-            answer,
-            k,
-            names,
-            lambda slot, attempt, pid=int(pid): prompt_rng(0, pid, f"{salt}/{slot}/{attempt}"),
-        )
-        texts = [answer, *(w.text for w in worse)]
-        rows += [
-            {"prompt_id": int(pid), "candidate_index": i, "is_reference": i == 0, "text": t}
-            for i, t in enumerate(texts)
-        ]
-    return pd.DataFrame(rows, columns=["prompt_id", "candidate_index", "is_reference", "text"])
 
 
 class OnlineSeam(AlongTheRun):
     """Lightning callback: SEAM under the current policy and its exact mismatch, along the run. The RM and
     tokenizer are the run's own (read from the RL module when training starts)."""
 
-    def __init__(
-        self,
-        world: World,
-        rows: dict,
-        candidates: pd.DataFrame,
-        seam: dict,
-        every: int,
-        samples_per_prompt: int,
-        max_new_tokens: int,
-        temperature: float,
-        seed: int,
-        out_file: Path,
-    ):
+    def __init__(self, meter: OnlineSeamMeter, every: int, out_file: Path):
         super().__init__(every)
-        self.world, self.rows, self.seam, self.seed = world, rows, seam, seed
-        self.out_file = out_file
-        self.sampling = (samples_per_prompt, max_new_tokens, temperature)
-        self.prompt_text = dict(zip(rows["prompt_id"], rows["prompt"], strict=True))
-        self.fixed = candidates[candidates["prompt_id"].isin(self.prompt_text)].reset_index(drop=True)
-        adv = seam["adv"]
-        self.perturber = AdvBuilder(adv["rate"], adv["ops"], adv["attempts"])
-        self.evaluator: GoldEvaluator | None = None
-        self.setup_seconds = 0.0
+        self.meter, self.out_file = meter, out_file
 
     def setup(self, trainer, pl_module, stage: str) -> None:
-        start = time.perf_counter()
-        n, max_new_tokens, temperature = self.sampling
-        self.tokenizer = pl_module.tokenizer
-        self.evaluator = GoldEvaluator(
-            self.world, self.rows, self.tokenizer, pl_module.rm, n, max_new_tokens, temperature, self.seed
-        )
-        self.fixed["reward"] = score_texts(
-            pl_module.rm, self.tokenizer, self._prompts(self.fixed), self.fixed["text"].tolist()
-        )
-        self.setup_seconds = time.perf_counter() - start  # counted in the first row's seconds
+        self.meter.prepare(pl_module.rm, pl_module.tokenizer)
 
-    def _prompts(self, frame: pd.DataFrame) -> list[str]:
-        return [self.prompt_text[int(p)] for p in frame["prompt_id"]]
-
-    def _weighted(self, frame: pd.DataFrame, policy) -> pd.DataFrame:
-        """SEAM per prompt (the configured formula) of `frame`'s candidates under the policy's log-probs."""
-        logp, length = sequence_logprobs(policy, self.tokenizer, self._prompts(frame), frame["text"].tolist())
-        return formula_scores(frame.assign(logp=logp, length=length), self.seam, [self.seam["formula"]])
-
-    def _own(self, samples: PolicySamples, ids: np.ndarray, reward_model, policy, step: int):
-        """The `own` candidates of the policy's first answers, their SEAM per prompt, and how often a
-        perturbation is not worse than its answer by gold (NaN where gold is a judge's paid call)."""
-        first = np.arange(0, len(samples.texts), samples.n)
-        own = own_candidates(
-            self.world,
-            self.perturber,
-            ids[first].tolist(),
-            [samples.texts[i] for i in first],
-            self.seam["k"],
-            f"online/{self.seed}/{step}",
-        )
-        if own.empty:  # every answer wordless: nothing to score
-            return pd.DataFrame(columns=["prompt_id", self.seam["formula"]]), float("nan"), len(first)
-        start = time.perf_counter()
-        own["reward"] = score_texts(reward_model, self.tokenizer, self._prompts(own), own["text"].tolist())
-        rm_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        scores = self._weighted(own, policy)
-        pm_seconds = time.perf_counter() - start
-        not_worse = float("nan")
-        if self.world.gold_is_free:
-            own["gold"] = self.world.gold(own["prompt_id"].tolist(), own["text"].tolist())
-            not_worse = variant_diagnostics(own, pm_seconds, rm_seconds, len(scores))["worse_gold_ge_ref"]
-        return scores, not_worse, len(first) - len(scores)
-
-    @torch.no_grad()
     def measure(self, trainer, module, step: int) -> None:
-        start = time.perf_counter()
-        policy = module.policy
-        was_training = policy.training
-        samples = self.evaluator.sample(policy, module.ref, module.rm)
-        ids = np.asarray(self.rows["prompt_id"])[samples.prompt_index]
-        counts = mismatch_counts(ids, samples.rm, samples.gold)
-        truth = pd.Series(counts.rate, index=counts.groups).dropna()
-        own, not_worse, wordless = self._own(samples, ids, module.rm, policy, step)
-        scores = {"fixed": self._weighted(self.fixed, policy), "own": own}
-        policy.train(was_training)
-
-        pooled = counts.pooled(seed=self.seed)  # over every gold-ordered pair, a bootstrap CI over prompts
-        row = {
-            "step": step,
-            "exact_mismatch": pooled["mismatch"],
-            "exact_mismatch_lo": pooled["mismatch_lo"],
-            "exact_mismatch_hi": pooled["mismatch_hi"],
-            "gold": float(samples.gold.mean()),
-            "own_worse_gold_ge_answer": not_worse,
-            "own_wordless_answers": wordless,
-        }
-        formula = self.seam["formula"]
-        for name, frame in scores.items():
-            per_prompt = frame.set_index("prompt_id")[formula]
-            judged = truth.index.intersection(per_prompt.index)
-            row[f"{name}_seam"] = float(per_prompt.mean())
-            row[f"{name}_spearman"] = (
-                correlation(orient(per_prompt.loc[judged], formula), truth.loc[judged])
-                if len(judged) > 2
-                else float("nan")
-            )
-        row["seconds"] = time.perf_counter() - start + (0.0 if self.history else self.setup_seconds)
+        row = self.meter.measure(module.policy, module.rm, step, first=not self.history)
         self.history.append(row)
         if trainer.logger is not None:
             trainer.logger.log_metrics({f"online/{k}": v for k, v in row.items() if k != "step"}, step=step)
-        log.info(
-            "online SEAM @ step %d: exact mismatch %.3f, fixed %.3g (rho %.2f), own %.3g (rho %.2f), %.1f s",
-            step,
-            row["exact_mismatch"],
-            row["fixed_seam"],
-            row["fixed_spearman"],
-            row["own_seam"],
-            row["own_spearman"],
-            row["seconds"],
-        )
 
     def on_train_end(self, trainer, pl_module) -> None:
         super().on_train_end(trainer, pl_module)
@@ -206,23 +38,6 @@ class OnlineSeam(AlongTheRun):
 def online_seam_callbacks(cfg, world: World, cache: ArtifactCache, rows, out_dir: Path) -> list[OnlineSeam]:
     """The run's OnlineSeam on its RL prompt rows (a selection passes its kept ones), writing
     <out_dir>/online_seam.csv; none when online.every is 0."""
-    online = cfg.online
-    if online.every == 0:
+    if cfg.online.every == 0:
         return []
-    tracked = tracked_prompts(rows, online.prompts, online.seed)
-    builder = make_builder(online.variant, cfg.seam, world, cache)
-    candidates, _ = build_candidates(builder, world, tracked["prompt_id"], cfg.seam.k, cfg.seam.seed, cache)
-    return [
-        OnlineSeam(
-            world,
-            tracked,
-            candidates,
-            to_container(cfg.seam),
-            online.every,
-            online.samples_per_prompt,
-            cfg.rl.rollout.max_new_tokens,
-            cfg.rl.rollout.temperature,
-            online.seed,
-            out_dir / ONLINE_FILE,
-        )
-    ]
+    return [OnlineSeam(online_seam_meter(cfg, world, cache, rows), cfg.online.every, out_dir / ONLINE_FILE)]

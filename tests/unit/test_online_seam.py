@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 from omegaconf import open_dict
 
 from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_reward
-from seam_exp.online.tracking import ONLINE_FILE, online_seam_callbacks
+from seam_exp.online.meter import ONLINE_FILE, online_seam_meter
+from seam_exp.online.tracking import online_seam_callbacks
+from seam_exp.online.trainer_callback import OnlineSeamTrainerCallback
 from seam_exp.rl.run import rl_finetune
 from seam_exp.seam.formula import formula_scores
 from seam_exp.seam.scoring import pm_scores, rm_scores
@@ -42,7 +45,7 @@ def test_online_seam_scores_the_current_policy_and_leaves_the_run_as_it_was(tiny
     # at step 0 the policy is the SFT policy: the `fixed` score is the offline SEAM of those candidates
     policy, tokenizer = load_policy(pm_dir)
     reward_model, _ = load_reward(rm_dir)
-    cands = tracking.fixed.drop(columns="reward")
+    cands = tracking.meter.fixed.drop(columns="reward")
     scored = cands.merge(
         pm_scores(cands, tiny_world, policy, tokenizer, "world"), on=["prompt_id", "candidate_index"]
     )
@@ -60,3 +63,71 @@ def test_a_bad_online_setting_is_refused(tmp_path):
         OnlineSeamConfig(every=4, variant="nope")
     with pytest.raises(BadValue, match="online.samples_per_prompt"):
         OnlineSeamConfig(every=4, samples_per_prompt=1)
+
+
+def _sft_with_transformers(pm_dir, rows, out, callbacks):
+    """A few steps of plain transformers.Trainer SFT from the policy in pm_dir: a trainer that is not ours."""
+    from datasets import Dataset
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    policy, tokenizer = load_policy(pm_dir)
+    texts = [r["prompt"] + r["response"] for r in rows.select(range(24))]
+    data = Dataset.from_dict(dict(tokenizer(texts)))
+    args = TrainingArguments(
+        output_dir=str(out),
+        max_steps=3,
+        per_device_train_batch_size=8,
+        learning_rate=1e-2,
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        seed=0,
+    )
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+    trainer = Trainer(
+        model=policy.train(),
+        args=args,
+        train_dataset=data,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    trainer.train()
+    return policy
+
+
+def test_online_seam_rides_a_transformers_trainer_and_leaves_its_training_as_it_was(tiny_world, tmp_path):
+    cfg = _cfg(tmp_path)
+    with open_dict(cfg):
+        cfg.online.update(prompts=5, samples_per_prompt=3, variant="adv")
+        cfg.seam.k = 3
+    cache = ArtifactCache(tmp_path)
+    pm_dir, _ = sft_policy(cfg, tiny_world, cache)
+    rm_dir, _ = trained_reward(cfg, tiny_world, cache)
+    reward_model, _ = load_reward(rm_dir)
+    sft_rows = tiny_world.data["sft"]
+
+    plain = _sft_with_transformers(pm_dir, sft_rows, tmp_path / "plain", [])
+    meter = online_seam_meter(cfg, tiny_world, cache, tiny_world.data["rl"])
+    tracking = OnlineSeamTrainerCallback(meter, reward_model, every=2)
+    tracked = _sft_with_transformers(pm_dir, sft_rows, tmp_path / "tracked", [tracking])
+
+    # measuring draws from private RNG streams and restores the model's mode: the training is unchanged
+    for (name, a), b in zip(plain.state_dict().items(), tracked.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    rows = pd.read_csv(tmp_path / "tracked" / ONLINE_FILE)
+    assert rows["step"].tolist() == [0, 2, 3]  # before the first step, every 2 optimizer steps, the end
+    # the first row is the policy before any step, the last the trained one the Trainer hands back
+    start, _ = load_policy(pm_dir)
+    first = meter.measure(start, reward_model, 0)
+    last = meter.measure(tracked, reward_model, 3)
+    measured = [c for c in rows.columns if c != "seconds"]
+    assert pd.Series(first)[measured].astype(float).tolist() == pytest.approx(rows.iloc[0][measured].tolist())
+    assert pd.Series(last)[measured].astype(float).tolist() == pytest.approx(rows.iloc[-1][measured].tolist())
+    assert rows["fixed_seam"].iloc[-1] != pytest.approx(rows["fixed_seam"].iloc[0], rel=1e-6)
+
+
+def test_online_seam_callback_refuses_a_negative_interval(tiny_world):
+    with pytest.raises(ValueError, match="every must be >= 0"):
+        OnlineSeamTrainerCallback(None, None, every=-1)
