@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
+from seam_exp.utils.cache import artifact_digest
 
 TRAINERS = {"pm": sft_policy, "rm": trained_reward}
 
@@ -31,7 +32,13 @@ def run(cfg: DictConfig) -> dict:
     print(
         f"{cfg.artifact}={cfg[cfg.artifact].name}: {info['params']} params, {info['steps']} steps, {state}: {folder}"
     )
-    return {"artifact": cfg.artifact, "name": cfg[cfg.artifact].name, "trained_now": trained_now, **info}
+    return {
+        "artifact": cfg.artifact,
+        "name": cfg[cfg.artifact].name,
+        "trained_now": trained_now,
+        "digest": artifact_digest(folder),  # the trained bytes: a retraining elsewhere is checked against it
+        **info,
+    }
 
 
 EXPERIMENT = Experiment(run=run, data=("world", "stack_exchange"))

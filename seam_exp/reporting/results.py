@@ -64,15 +64,40 @@ def write_results(rows: Sequence, folder: Path) -> pd.DataFrame:
     return df
 
 
+def _moved_roots(found: list[tuple[Path, pd.DataFrame]], root: Path) -> dict[Path, Path]:
+    """{where the tree was: where it is} for a tree of runs that moved (a committed runs folder checked out
+    elsewhere, runs/README.md): a job's own run_dir ends with its folder's path inside the tree."""
+    moves = {}
+    for path, df in found:
+        own = path.parent.relative_to(root).parts
+        for recorded in map(Path, df["run_dir"].astype(str)):
+            if not recorded.exists() and own and recorded.parts[-len(own) :] == own:
+                moves[Path(*recorded.parts[: -len(own)])] = root
+    return moves
+
+
+def _relocate(run_dir: str, moves: dict[Path, Path]) -> str:
+    recorded = Path(run_dir)
+    for old, new in moves.items():
+        if recorded.is_relative_to(old):
+            return str(new / recorded.relative_to(old))
+    return run_dir
+
+
 def collect_results(root: Path, experiment: str, row_type: type) -> pd.DataFrame:
     """Every results.csv of `experiment` under root whose columns are the row's (older schemas are
-    skipped), with each file's modification time in `_mtime`."""
+    skipped), with each file's modification time in `_mtime`. Where the tree was moved since its runs
+    wrote it, each `run_dir` is read as where that folder is now."""
     columns = columns_of(row_type)
-    frames = []
-    for path in sorted(Path(root).rglob(RESULTS_FILE)):
+    root, found = Path(root).resolve(), []
+    for path in sorted(root.rglob(RESULTS_FILE)):
         df = pd.read_csv(path)
         if "experiment" in df and (df["experiment"] == experiment).all() and list(df.columns) == columns:
-            frames.append(df.assign(_mtime=path.stat().st_mtime))
-    if not frames:
+            found.append((path, df.assign(_mtime=path.stat().st_mtime)))
+    if not found:
         return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True)
+    results = pd.concat([df for _, df in found], ignore_index=True)
+    moves = _moved_roots(found, root)
+    if moves:
+        results["run_dir"] = [_relocate(d, moves) for d in results["run_dir"].astype(str)]
+    return results

@@ -67,6 +67,14 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
+def artifact_digest(folder: Path) -> str:
+    """One hash of every file of a finished artifact (from its manifest): two trainings of one config that
+    gave the same bytes have the same digest, so a model retrained on another machine or day can be checked
+    against the one earlier results were computed with (runs/README.md)."""
+    files = json.loads((Path(folder) / MANIFEST).read_text())["files"]
+    return stable_hash({name: f["sha256"] for name, f in files.items()}, length=16)
+
+
 def write_manifest(folder: Path, config: Any) -> None:
     files = {
         str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": file_sha256(p)}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seam_exp.errors import UserError
-from seam_exp.utils.cache import ArtifactCache, is_complete
+from seam_exp.utils.cache import ArtifactCache, artifact_digest, is_complete
 
 
 def _writer(calls: list):
@@ -121,3 +121,18 @@ def test_code_version_ignores_comments_and_formatting_but_not_code(tmp_path, mon
     base = version_of("def f(x):\n    return x + 1\n")
     assert version_of("def f(x):  # a comment\n\n    return (x +  1)\n") == base
     assert version_of("def f(x):\n    return x + 2\n") != base
+
+
+def test_artifact_digest_is_the_bytes_not_the_place_or_the_key(tmp_path):
+    def weights(content: bytes):
+        def build(folder: Path):
+            (folder / "weights.bin").write_bytes(content)
+
+        return build
+
+    same_a, _ = ArtifactCache(tmp_path / "a").get_or_build("pm", {"size": "s"}, "v1", weights(b"\x01" * 8))
+    same_b, _ = ArtifactCache(tmp_path / "b").get_or_build("pm", {"size": "m"}, "v2", weights(b"\x01" * 8))
+    other, _ = ArtifactCache(tmp_path / "c").get_or_build(
+        "pm", {"size": "s"}, "v1", weights(b"\x01" * 7 + b"\x02")
+    )
+    assert artifact_digest(same_a) == artifact_digest(same_b) != artifact_digest(other)

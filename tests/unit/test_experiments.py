@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import pkgutil
+import shutil
 from types import SimpleNamespace
 
 import pandas as pd
@@ -147,3 +148,21 @@ def test_collect_skips_results_of_an_older_schema(tmp_path):
     row_type = experiments.get(name).row
     pd.DataFrame({"experiment": [_cfg(name).task], "old_column": [1]}).to_csv(tmp_path / "results.csv")
     assert len(collect_results(tmp_path, _cfg(name).task, row_type)) == 0
+
+
+def test_a_moved_tree_of_runs_is_read_where_it_is_now(tmp_path):
+    """A committed runs folder checked out elsewhere: each run_dir, a reused job's (its twin's) included,
+    points into the tree where it now lies."""
+    name = WITH_ROWS[0]
+    row_type, cfg = experiments.get(name).row, _cfg(name)
+    old = tmp_path / "was" / "runs"
+    ran, reused = old / name / "multirun_a" / "job0", old / name / "multirun_b" / "job0"
+    write_results([_synthetic_row(row_type, cfg, str(ran))], ran)
+    write_results([_synthetic_row(row_type, cfg, str(ran))], reused)  # a reused job names its twin
+    new = tmp_path / "now" / "runs"
+    new.parent.mkdir()
+    shutil.move(old, new)
+
+    back = collect_results(new, cfg.task, row_type)
+    assert back["run_dir"].tolist() == [str((new / name / "multirun_a" / "job0").resolve())] * 2
+    assert collect_results(tmp_path / "elsewhere", cfg.task, row_type).empty
