@@ -19,13 +19,14 @@ from omegaconf import DictConfig
 from seam_exp.experiments import Experiment, prepare, report_aggregate, report_claims, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
+from seam_exp.online.filtering import online_filter_callbacks
 from seam_exp.online.tracking import online_seam_callbacks
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.tables import row_as_markdown
 from seam_exp.rl.config import rl_config
 from seam_exp.rl.run import rl_finetune
 from seam_exp.seam.candidates import make_builder
-from seam_exp.selection.filters import Method, dropped_prompts, parse_method
+from seam_exp.selection.filters import SCORED_KINDS, Method, dropped_prompts, parse_method
 from seam_exp.selection.prompt_scores import rl_prompt_ids, selection_table
 from seam_exp.utils.runtime import output_dir
 
@@ -61,10 +62,10 @@ class SelectionRow(RunRow):
 
 
 def method_label(method: Method, cfg: DictConfig, world, cache) -> str:
-    if method.kind != "seam":
+    if method.kind not in SCORED_KINDS:
         return method.name
     builder = make_builder(method.variant, cfg.seam, world, cache)
-    return f"seam:{builder.label}:{method.formula}"
+    return f"{method.kind}:{builder.label}:{method.formula}"
 
 
 def kept_rl_rows(world, pool: list[int], dropped: np.ndarray):
@@ -97,7 +98,20 @@ def run(cfg: DictConfig) -> SelectionRow:
     label = method_label(method, cfg, world, cache)
     log.info("selection %s: %d of %d RL prompts dropped", label, len(dropped), len(pool))
     tracking = online_seam_callbacks(cfg, world, cache, kept, out)
-    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl, prompts=kept, callbacks=tracking)
+    # an online method re-drops along the run, from every prompt of the pool
+    everything = kept_rl_rows(world, pool, [])
+    refiltering = online_filter_callbacks(cfg, method, world, cache, everything, dropped, out)
+    result = rl_finetune(
+        cfg,
+        world,
+        pm_dir,
+        rm_dir,
+        out,
+        rl,
+        prompts=kept,
+        callbacks=[*tracking, *refiltering],
+        pool=everything if refiltering else None,
+    )
     accuracy = heldout_pair_accuracy(result.module.rm, result.module.tokenizer, world)
     row = SelectionRow(
         **run_columns(cfg, out),

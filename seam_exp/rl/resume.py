@@ -24,20 +24,43 @@ from seam_exp.utils.runtime import RL_CHECKPOINT
 class PromptSchedule(pl.Callback):
     """The RL prompt batches: exactly `steps` batches of `prompts_per_step` rows in a seeded order,
     reshuffled on every pass over the rows. Iterated as the Trainer's train data; as a callback it counts
-    the finished steps and keeps that count in checkpoints, so a resumed run starts at the next batch.
+    the finished steps and keeps that count (and the order) in checkpoints, so a resumed run starts at the
+    next batch.
 
     Why not a stateful DataLoader: Lightning fetches one batch ahead, so a loader's own count is one
     batch ahead of training when a checkpoint is written, and a DataLoader draws from the global random
     state each time it is iterated, which a resumed run would do at a different point than an
     uninterrupted one. Counting finished steps here has neither problem.
+
+    `pool` (default: the rows) is what `restrict` may later draw from: an online filter (docs/online.md)
+    narrows the rows of the steps still to come to another subset of the pool.
     """
 
-    def __init__(self, rows, prompts_per_step: int, steps: int, seed: int):
-        self.rows = rows.select_columns(["prompt_id", "prompt"])
-        self.prompts_per_step, self.steps = prompts_per_step, steps
-        generator = torch.Generator().manual_seed(seed)
-        self.order = list(RandomSampler(self.rows, num_samples=steps * prompts_per_step, generator=generator))
+    def __init__(self, rows, prompts_per_step: int, steps: int, seed: int, pool=None):
+        self.pool = (rows if pool is None else pool).select_columns(["prompt_id", "prompt"])
+        self.prompts_per_step, self.steps, self.seed = prompts_per_step, steps, seed
+        positions = range(len(rows)) if pool is None else self._positions(rows["prompt_id"])
+        self.order = self._draw(positions, steps * prompts_per_step, seed)
         self.steps_done = 0
+
+    def _positions(self, prompt_ids) -> list[int]:
+        where = {int(p): i for i, p in enumerate(self.pool["prompt_id"])}
+        return [where[int(p)] for p in prompt_ids]
+
+    @staticmethod
+    def _draw(positions, count: int, seed: int) -> list[int]:
+        """`count` seeded draws of the given pool positions, reshuffled on every pass over them."""
+        generator = torch.Generator().manual_seed(seed)
+        return [positions[i] for i in RandomSampler(positions, num_samples=count, generator=generator)]
+
+    def restrict(self, prompt_ids, from_step: int) -> None:
+        """Draw the batches of step `from_step` on (0-based) from these prompts of the pool only, in a
+        seeded order of their own. The batch Lightning has already fetched (the one after the step just
+        finished) is never changed: pass from_step = steps done + 1."""
+        start = from_step * self.prompts_per_step
+        if start < len(self.order):
+            seed = self.seed * 100_003 + from_step
+            self.order[start:] = self._draw(self._positions(prompt_ids), len(self.order) - start, seed)
 
     def __len__(self) -> int:
         return self.steps
@@ -45,16 +68,17 @@ class PromptSchedule(pl.Callback):
     def __iter__(self):
         size = self.prompts_per_step
         for step in range(self.steps_done, self.steps):
-            yield [self.rows[i] for i in self.order[step * size : (step + 1) * size]]
+            yield [self.pool[i] for i in self.order[step * size : (step + 1) * size]]
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.steps_done = batch_idx + 1
 
     def state_dict(self) -> dict:
-        return {"steps_done": self.steps_done}
+        return {"steps_done": self.steps_done, "order": self.order}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.steps_done = int(state_dict["steps_done"])
+        self.order = list(state_dict.get("order", self.order))  # checkpoints older than `restrict` lack it
 
 
 class RLCheckpoint(Checkpoint):

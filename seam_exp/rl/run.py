@@ -121,10 +121,12 @@ def rl_finetune(
     rl: RLConfig | None = None,
     prompts=None,
     callbacks: list | None = None,
+    pool=None,
 ) -> RLRun:
     """RL of the SFT policy in pm_dir against the RM in rm_dir on `prompts` (rows of the world's RL split,
     all of them by default; a selection passes its kept subset, with the same steps and batch); `callbacks`
-    are extra Lightning callbacks (a profiler, the bench's step clock)."""
+    are extra Lightning callbacks (a profiler, the bench's step clock, an online filter, which narrows the
+    prompt schedule to other subsets of `pool` along the run)."""
     rl = rl or rl_config(cfg.rl)
     if distributed(cfg.trainer):
         raise UserError(f"{RL_IS_ONE_PROCESS}: strategy {cfg.trainer.get('strategy')}")
@@ -171,7 +173,7 @@ def rl_finetune(
     val_rows = validation_prompts(world, rl.eval.val_prompts, eval_rows, rl.eval.seed)
     validator = evaluator_on(val_rows) if len(val_rows["prompt_id"]) else None
     evaluation = GoldEvaluation(evaluator, rl.eval.every, validator, rl.eval.at)
-    schedule = PromptSchedule(prompts, rl.rollout.prompts_per_step, rl.steps, cfg.seed)
+    schedule = PromptSchedule(prompts, rl.rollout.prompts_per_step, rl.steps, cfg.seed, pool)
     trainer = rl_trainer(cfg, out_dir, [schedule, evaluation, *(callbacks or [])], rl.checkpoint_every)
     resume_from = last_checkpoint(out_dir) if cfg.get("resume", False) else None
     log.info(

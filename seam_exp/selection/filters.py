@@ -14,6 +14,8 @@ ids it drops; everything else is kept. Methods:
   perplexity                drop the round(rate * n) prompts whose reference answer the PM finds least
                             likely (highest per-token perplexity): the paper's "LLaMa perplexity" filter
   seam:<variant>:<formula>  drop the round(rate * n) least seamless prompts under that variant and formula
+  online:<variant>:<formula> as seam:<variant>:<formula> at the start, then again every
+                            `online.refilter_every` RL steps under the current policy (online/filtering.py)
 """
 
 from __future__ import annotations
@@ -28,19 +30,20 @@ from seam_exp.seam.formula import FORMULAS, highest_ids, least_seamless
 
 PLAIN_METHODS = ("full", "oracle", "oracle_top", "random", "random_families", "perplexity")
 # Methods whose drop count is the rate; full and oracle ignore it.
-RATED_METHODS = ("random", "random_families", "perplexity", "seam", "oracle_top")
+RATED_METHODS = ("random", "random_families", "perplexity", "seam", "online", "oracle_top")
+SCORED_KINDS = ("seam", "online")  # <kind>:<variant>:<formula>
 PERPLEXITY_COLUMN, MISMATCH_COLUMN, FAMILY_COLUMN = "ref_perplexity", "gt_mismatch", "family"
 
 
 @dataclass(frozen=True)
 class Method:
-    kind: str  # full | oracle | oracle_top | random | random_families | perplexity | seam
+    kind: str  # full | oracle | oracle_top | random | random_families | perplexity | seam | online
     variant: str | None = None
     formula: str | None = None
 
     @property
     def name(self) -> str:
-        return f"seam:{self.variant}:{self.formula}" if self.kind == "seam" else self.kind
+        return f"{self.kind}:{self.variant}:{self.formula}" if self.kind in SCORED_KINDS else self.kind
 
     @property
     def uses_rate(self) -> bool:
@@ -49,14 +52,16 @@ class Method:
     @property
     def can_be_matched(self) -> bool:
         """Whether random_families can draw in its family mix: it drops a share of the prompts by its own
-        ranking (random_families itself only copies another's mix)."""
-        return self.uses_rate and self.kind != "random_families"
+        ranking, fixed for the run (random_families itself only copies another's mix; an online filter's
+        changes along the run)."""
+        return self.uses_rate and self.kind not in ("random_families", "online")
 
     @property
     def column(self) -> str | None:
-        """The per-prompt score column the method ranks by."""
+        """The per-prompt score column the method ranks by (an online filter: at the start)."""
         return {
             "seam": seam_column(self.variant, self.formula),
+            "online": seam_column(self.variant, self.formula),
             "perplexity": PERPLEXITY_COLUMN,
             "oracle": MISMATCH_COLUMN,
             "oracle_top": MISMATCH_COLUMN,
@@ -72,15 +77,16 @@ def parse_method(name: str) -> Method:
     if name in PLAIN_METHODS:
         return Method(name)
     parts = str(name).split(":")
-    if len(parts) == 3 and parts[0] == "seam":
-        _, variant, formula = parts
+    if len(parts) == 3 and parts[0] in SCORED_KINDS:
+        kind, variant, formula = parts
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant '{variant}' in '{name}'; valid: {', '.join(VARIANTS)}")
         if formula not in FORMULAS:
             raise ValueError(f"unknown formula '{formula}' in '{name}'; valid: {', '.join(FORMULAS)}")
-        return Method("seam", variant, formula)
+        return Method(kind, variant, formula)
     raise ValueError(
-        f"unknown selection method '{name}'; valid: {', '.join(PLAIN_METHODS)}, seam:<variant>:<formula>"
+        f"unknown selection method '{name}'; valid: {', '.join(PLAIN_METHODS)}, seam:<variant>:<formula>, "
+        "online:<variant>:<formula>"
     )
 
 

@@ -15,9 +15,9 @@ from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import CONF_DIR
 
 
-def _cfg(tmp_path):
+def _cfg(tmp_path, experiment: str = "saturation"):
     overrides = [
-        "+experiment=saturation",
+        f"+experiment={experiment}",
         "scale=smoke",
         "pm=xs",
         "rm=xs",
