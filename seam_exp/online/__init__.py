@@ -1,2 +1,2 @@
-"""SEAM along an RL run (docs/online.md): above both `rl` (whose run it watches) and `seam` (whose scores it
-computes), which never import each other."""
+"""SEAM along an RL run (docs/online.md): above `rl` (whose run it watches), `seam` (whose scores it computes)
+and `selection` (whose rule its online filter drops by), which never import it."""

@@ -25,8 +25,8 @@ ALLOWED = {
     "selection": {"seam", "models", "data", "world", "metrics", "utils", "errors"},
     "augmentation": {"selection", "seam", "models", "data", "world", "metrics", "utils", "errors"},
     "reporting": {"metrics", "utils", "errors"},
-    # SEAM along an RL run: it watches rl's runs and computes seam's scores
-    "online": {"rl", "seam", "models", "data", "world", "metrics", "utils", "errors"},
+    # SEAM along an RL run: it watches rl's runs, computes seam's scores and re-drops by selection's rule
+    "online": {"rl", "selection", "seam", "models", "data", "world", "metrics", "utils", "errors"},
 }
 # The bench measures everything below it, the experiments included (their config composition and setup);
 # it is the top, so nothing imports it (test_nothing_imports_the_bench).
