@@ -44,9 +44,9 @@ def models(tmp_path_factory):
 def _setup(tiny_world, cache_dir):
     cfg = _cfg(cache_dir, "selection")
     with open_dict(cfg):
-        cfg.rl.update(steps=7, checkpoint_every=2)
+        cfg.rl.update(steps=5, checkpoint_every=2)
         cfg.rl.eval.every = 0
-        cfg.online.refilter_every = 2
+        cfg.online.refilter_every = 1
         cfg.seam.k = 3
         cfg.selection.rate = 0.5
     cache = ArtifactCache(cache_dir)
@@ -72,33 +72,33 @@ def test_refilterings_drop_the_rate_later_batches_draw_what_they_kept_and_a_stop
 
     whole, whole_batches = run(tmp_path / "whole")
     rows = pd.read_csv(tmp_path / "whole" / ONLINE_DROPPED_FILE)
-    # the start, then every 2 steps while a batch is left to govern (step 6's would govern none of 7)
-    assert sorted(rows["step"].unique()) == [0, 2, 4]
+    # the start, then after every step while a batch is left to govern (step 4's would govern none of 5)
+    assert sorted(rows["step"].unique()) == [0, 1, 2, 3]
     counts = rows.groupby("step").size()
-    assert (counts.loc[[2, 4]] == drop_count(len(pool), 0.5)).all()
+    assert (counts.loc[[1, 2, 3]] == drop_count(len(pool), 0.5)).all()
     assert rows.loc[rows["step"] > 0, "score"].notna().all()
     dropped = {s: set(g["prompt_id"]) for s, g in rows.groupby("step")}
     # the re-filtering after step s (1-based) governs the batches from step s + 2 on: Lightning has
     # fetched the batch of step s + 1 already
-    governing = [0, 0, 0, 2, 2, 4, 4]
+    governing = [0, 0, 1, 2, 3]
     assert len(whole_batches) == cfg.rl.steps
     for batch_idx, ids in enumerate(whole_batches):
         assert not set(ids) & dropped[governing[batch_idx]], batch_idx
 
-    class StopAfterStep5(rl_run.RLCheckpoint):
+    class StopAfterStep3(rl_run.RLCheckpoint):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-            if batch_idx + 1 == 5:
+            if batch_idx + 1 == 3:
                 raise Stopped
 
-    monkeypatch.setattr(rl_run, "RLCheckpoint", StopAfterStep5)
+    monkeypatch.setattr(rl_run, "RLCheckpoint", StopAfterStep3)
     with pytest.raises(Stopped):
         run(tmp_path / "stopped")
     monkeypatch.undo()
     with open_dict(cfg):
         cfg.resume = True
     resumed, resumed_batches = run(tmp_path / "stopped")
-    assert resumed_batches == whole_batches[4:]  # from the checkpoint after step 4, the same prompts
+    assert resumed_batches == whole_batches[2:]  # from the checkpoint after step 2, the same prompts
     for name, weight in whole.module.policy.state_dict().items():
         assert torch.equal(weight, resumed.module.policy.state_dict()[name]), name
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "stopped" / ONLINE_DROPPED_FILE), rows)
