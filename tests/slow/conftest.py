@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from seam_exp.utils.cache import stable_hash
 from tests.slow.helpers import run_experiment
@@ -20,12 +20,24 @@ class SharedRuns:
         self.root = root
         (root / "runs").mkdir(parents=True, exist_ok=True)
 
-    def run(self, *args: str) -> None:
+    def run(self, *args: str, wait: bool = True) -> bool:
+        """Run the experiment unless it ran; False when another worker is running it and `wait` is off."""
         done = self.root / "runs" / f"{stable_hash(list(args))}.done"
-        with FileLock(f"{done}.lock"):
-            if not done.exists():
-                run_experiment(self.root, *args)
-                done.write_text(" ".join(args))
+        try:
+            with FileLock(f"{done}.lock", timeout=-1 if wait else 0):
+                if not done.exists():
+                    run_experiment(self.root, *args)
+                    done.write_text(" ".join(args))
+        except Timeout:
+            return False
+        return True
+
+    def run_all(self, *runs: tuple[str, ...]) -> None:
+        """Each of `runs` once per session: first every one that no other worker is running, then the rest
+        (waiting for them), so that a worker never sits on a lock while one of its runs is left to do."""
+        left = [args for args in runs if not self.run(*args, wait=False)]
+        for args in left:
+            self.run(*args)
 
 
 @pytest.fixture(scope="session")

@@ -20,15 +20,14 @@ ONE_CELL = ("scale.sizes=[s]", "trainer.num_threads=1")
 
 
 def test_results_notebook_shows_every_experiments_tables_and_figures(smoke_runs, monkeypatch):
-    for args in (
+    smoke_runs.run_all(
         ("+experiment=saturation", *ONE_CELL),
         MISMATCH_SMOKE,
         MISMATCH_PAPER_SMOKE,
         ("+experiment=seam", GROUND_TRUTH),
         SELECTION_SMOKE,
         AUGMENTATION_SMOKE,
-    ):
-        smoke_runs.run(*args)
+    )
     monkeypatch.setenv("SEAM_EXP_OUTPUTS", str(smoke_runs.root / "outputs"))
     notebook = jupytext.read(ROOT / "notebooks" / "results.py")
     NotebookClient(
@@ -49,8 +48,7 @@ def test_results_notebook_shows_every_experiments_tables_and_figures(smoke_runs,
 
 
 def test_the_claims_ledger_reads_the_smoke_runs_it_has_and_says_which_it_lacks(smoke_runs):
-    for args in (MISMATCH_PAPER_SMOKE, AUGMENTATION_SMOKE):
-        smoke_runs.run(*args)
+    smoke_runs.run_all(MISMATCH_PAPER_SMOKE, AUGMENTATION_SMOKE)
     outputs = smoke_runs.root / "outputs"
     assert figures.main([str(outputs)]) == 0
     smoke = pd.read_csv(outputs / "figures" / "claims" / "claims_smoke.csv").set_index("claim")
