@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from seam_exp.experiments import Experiment, prepare, report_aggregate, report_claims, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
+from seam_exp.online.refresh import reward_refresh_callbacks
 from seam_exp.online.tracking import online_seam_callbacks
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.tables import row_as_markdown
@@ -78,8 +79,11 @@ def run(cfg: DictConfig) -> SaturationRow:
     pm_dir, _ = sft_policy(cfg, world, cache)
     rm_dir, _ = trained_reward(cfg, world, cache)
     out = output_dir()
-    tracking = online_seam_callbacks(cfg, world, cache, world.data["rl"], out)
-    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl, callbacks=tracking)
+    online = [
+        *online_seam_callbacks(cfg, world, cache, world.data["rl"], out),
+        *reward_refresh_callbacks(cfg, world, cache, world.data["rl"], out),
+    ]
+    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl, callbacks=online)
     module = result.module
     row = SaturationRow(
         **run_columns(cfg, out),

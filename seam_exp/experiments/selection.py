@@ -20,6 +20,7 @@ from seam_exp.experiments import Experiment, prepare, report_aggregate, report_c
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.online.filtering import online_filter_callbacks
+from seam_exp.online.refresh import reward_refresh_callbacks
 from seam_exp.online.tracking import online_seam_callbacks
 from seam_exp.reporting.results import RunRow, run_columns, write_results
 from seam_exp.reporting.tables import row_as_markdown
@@ -98,6 +99,7 @@ def run(cfg: DictConfig) -> SelectionRow:
     label = method_label(method, cfg, world, cache)
     log.info("selection %s: %d of %d RL prompts dropped", label, len(dropped), len(pool))
     tracking = online_seam_callbacks(cfg, world, cache, kept, out)
+    refreshing = reward_refresh_callbacks(cfg, world, cache, kept, out)
     # an online method re-drops along the run, from every prompt of the pool
     everything = kept_rl_rows(world, pool, [])
     refiltering = online_filter_callbacks(cfg, method, world, cache, everything, dropped, out)
@@ -109,7 +111,7 @@ def run(cfg: DictConfig) -> SelectionRow:
         out,
         rl,
         prompts=kept,
-        callbacks=[*tracking, *refiltering],
+        callbacks=[*tracking, *refiltering, *refreshing],
         pool=everything if refiltering else None,
     )
     accuracy = heldout_pair_accuracy(result.module.rm, result.module.tokenizer, world)

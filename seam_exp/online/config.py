@@ -4,12 +4,31 @@ group's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
 from seam_exp.seam.config import VARIANTS
 from seam_exp.utils.checks import at_least_each, one_of
+
+REFRESH_CHOOSERS = ("seam", "random")
+
+
+@dataclass
+class RefreshConfig:
+    """The SEAM-guided RM refresh (online/refresh.py): labels of the policy's own answers, bought every
+    `every` RL steps on `prompts` prompts (one pair each, ties dropped), the RM trained on them."""
+
+    every: int = 0  # RL steps between refreshes (0: off); labels per RL step = prompts / every
+    chooser: str = "seam"  # seam: the currently least seamless prompts | random: the control, same labels
+    prompts: int = 32
+    rm_steps: int = 8  # AdamW steps on the new pairs per refresh
+    batch_size: int = 32
+    lr: float = MISSING  # conf/online/default.yaml: the RM's own training rate
+
+    def __post_init__(self):
+        at_least_each("online.refresh", self, every=0, prompts=1, rm_steps=1, batch_size=1)
+        one_of("online.refresh.chooser", self.chooser, REFRESH_CHOOSERS)
 
 
 @dataclass
@@ -22,6 +41,7 @@ class OnlineSeamConfig:
     # RL steps between re-filterings of an online selection method (online:<variant>:<formula>; 0: never,
     # the static filter); conf/online/default.yaml sets it to a fifth of the RL steps
     refilter_every: int = MISSING
+    refresh: RefreshConfig = field(default_factory=RefreshConfig)
 
     def __post_init__(self):
         at_least_each("online", self, every=0, prompts=3, samples_per_prompt=2, refilter_every=0)

@@ -21,11 +21,10 @@ import pandas as pd
 import torch
 
 from seam_exp.models.scoring import score_texts
+from seam_exp.online.meter import seam_under
 from seam_exp.rl.resume import PromptSchedule
 from seam_exp.seam.candidates import make_builder
 from seam_exp.seam.candidates.base import build_candidates
-from seam_exp.seam.formula import formula_scores
-from seam_exp.seam.scoring import sequence_logprobs
 from seam_exp.selection.filters import Method, dropped_prompts, seam_column
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import to_container
@@ -77,13 +76,9 @@ class OnlineFilter(pl.Callback):
     @torch.no_grad()
     def refilter(self, policy, step: int) -> np.ndarray:
         """The prompts of the pool the method drops under `policy`."""
-        was_training = policy.training
-        logp, length = sequence_logprobs(
-            policy, self.tokenizer, self.prompts, self.candidates["text"].tolist()
-        )
+        was_training, formula = policy.training, self.method.formula
+        scores = seam_under(policy, self.tokenizer, self.prompts, self.candidates, self.seam, formula)
         policy.train(was_training)
-        formula = self.method.formula
-        scores = formula_scores(self.candidates.assign(logp=logp, length=length), self.seam, [formula])
         column = seam_column(self.method.variant, formula)
         table = scores.rename(columns={formula: column})[["prompt_id", column]]
         dropped = dropped_prompts(self.method, table, self.rate, self.seed)

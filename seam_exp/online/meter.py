@@ -52,6 +52,13 @@ def tracked_prompts(rows, n: int, seed: int):
     return {"prompt_id": [int(i) for i in frame["prompt_id"]], "prompt": frame["prompt"].tolist()}
 
 
+def seam_under(policy, tokenizer, prompts: Sequence[str], candidates: pd.DataFrame, seam: dict, formula: str):
+    """SEAM per prompt (prompt_id, `formula`) of candidates whose RM rewards are known, weighted by this
+    policy's log-probabilities (`prompts`: each candidate row's prompt text). Leaves the policy in eval mode."""
+    logp, length = sequence_logprobs(policy, tokenizer, prompts, candidates["text"].tolist())
+    return formula_scores(candidates.assign(logp=logp, length=length), seam, [formula])
+
+
 def own_candidates(
     world: World, builder: AdvBuilder, prompt_ids: Sequence[int], answers: Sequence[str], k: int, salt: str
 ) -> pd.DataFrame:
@@ -117,8 +124,9 @@ class OnlineSeamMeter:
 
     def _weighted(self, frame: pd.DataFrame, policy) -> pd.DataFrame:
         """SEAM per prompt (the configured formula) of `frame`'s candidates under the policy's log-probs."""
-        logp, length = sequence_logprobs(policy, self.tokenizer, self._prompts(frame), frame["text"].tolist())
-        return formula_scores(frame.assign(logp=logp, length=length), self.seam, [self.seam["formula"]])
+        return seam_under(
+            policy, self.tokenizer, self._prompts(frame), frame, self.seam, self.seam["formula"]
+        )
 
     def _own(self, samples: PolicySamples, ids: np.ndarray, reward_model, policy, step: int):
         """The `own` candidates of the policy's first answers, their SEAM per prompt, and how often a

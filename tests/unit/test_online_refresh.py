@@ -1,0 +1,117 @@
+"""The SEAM-guided RM refresh: labels of the policy's own answers bought along the run, the RM trained on them,
+RL going on against the refreshed RM; the cached RM untouched, and a stopped run resuming to the same run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from omegaconf import open_dict
+
+from seam_exp.models.scoring import score_texts
+from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_reward
+from seam_exp.online.config import RefreshConfig
+from seam_exp.online.meter import seam_under
+from seam_exp.online.refresh import REFRESH_FILE, reward_refresh_callbacks
+from seam_exp.rl import run as rl_run
+from seam_exp.rl.run import rl_finetune
+from seam_exp.seam.formula import unseamlessness
+from seam_exp.utils.cache import ArtifactCache
+from seam_exp.utils.checks import BadValue
+from tests.unit.test_rl_run import Stopped, _cfg
+
+
+def _setup(tiny_world, tmp_path, chooser="seam"):
+    cfg = _cfg(tmp_path)
+    with open_dict(cfg):
+        cfg.rl.update(steps=5, checkpoint_every=2)
+        cfg.rl.eval.every = 0
+        cfg.online.variant = "adv"
+        cfg.online.refresh.update(every=2, chooser=chooser, prompts=8, rm_steps=4, batch_size=8)
+        cfg.seam.k = 3
+    cache = ArtifactCache(tmp_path)
+    return cfg, cache, sft_policy(cfg, tiny_world, cache)[0], trained_reward(cfg, tiny_world, cache)[0]
+
+
+def test_the_rm_is_refreshed_on_bought_labels_the_cache_is_not_and_a_stop_resumes_the_same(
+    tiny_world, tmp_path, monkeypatch
+):
+    cfg, cache, pm_dir, rm_dir = _setup(tiny_world, tmp_path)
+    pool = tiny_world.data["rl"]
+
+    def run(out):
+        out.mkdir(exist_ok=True)
+        callbacks = reward_refresh_callbacks(cfg, tiny_world, cache, pool, out)
+        return rl_finetune(cfg, tiny_world, pm_dir, rm_dir, out, callbacks=callbacks)
+
+    whole = run(tmp_path / "whole")
+    rows = pd.read_csv(tmp_path / "whole" / REFRESH_FILE)
+    assert rows["step"].tolist() == [2, 4]  # every 2 steps, never after the last
+    assert (rows["labels"] <= 8).all() and rows["labels_total"].tolist() == rows["labels"].cumsum().tolist()
+    assert (rows["labels"] > 0).all() and rows["rm_acc_after"].between(0, 1).all()
+    # RL went on against the refreshed RM; the RM in the cache, an input of every other run, is as it was
+    original, _ = load_reward(rm_dir)
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(original.parameters(), whole.module.rm.parameters(), strict=True)
+    )
+    again, _ = load_reward(rm_dir)
+    assert all(torch.equal(a, b) for a, b in zip(original.parameters(), again.parameters(), strict=True))
+
+    class StopAfterStep3(rl_run.RLCheckpoint):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            if batch_idx + 1 == 3:
+                raise Stopped
+
+    monkeypatch.setattr(rl_run, "RLCheckpoint", StopAfterStep3)
+    with pytest.raises(Stopped):
+        run(tmp_path / "stopped")
+    monkeypatch.undo()
+    with open_dict(cfg):
+        cfg.resume = True
+    resumed = run(tmp_path / "stopped")  # from the checkpoint after step 2: the first refresh's RM
+    for part in ("policy", "rm"):
+        for name, weight in getattr(whole.module, part).state_dict().items():
+            assert torch.equal(weight, getattr(resumed.module, part).state_dict()[name]), (part, name)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "stopped" / REFRESH_FILE).drop(columns="seconds"), rows.drop(columns="seconds")
+    )
+
+
+def test_the_seam_chooser_buys_labels_on_the_least_seamless_prompts_and_random_on_a_seeded_draw(
+    tiny_world, tmp_path
+):
+    cfg, cache, pm_dir, rm_dir = _setup(tiny_world, tmp_path)
+    pool = tiny_world.data["rl"]
+    (refresh,) = reward_refresh_callbacks(cfg, tiny_world, cache, pool, tmp_path)
+    policy, tokenizer = load_policy(pm_dir)
+    reward_model, _ = load_reward(rm_dir)
+    refresh.tokenizer = tokenizer
+    refresh.candidate_prompts = [refresh.prompt_text[int(p)] for p in refresh.candidates["prompt_id"]]
+
+    chosen = refresh.choose(policy, reward_model, step=2)
+    texts = refresh.candidates["text"].tolist()
+    scored = refresh.candidates.assign(
+        reward=score_texts(reward_model, tokenizer, refresh.candidate_prompts, texts)
+    )
+    formula = cfg.seam.formula
+    per_prompt = seam_under(policy, tokenizer, refresh.candidate_prompts, scored, dict(refresh.seam), formula)
+    badness = pd.Series(unseamlessness(per_prompt[formula], formula), index=per_prompt["prompt_id"])
+    assert len(chosen) == 8 and badness.loc[chosen].min() >= badness.drop(index=chosen).max()
+
+    with open_dict(cfg):
+        cfg.online.refresh.chooser = "random"
+    (control,) = reward_refresh_callbacks(cfg, tiny_world, cache, pool, tmp_path)
+    drawn = control.choose(policy, reward_model, step=2)
+    assert len(drawn) == 8 and drawn == control.choose(policy, reward_model, step=2)
+    assert drawn != control.choose(policy, reward_model, step=4)  # a new draw at each refresh
+    assert set(drawn) <= set(np.asarray(pool["prompt_id"]).tolist())
+
+
+def test_a_bad_refresh_setting_is_refused():
+    with pytest.raises(BadValue, match="online.refresh.chooser"):
+        RefreshConfig(every=4, chooser="oracle", lr=1e-4)
+    with pytest.raises(BadValue, match="online.refresh.prompts"):
+        RefreshConfig(every=4, prompts=0, lr=1e-4)
