@@ -11,7 +11,7 @@ from omegaconf import MISSING
 from seam_exp.seam.config import VARIANTS
 from seam_exp.utils.checks import at_least_each, one_of
 
-REFRESH_CHOOSERS = ("seam", "random")
+REFRESH_CHOOSERS = ("seam", "random", "oracle")
 
 
 @dataclass
@@ -20,14 +20,17 @@ class RefreshConfig:
     `every` RL steps on `prompts` prompts (one pair each, ties dropped), the RM trained on them."""
 
     every: int = 0  # RL steps between refreshes (0: off); labels per RL step = prompts / every
-    chooser: str = "seam"  # seam: the currently least seamless prompts | random: the control, same labels
+    # seam: the currently least seamless prompts | random: the control, same labels | oracle: the largest
+    # exact mismatch on the policy's answers (gold; the bound)
+    chooser: str = "seam"
     prompts: int = 32
     rm_steps: int = 8  # AdamW steps on the new pairs per refresh
     batch_size: int = 32
     lr: float = MISSING  # conf/online/default.yaml: the RM's own training rate
+    oracle_samples: int = 4  # answers per pool prompt the oracle chooser judges
 
     def __post_init__(self):
-        at_least_each("online.refresh", self, every=0, prompts=1, rm_steps=1, batch_size=1)
+        at_least_each("online.refresh", self, every=0, prompts=1, rm_steps=1, batch_size=1, oracle_samples=2)
         one_of("online.refresh.chooser", self.chooser, REFRESH_CHOOSERS)
 
 

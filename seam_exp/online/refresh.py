@@ -4,7 +4,9 @@ them for a few steps, and RL goes on against the refreshed RM. Which prompts get
 
 - `seam`: the currently least seamless prompts of the pool (SEAM of their fixed worse answers of
   `online.variant`, weighted by the current policy, judged by the current RM, `seam.formula`);
-- `random`: the same number of prompts drawn at random (the control: same labels, same RM steps).
+- `random`: the same number of prompts drawn at random (the control: same labels, same RM steps);
+- `oracle`: the prompts where the RM's errors on the policy's own answers are largest, measured exactly with
+  gold (`online.refresh.oracle_samples` answers per pool prompt): the bound no user can reach.
 
 The labels spent are counted (a run's cost in human labels) and every refresh is a row of
 `<run>/rm_refresh.csv`: its step, labels, and the RM's accuracy on the new pairs before and after training on
@@ -22,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from seam_exp.metrics.preference import mismatch_counts
 from seam_exp.models.reward import PairCollator, bradley_terry_loss, reward_scores
 from seam_exp.models.scoring import score_texts
 from seam_exp.online.config import REFRESH_CHOOSERS
@@ -29,7 +32,7 @@ from seam_exp.online.meter import seam_under
 from seam_exp.rl.evaluation import GoldEvaluator
 from seam_exp.seam.candidates import make_builder
 from seam_exp.seam.candidates.base import build_candidates
-from seam_exp.seam.formula import least_seamless
+from seam_exp.seam.formula import highest_ids, least_seamless
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import to_container
 from seam_exp.world.build import World
@@ -80,6 +83,9 @@ class RewardRefresh(pl.Callback):
         ids = np.asarray(list(self.prompt_text))
         if self.refresh["chooser"] == "random":
             return sorted(np.random.default_rng([self.seed, step]).choice(ids, n, replace=False).tolist())
+        if self.refresh["chooser"] == "oracle":
+            mismatch = self.exact_mismatch(policy, reward_model, step)
+            return sorted(int(p) for p in highest_ids(mismatch.index, mismatch.fillna(-np.inf), n, step))
         texts = self.candidates["text"].tolist()
         scored = self.candidates.assign(
             reward=score_texts(
@@ -96,6 +102,20 @@ class RewardRefresh(pl.Callback):
             step,
         )
         return sorted(int(p) for p in chosen)
+
+    def exact_mismatch(self, policy, reward_model, step: int) -> pd.Series:
+        """Per pool prompt, the share of gold-ordered pairs of the policy's answers the RM orders wrongly
+        (NaN where no pair has different gold): what the oracle chooser reads, with gold no user has."""
+        rows = {"prompt_id": list(self.prompt_text), "prompt": list(self.prompt_text.values())}
+        max_new_tokens, temperature = self.sampling
+        n = int(self.refresh["oracle_samples"])
+        evaluator = GoldEvaluator(
+            self.world, rows, self.tokenizer, reward_model, n, max_new_tokens, temperature, self.seed + step
+        )
+        samples = evaluator.sample(policy, policy, reward_model)
+        ids = np.asarray(rows["prompt_id"])[samples.prompt_index]
+        counts = mismatch_counts(ids, samples.rm, samples.gold)
+        return pd.Series(counts.rate, index=counts.groups)
 
     def labelled_pairs(self, policy, reward_model, chosen: list[int], step: int) -> list[dict]:
         """Two answers of the policy per chosen prompt, labelled by the world's labeler (ties dropped)."""

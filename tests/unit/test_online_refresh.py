@@ -109,9 +109,17 @@ def test_the_seam_chooser_buys_labels_on_the_least_seamless_prompts_and_random_o
     assert drawn != control.choose(policy, reward_model, step=4)  # a new draw at each refresh
     assert set(drawn) <= set(np.asarray(pool["prompt_id"]).tolist())
 
+    with open_dict(cfg):
+        cfg.online.refresh.update(chooser="oracle", oracle_samples=3)
+    (oracle,) = reward_refresh_callbacks(cfg, tiny_world, cache, pool, tmp_path)
+    oracle.tokenizer = tokenizer
+    picked = oracle.choose(policy, reward_model, step=2)
+    mismatch = oracle.exact_mismatch(policy, reward_model, step=2).fillna(-1.0)  # the same draw: same seed
+    assert len(picked) == 8 and mismatch.loc[picked].min() >= mismatch.drop(index=picked).max()
+
 
 def test_a_bad_refresh_setting_is_refused():
     with pytest.raises(BadValue, match="online.refresh.chooser"):
-        RefreshConfig(every=4, chooser="oracle", lr=1e-4)
+        RefreshConfig(every=4, chooser="human", lr=1e-4)
     with pytest.raises(BadValue, match="online.refresh.prompts"):
         RefreshConfig(every=4, prompts=0, lr=1e-4)
