@@ -63,11 +63,9 @@ class OnlineFilter(pl.Callback):
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         self.tokenizer = pl_module.tokenizer
-        prompts = [self.prompt_text[int(p)] for p in self.candidates["prompt_id"]]
-        self.prompts = prompts
-        self.candidates["reward"] = score_texts(
-            pl_module.rm, self.tokenizer, prompts, self.candidates["text"].tolist()
-        )
+        self.prompts = [self.prompt_text[int(p)] for p in self.candidates["prompt_id"]]
+        texts = self.candidates["text"].tolist()
+        self.candidates["reward"] = score_texts(pl_module.rm, self.tokenizer, self.prompts, texts)
 
     def _schedule(self, trainer) -> PromptSchedule:
         (schedule,) = [c for c in trainer.callbacks if isinstance(c, PromptSchedule)]

@@ -86,12 +86,10 @@ class RewardRefresh(pl.Callback):
         if self.refresh["chooser"] == "oracle":
             mismatch = self.exact_mismatch(policy, reward_model, step)
             return sorted(int(p) for p in highest_ids(mismatch.index, mismatch.fillna(-np.inf), n, step))
+        # judged by the RM as it is now: earlier refreshes have moved it
         texts = self.candidates["text"].tolist()
-        scored = self.candidates.assign(
-            reward=score_texts(
-                reward_model, self.tokenizer, self.candidate_prompts, texts
-            )  # the RM as it is now
-        )
+        rewards = score_texts(reward_model, self.tokenizer, self.candidate_prompts, texts)
+        scored = self.candidates.assign(reward=rewards)
         formula = self.seam["formula"]
         per_prompt = seam_under(policy, self.tokenizer, self.candidate_prompts, scored, self.seam, formula)
         chosen = least_seamless(
