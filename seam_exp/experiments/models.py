@@ -6,6 +6,7 @@ before the grid runs; every later run finds them in the cache.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -13,6 +14,9 @@ from omegaconf import DictConfig
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
 from seam_exp.utils.cache import artifact_digest
+from seam_exp.utils.runtime import output_dir
+
+ARTIFACT_FILE = "artifact.json"  # what the job trained or found: name, seed, folder, digest, metrics
 
 TRAINERS = {"pm": sft_policy, "rm": trained_reward}
 
@@ -29,16 +33,24 @@ def run(cfg: DictConfig) -> dict:
     folder, trained_now = trained_artifact(cfg)
     info = metrics_of(folder)
     state = f"trained in {info['seconds']:.0f} s" if trained_now else "found in the cache"
-    print(
-        f"{cfg.artifact}={cfg[cfg.artifact].name}: {info['params']} params, {info['steps']} steps, {state}: {folder}"
-    )
-    return {
+    record = {
         "artifact": cfg.artifact,
         "name": cfg[cfg.artifact].name,
+        "train_seed": int(cfg.train_seed),
         "trained_now": trained_now,
-        "digest": artifact_digest(folder),  # the trained bytes: a retraining elsewhere is checked against it
+        "folder": str(folder),
+        # the trained bytes: a retraining on another machine or day is checked against it (runs/README.md)
+        "digest": artifact_digest(folder),
         **info,
     }
+    out = output_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ARTIFACT_FILE).write_text(json.dumps(record, indent=1, default=str))
+    print(
+        f"{cfg.artifact}={cfg[cfg.artifact].name}: {info['params']} params, {info['steps']} steps, {state}, "
+        f"digest {record['digest']}: {folder}"
+    )
+    return record
 
 
 EXPERIMENT = Experiment(run=run, data=("world", "stack_exchange"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,8 +14,10 @@ import pandas as pd
 import pytest
 
 from seam_exp.experiments.mismatch import MismatchRow
+from seam_exp.experiments.models import ARTIFACT_FILE
 from seam_exp.experiments.saturation import SaturationRow
 from seam_exp.reporting.results import columns_of
+from seam_exp.utils.cache import artifact_digest
 from seam_exp.utils.runtime import RL_CHECKPOINT
 from tests.slow.helpers import ROOT, cache_keys, experiment_command, run_experiment
 
@@ -37,6 +40,11 @@ def test_saturation_sweep_writes_a_row_per_cell_heatmap_curves_and_table(tmp_pat
     trained = _artifacts(tmp_path)
     assert sorted(k.split("/")[0] for k in trained) == ["pm", "pm", "rm", "rm"]
     assert models.stdout.count("trained in") == 4
+    # each job records the digest of what it trained: the bytes of that cache folder, one per model
+    records = [json.loads(p.read_text()) for p in (tmp_path / "outputs" / "models").rglob(ARTIFACT_FILE)]
+    assert sorted(f"{r['artifact']}/{Path(r['folder']).name}" for r in records) == sorted(trained)
+    assert all(r["digest"] == artifact_digest(Path(r["folder"])) for r in records)
+    assert len({r["digest"] for r in records}) == 4
     run_experiment(tmp_path, "+experiment=saturation")
     assert _artifacts(tmp_path) == trained  # nothing trained again, nothing rewritten
     rows = _rows(tmp_path, "saturation")
