@@ -128,6 +128,6 @@ def test_online_seam_rides_a_transformers_trainer_and_leaves_its_training_as_it_
     assert rows["fixed_seam"].iloc[-1] != pytest.approx(rows["fixed_seam"].iloc[0], rel=1e-6)
 
 
-def test_online_seam_callback_refuses_a_negative_interval(tiny_world):
+def test_online_seam_callback_refuses_a_negative_interval():
     with pytest.raises(ValueError, match="every must be >= 0"):
         OnlineSeamTrainerCallback(None, None, every=-1)
