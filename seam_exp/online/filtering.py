@@ -21,10 +21,8 @@ import pandas as pd
 import torch
 
 from seam_exp.models.scoring import score_texts
-from seam_exp.online.meter import seam_under
+from seam_exp.online.meter import fixed_candidates, seam_under
 from seam_exp.rl.resume import PromptSchedule
-from seam_exp.seam.candidates import make_builder
-from seam_exp.seam.candidates.base import build_candidates
 from seam_exp.selection.filters import Method, dropped_prompts, seam_column
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import to_container
@@ -123,9 +121,8 @@ def online_filter_callbacks(
     """The run's OnlineFilter over its pool of RL rows, for an online method; none for any other."""
     if method.kind != "online":
         return []
-    builder = make_builder(method.variant, cfg.seam, world, cache)
     ids = [int(p) for p in pool["prompt_id"]]
-    candidates, _ = build_candidates(builder, world, ids, cfg.seam.k, cfg.seam.seed, cache)
+    candidates = fixed_candidates(cfg, method.variant, world, cache, ids)
     return [
         OnlineFilter(
             method,

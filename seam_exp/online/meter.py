@@ -205,13 +205,20 @@ class OnlineSeamMeter:
         return row
 
 
+def fixed_candidates(cfg, variant: str, world: World, cache: ArtifactCache, prompt_ids) -> pd.DataFrame:
+    """The reference and `seam.k` worse answers of `variant` per prompt (cached), whose SEAM the online
+    pieces re-weight under the current policy."""
+    builder = make_builder(variant, cfg.seam, world, cache)
+    ids = [int(p) for p in prompt_ids]
+    return build_candidates(builder, world, ids, cfg.seam.k, cfg.seam.seed, cache)[0]
+
+
 def online_seam_meter(cfg, world: World, cache: ArtifactCache, rows) -> OnlineSeamMeter:
     """The meter of a run configured by `cfg` (its `online`, `seam` and rollout settings) on its RL prompt
     rows (a selection passes its kept ones)."""
     online = cfg.online
     tracked = tracked_prompts(rows, online.prompts, online.seed)
-    builder = make_builder(online.variant, cfg.seam, world, cache)
-    candidates, _ = build_candidates(builder, world, tracked["prompt_id"], cfg.seam.k, cfg.seam.seed, cache)
+    candidates = fixed_candidates(cfg, online.variant, world, cache, tracked["prompt_id"])
     return OnlineSeamMeter(
         world,
         tracked,

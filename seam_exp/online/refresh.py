@@ -28,10 +28,8 @@ from seam_exp.metrics.preference import mismatch_counts
 from seam_exp.models.reward import PairCollator, bradley_terry_loss, reward_scores
 from seam_exp.models.scoring import score_texts
 from seam_exp.online.config import REFRESH_CHOOSERS
-from seam_exp.online.meter import seam_under
+from seam_exp.online.meter import fixed_candidates, seam_under
 from seam_exp.rl.evaluation import GoldEvaluator
-from seam_exp.seam.candidates import make_builder
-from seam_exp.seam.candidates.base import build_candidates
 from seam_exp.seam.formula import highest_ids, least_seamless
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import to_container
@@ -227,8 +225,7 @@ def reward_refresh_callbacks(
     ids = [int(p) for p in pool["prompt_id"]]
     candidates = pd.DataFrame(columns=["prompt_id", "candidate_index", "is_reference", "text"])
     if refresh["chooser"] == "seam":
-        builder = make_builder(cfg.online.variant, cfg.seam, world, cache)
-        candidates, _ = build_candidates(builder, world, ids, cfg.seam.k, cfg.seam.seed, cache)
+        candidates = fixed_candidates(cfg, cfg.online.variant, world, cache, ids)
     return [
         RewardRefresh(
             world,

@@ -20,7 +20,7 @@ from seam_exp.selection.filters import drop_count, dropped_prompts, parse_method
 from seam_exp.selection.prompt_scores import selection_table
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.checks import BadValue
-from tests.unit.test_rl_run import Stopped, _cfg
+from tests.unit.test_rl_run import Stopped, _cfg, stopping_after
 
 METHOD = parse_method("online:adv:normalized")
 
@@ -85,13 +85,7 @@ def test_refilterings_drop_the_rate_later_batches_draw_what_they_kept_and_a_stop
     for batch_idx, ids in enumerate(whole_batches):
         assert not set(ids) & dropped[governing[batch_idx]], batch_idx
 
-    class StopAfterStep3(rl_run.RLCheckpoint):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-            if batch_idx + 1 == 3:
-                raise Stopped
-
-    monkeypatch.setattr(rl_run, "RLCheckpoint", StopAfterStep3)
+    monkeypatch.setattr(rl_run, "RLCheckpoint", stopping_after(3))
     with pytest.raises(Stopped):
         run(tmp_path / "stopped")
     monkeypatch.undo()

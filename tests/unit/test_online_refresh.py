@@ -19,7 +19,7 @@ from seam_exp.rl.run import rl_finetune
 from seam_exp.seam.formula import unseamlessness
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.checks import BadValue
-from tests.unit.test_rl_run import Stopped, _cfg
+from tests.unit.test_rl_run import Stopped, _cfg, stopping_after
 
 
 def _setup(tiny_world, tmp_path, chooser="seam"):
@@ -59,13 +59,7 @@ def test_the_rm_is_refreshed_on_bought_labels_the_cache_is_not_and_a_stop_resume
     again, _ = load_reward(rm_dir)
     assert all(torch.equal(a, b) for a, b in zip(original.parameters(), again.parameters(), strict=True))
 
-    class StopAfterStep3(rl_run.RLCheckpoint):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-            if batch_idx + 1 == 3:
-                raise Stopped
-
-    monkeypatch.setattr(rl_run, "RLCheckpoint", StopAfterStep3)
+    monkeypatch.setattr(rl_run, "RLCheckpoint", stopping_after(3))
     with pytest.raises(Stopped):
         run(tmp_path / "stopped")
     monkeypatch.undo()

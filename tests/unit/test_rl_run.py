@@ -73,6 +73,19 @@ class Stopped(RuntimeError):
     """Stands in for a kill: the run stops right after a step, its checkpoint from an earlier step."""
 
 
+def stopping_after(step: int) -> type:
+    """An RLCheckpoint (patched in as rl.run's) that writes its checkpoints, then stops the run after `step`."""
+    from seam_exp.rl import run as rl_run
+
+    class StopAfter(rl_run.RLCheckpoint):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            if batch_idx + 1 == step:
+                raise Stopped
+
+    return StopAfter
+
+
 def test_a_stopped_run_resumes_to_the_numbers_of_an_uninterrupted_one(tiny_world, tmp_path, monkeypatch):
     from omegaconf import open_dict
 
@@ -88,13 +101,7 @@ def test_a_stopped_run_resumes_to_the_numbers_of_an_uninterrupted_one(tiny_world
     whole = rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "whole")
     assert not (tmp_path / "whole" / RL_CHECKPOINT).parent.exists()  # removed once the run finished
 
-    class StopAfterStep3(rl_run.RLCheckpoint):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-            if batch_idx + 1 == 3:
-                raise Stopped
-
-    monkeypatch.setattr(rl_run, "RLCheckpoint", StopAfterStep3)
+    monkeypatch.setattr(rl_run, "RLCheckpoint", stopping_after(3))
     with pytest.raises(Stopped):
         rl_finetune(cfg, tiny_world, pm_dir, rm_dir, tmp_path / "stopped")
     assert (tmp_path / "stopped" / RL_CHECKPOINT).is_file()  # written after step 2
