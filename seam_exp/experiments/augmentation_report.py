@@ -17,13 +17,13 @@ from seam_exp.augmentation.arms import Arm, parse_arm
 from seam_exp.experiments.augmentation import AugmentationRow
 from seam_exp.reporting.claims import Claim, Reading, is_plain, pooled, reading_of, top_cell_rows
 from seam_exp.reporting.grid import with_cell_names
+from seam_exp.reporting.paired import PAIRED, paired_by_seed
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
-from seam_exp.reporting.seeds import summary_over_seeds
+from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
 from seam_exp.reporting.tables import format_ci, verdict, write_table_and_figures
 from seam_exp.rl.kl_budget import run_history
-from seam_exp.rl.paired import PAIRED, REPLICATE, paired_by_seed
 
 CELL = {
     **RL_CELL,

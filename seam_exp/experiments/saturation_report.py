@@ -18,11 +18,10 @@ from seam_exp.reporting.claims import Claim, Reading, is_plain, paired_differenc
 from seam_exp.reporting.grid import axis_order, cell_summary, curves, heatmap, with_axis_labels
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
-from seam_exp.reporting.seeds import summary_over_seeds
+from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.sweep import RL_CELL, report_groups
 from seam_exp.reporting.tables import ci_column, format_ci, write_table_and_figures
 from seam_exp.rl.kl_budget import KL_BUDGETS, kl_budget_rows, run_history
-from seam_exp.rl.paired import REPLICATE
 
 CELL = {
     **RL_CELL,

@@ -25,7 +25,8 @@ from seam_exp.metrics.intervals import paired_bootstrap_corr_diff
 from seam_exp.models.train import load_reward, trained_reward
 from seam_exp.reporting.claims import Claim, Reading, pooled, reading_of, top_cell_rows
 from seam_exp.reporting.plots import plt, save_figure
-from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
+from seam_exp.reporting.results import RunRow, collect_results, columns_of, run_columns, write_results
+from seam_exp.reporting.sweep import sweep_jobs
 from seam_exp.reporting.tables import file_safe, format_ci, to_markdown, write_table
 from seam_exp.seam.formula import (
     LEAST_SEAMLESS_END,
@@ -336,9 +337,31 @@ CLAIMS = [
 ]
 
 
+# What names a SEAM job's cell; any other override makes it a variant (reporting/sweep.py: job_variant).
+SEAM_CELL = {
+    "scale": "scale.name",
+    "pm": "pm.name",
+    "rm": "rm.name",
+    "pm_seed": "pm.sft.seed",
+    "rm_seed": "rm.train.seed",
+    "seed": "seed",
+}
+
+
+def plain_results(outputs: Path) -> pd.DataFrame:
+    """The result rows of the SEAM jobs run without an extra override: a variant (another ground-truth
+    sample size, a policy read from an RL checkpoint) is another experiment, never the claim's reading.
+    (Not sweep_results: its `variant` column would overwrite the row's own SEAM variant.)"""
+    jobs = sweep_jobs(outputs, "seam", SEAM_CELL)
+    plain = jobs[jobs["ok"].astype(bool) & (jobs["variant"] == "")]
+    frames = [collect_results(job, "seam", SeamRow) for job in plain["job_dir"]]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns_of(SeamRow))
+
+
 def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
     """Whether the primary SEAM score tracks the true mismatch, per scale, on its top (PM, RM) cell."""
-    df, readings = latest_per_cell(collect_results(outputs, "seam", SeamRow)), []
+    df, readings = latest_per_cell(plain_results(outputs)), []
     variant, formula, ablation = PRIMARY_SETTING
     if len(df):
         df = df[

@@ -29,13 +29,13 @@ from seam_exp.reporting.claims import (
     top_cell_rows,
 )
 from seam_exp.reporting.grid import with_cell_names
+from seam_exp.reporting.paired import paired_by_seed
 from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
-from seam_exp.reporting.seeds import summary_over_seeds
+from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
 from seam_exp.reporting.tables import ci_column, format_ci, verdict, verdict_by_p, write_table_and_figures
 from seam_exp.rl.kl_budget import kl_budget_rows
-from seam_exp.rl.paired import REPLICATE, paired_by_seed
 from seam_exp.selection.filters import overlap
 
 MAIN_RATE = 0.2  # the paper's: the bar chart and main table compare methods at this drop rate

@@ -16,13 +16,10 @@ import numpy as np
 import pandas as pd
 
 from seam_exp.reporting.grid import axis_order
-from seam_exp.reporting.seeds import MODEL, summary_over_seeds
+from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.sweep import SweepGroup
 from seam_exp.reporting.tables import format_ci, to_markdown
 
-# A run's trained models and its RL seed: what pairs two arms' runs. The same columns as rl.paired.REPLICATE,
-# which this layer may not import (tests/unit/test_layers.py).
-REPLICATE = [*MODEL, "seed"]
 DEFAULT_SCALE = "default"
 
 RULE = (

@@ -18,6 +18,8 @@ import pandas as pd
 from seam_exp.metrics.intervals import MeanEstimate, estimate_over_models, estimate_over_seeds, se_of_interval
 
 MODEL = ["pm_seed", "rm_seed"]  # the trained models a run read
+# What makes two runs of one cell replicates, and pairs two arms' runs: the trained models and the RL seed.
+REPLICATE = [*MODEL, "seed"]
 
 
 def _interval(g: pd.DataFrame, m: str, models: list, own_interval: bool) -> tuple[tuple, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seam_exp.rl.run import HISTORY_FILE
+from seam_exp.utils.runtime import HISTORY_FILE
 
 KL_BUDGETS = (0.5, 1.0, 2.0, 4.0)  # nats of KL to the SFT start
 READ_AT_BUDGET = ("step", "gold", "gain", "gain_lo", "gain_hi", "kl", "kl_lo", "kl_hi")

@@ -22,7 +22,7 @@ from seam_exp.rl.config import RLConfig, rl_config
 from seam_exp.rl.evaluation import GoldEvaluation, GoldEvaluator, StartCache
 from seam_exp.rl.module import RLHFModule
 from seam_exp.rl.resume import PromptSchedule, RLCheckpoint
-from seam_exp.utils.runtime import RL_CHECKPOINT, cache_from, last_checkpoint
+from seam_exp.utils.runtime import EVAL_SAMPLES_FILE, HISTORY_FILE, RL_CHECKPOINT, cache_from, last_checkpoint
 from seam_exp.utils.trainer import RL_IS_ONE_PROCESS, build_trainer, distributed, require_logger_package
 from seam_exp.world.build import World
 
@@ -56,10 +56,6 @@ def fit(trainer: pl.Trainer, module: RLHFModule, schedule: PromptSchedule, resum
         # Lightning flags modules left in eval mode: the frozen reference and RM are meant to be.
         warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
         trainer.fit(module, schedule, ckpt_path=resume_from, weights_only=False)
-
-
-HISTORY_FILE = "history.csv"  # every evaluation of the run: step, eval metrics, val_gold, val_kl
-EVAL_SAMPLES_FILE = "eval_samples.parquet"  # the start's and the final policy's eval samples, judged
 
 
 def eval_samples_frame(evaluation: GoldEvaluation) -> pd.DataFrame:

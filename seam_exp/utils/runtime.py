@@ -58,6 +58,10 @@ def output_dir() -> Path:
     return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path.cwd()
 
 
+# What an RL run leaves in its folder (seam_exp/rl/run.py writes them; the reports read them).
+HISTORY_FILE = "history.csv"  # every evaluation of the run: step, eval metrics, val_gold, val_kl
+EVAL_SAMPLES_FILE = "eval_samples.parquet"  # the start's and the final policy's eval samples, judged
+
 # Where a job keeps its RL checkpoint while the run is under way (seam_exp/rl/resume.py writes it, a
 # resumed job finds an interrupted twin's through seam_exp/reporting/sweep.py).
 RL_CHECKPOINT = Path("checkpoints") / "last.ckpt"

@@ -19,12 +19,21 @@ def experiment_command(tmp_path: Path, *args: str, env: dict | None = None) -> t
     env = {**os.environ, **(env or {}), "HF_HUB_OFFLINE": "1", "SEAM_EXP_CACHE": str(tmp_path / "cache")}
     # Under pytest-xdist two workers share the cores: one thread per experiment, unless a test sets it.
     threads = [] if any(a.startswith("trainer.num_threads=") for a in args) else ["trainer.num_threads=1"]
+    # ... and the workers are the parallelism: a sweep's jobs run one after another in its own process
+    # (joblib runs n_jobs=1 in place), which spares each sweep two interpreter start-ups (torch,
+    # transformers, lightning: about a third of a smoke sweep's CPU time), unless a test picks a launcher.
+    launcher = (
+        []
+        if any(a.startswith(("hydra/launcher=", "hydra.launcher.")) for a in args)
+        else ["hydra.launcher.n_jobs=1"]
+    )
     cmd = [
         sys.executable,
         "-m",
         "seam_exp",
         *args,
         *threads,
+        *launcher,
         "scale=smoke",
         f"paths.outputs={tmp_path / 'outputs'}",
         "trainer.enable_progress_bar=false",

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from seam_exp import experiments
 from seam_exp.cli import CONF_DIR
 from seam_exp.experiments.saturation import SaturationRow
+from seam_exp.experiments.seam import SeamRow
 from seam_exp.reporting.claims import Claim, Reading, ledger_table, paired_difference, pooled, write_ledger
 from seam_exp.reporting.results import write_results
 
@@ -96,20 +97,36 @@ def test_the_ledger_lists_every_claim_at_the_default_scale_and_says_which_have_n
     assert "Verdict rule" in text and "## scale=smoke" in text and "+0.200 [+0.100, +0.300]" in text
 
 
-def saturation_job(root, pm: str, rm: str, train_seed: int, gain: float):
-    """A finished saturation job of the size grid at scale=smoke whose row holds `gain`."""
-    overrides = ["+experiment=saturation", "scale=smoke", f"pm={pm}", f"rm={rm}", f"train_seed={train_seed}"]
+def finished_job(root, experiment: str, row_type: type, overrides: list[str], **values):
+    """A finished job of `experiment` at scale=smoke, composed from `overrides` as the command line would,
+    whose one row holds `values` (zeros elsewhere)."""
+    overrides = [f"+experiment={experiment}", "scale=smoke", *overrides]
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
-    job = root / "saturation" / f"pm={pm},rm={rm},train_seed={train_seed}"
+    job = root / experiment / ",".join(overrides[2:])
     (job / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, job / ".hydra" / "config.yaml")
     OmegaConf.save(OmegaConf.create(overrides), job / ".hydra" / "overrides.yaml")
-    fields = {f.name: 0.0 for f in dataclasses.fields(SaturationRow)}
-    fields |= {"experiment": "saturation", "scale": "smoke", "pm": pm, "rm": rm, "pm_seed": train_seed}
-    fields |= {"rm_seed": train_seed, "seed": 0, "run_dir": str(job), "grid": "size", "algorithm": "ppo"}
-    fields |= {"reward_source": "rm", "gain": gain, "gain_lo": gain - 0.1, "gain_hi": gain + 0.1}
-    write_results([SaturationRow(**fields)], job)
+    fields = {f.name: 0.0 for f in dataclasses.fields(row_type)}
+    fields |= {"experiment": experiment, "scale": "smoke", "pm": cfg.pm.name, "rm": cfg.rm.name}
+    fields |= {"pm_seed": cfg.pm.sft.seed, "rm_seed": cfg.rm.train.seed, "seed": 0, "run_dir": str(job)}
+    write_results([row_type(**(fields | values))], job)
+
+
+def saturation_job(root, pm: str, rm: str, train_seed: int, gain: float):
+    """A finished saturation job of the size grid whose row holds `gain`."""
+    finished_job(
+        root,
+        "saturation",
+        SaturationRow,
+        [f"pm={pm}", f"rm={rm}", f"train_seed={train_seed}"],
+        grid="size",
+        algorithm="ppo",
+        reward_source="rm",
+        gain=gain,
+        gain_lo=gain - 0.1,
+        gain_hi=gain + 0.1,
+    )
 
 
 def test_saturation_reads_the_top_pm_against_the_next_with_the_top_rm_over_trained_models(tmp_path):
@@ -124,3 +141,18 @@ def test_saturation_reads_the_top_pm_against_the_next_with_the_top_rm_over_train
     assert pm_axis.value == pytest.approx(0.4 - 0.6) and pm_axis.models == 3 and pm_axis.scale == "smoke"
     assert rm_axis.value == pytest.approx(0.4 - 0.1)  # PM l: RM l against RM m
     assert pm_axis.verdict() == "reproduced" and rm_axis.verdict() == "not reproduced"
+
+
+def test_seam_reads_the_primary_score_of_plain_runs_over_trained_models_never_a_variant(tmp_path):
+    primary = {"policy": "sft", "variant": "contrast", "formula": "paper_prob", "ablation": "seam"}
+    for train_seed, rho in enumerate((0.2, 0.4, 0.3)):
+        finished_job(tmp_path, "seam", SeamRow, [f"train_seed={train_seed}"], **primary, spearman=rho)
+    # the same cell with another ground-truth sample size, and another score of the plain runs' cell
+    for train_seed in range(3):
+        overrides = [f"train_seed={train_seed}", "seam.ground_truth.n_samples=8"]
+        finished_job(tmp_path, "seam", SeamRow, overrides, **primary, spearman=-0.9)
+    other = primary | {"formula": "normalized"}
+    finished_job(tmp_path, "seam", SeamRow, ["train_seed=0", "seed=1"], **other, spearman=-0.9)
+    _, readings = experiments.get("seam").claims(tmp_path)
+    (read,) = readings
+    assert read.value == pytest.approx(0.3) and read.models == 3 and read.runs == 3

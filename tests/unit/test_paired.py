@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from seam_exp.metrics.intervals import mean_ci_over_models, mean_ci_over_seeds, se_of_interval
+from seam_exp.reporting.paired import paired_by_seed
 from seam_exp.reporting.seeds import summary_over_seeds
-from seam_exp.rl.paired import paired_by_seed
-from seam_exp.rl.run import EVAL_SAMPLES_FILE
+from seam_exp.utils.runtime import EVAL_SAMPLES_FILE
 
 
 def _run(folder, gold: list[float]) -> str:

@@ -10,9 +10,10 @@ from hydra import compose, initialize_config_dir
 from seam_exp.errors import UserError
 from seam_exp.models.train import sft_policy, trained_reward
 from seam_exp.rl.module import RLHFModule
-from seam_exp.rl.run import EVAL_SAMPLES_FILE, HISTORY_FILE, rl_finetune
+from seam_exp.rl.run import rl_finetune
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import CONF_DIR
+from seam_exp.utils.runtime import EVAL_SAMPLES_FILE, HISTORY_FILE
 
 
 def _cfg(tmp_path, experiment: str = "saturation"):

@@ -12,11 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from seam_exp.metrics.preference import win_outcomes
-from seam_exp.rl.run import EVAL_SAMPLES_FILE
+from seam_exp.reporting.seeds import REPLICATE
+from seam_exp.utils.runtime import EVAL_SAMPLES_FILE
 
 PAIRED = ["gold_base", "gain", "win_rate"]  # what paired_gain reports
-# What makes two runs of one cell replicates: the trained PM and RM (their training seeds) and the RL seed.
-REPLICATE = ["pm_seed", "rm_seed", "seed"]
 
 
 def final_gold(run_dir: str) -> pd.Series:
