@@ -13,14 +13,13 @@ from omegaconf import open_dict
 
 from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_reward
 from seam_exp.online.filtering import ONLINE_DROPPED_FILE, online_filter_callbacks
-from seam_exp.rl import run as rl_run
 from seam_exp.rl.run import rl_finetune
 from seam_exp.selection.config import SelectionConfig
 from seam_exp.selection.filters import drop_count, dropped_prompts, parse_method
 from seam_exp.selection.prompt_scores import selection_table
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.checks import BadValue
-from tests.unit.test_rl_run import Stopped, _cfg, stopping_after
+from tests.unit.test_rl_run import _cfg, resumed_after_a_stop
 
 METHOD = parse_method("online:adv:normalized")
 
@@ -85,13 +84,7 @@ def test_refilterings_drop_the_rate_later_batches_draw_what_they_kept_and_a_stop
     for batch_idx, ids in enumerate(whole_batches):
         assert not set(ids) & dropped[governing[batch_idx]], batch_idx
 
-    monkeypatch.setattr(rl_run, "RLCheckpoint", stopping_after(3))
-    with pytest.raises(Stopped):
-        run(tmp_path / "stopped")
-    monkeypatch.undo()
-    with open_dict(cfg):
-        cfg.resume = True
-    resumed, resumed_batches = run(tmp_path / "stopped")
+    resumed, resumed_batches = resumed_after_a_stop(run, cfg, tmp_path / "stopped", monkeypatch)
     assert resumed_batches == whole_batches[2:]  # from the checkpoint after step 2, the same prompts
     for name, weight in whole.module.policy.state_dict().items():
         assert torch.equal(weight, resumed.module.policy.state_dict()[name]), name

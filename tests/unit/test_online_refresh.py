@@ -14,12 +14,11 @@ from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_
 from seam_exp.online.config import RefreshConfig
 from seam_exp.online.meter import seam_under
 from seam_exp.online.refresh import REFRESH_FILE, reward_refresh_callbacks
-from seam_exp.rl import run as rl_run
 from seam_exp.rl.run import rl_finetune
 from seam_exp.seam.formula import unseamlessness
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.checks import BadValue
-from tests.unit.test_rl_run import Stopped, _cfg, stopping_after
+from tests.unit.test_rl_run import _cfg, resumed_after_a_stop
 
 
 def _setup(tiny_world, tmp_path, chooser="seam"):
@@ -59,13 +58,9 @@ def test_the_rm_is_refreshed_on_bought_labels_the_cache_is_not_and_a_stop_resume
     again, _ = load_reward(rm_dir)
     assert all(torch.equal(a, b) for a, b in zip(original.parameters(), again.parameters(), strict=True))
 
-    monkeypatch.setattr(rl_run, "RLCheckpoint", stopping_after(3))
-    with pytest.raises(Stopped):
-        run(tmp_path / "stopped")
-    monkeypatch.undo()
-    with open_dict(cfg):
-        cfg.resume = True
-    resumed = run(tmp_path / "stopped")  # from the checkpoint after step 2: the first refresh's RM
+    resumed = resumed_after_a_stop(
+        run, cfg, tmp_path / "stopped", monkeypatch
+    )  # from the checkpoint after step 2: the first refresh's RM
     for part in ("policy", "rm"):
         for name, weight in getattr(whole.module, part).state_dict().items():
             assert torch.equal(weight, getattr(resumed.module, part).state_dict()[name]), (part, name)

@@ -87,6 +87,22 @@ def stopping_after(step: int) -> type:
     return StopAfter
 
 
+def resumed_after_a_stop(run, cfg, folder, monkeypatch, step: int = 3):
+    """`run(folder)` stopped after `step` RL steps (its checkpoint from the step before), then run again
+    with resume=true: what the resumed run returns. Undoes the test's monkeypatches before resuming."""
+    from omegaconf import open_dict
+
+    from seam_exp.rl import run as rl_run
+
+    monkeypatch.setattr(rl_run, "RLCheckpoint", stopping_after(step))
+    with pytest.raises(Stopped):
+        run(folder)
+    monkeypatch.undo()
+    with open_dict(cfg):
+        cfg.resume = True
+    return run(folder)
+
+
 def test_a_stopped_run_resumes_to_the_numbers_of_an_uninterrupted_one(tiny_world, tmp_path, monkeypatch):
     from omegaconf import open_dict
 
