@@ -9,16 +9,19 @@ the `full` run of the same cell and seed: selection_report.py.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
+from seam_exp.errors import UserError
 from seam_exp.experiments import Experiment, prepare, report_aggregate, report_claims, rl_outcome
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.models.train import metrics_of, sft_policy, trained_reward
+from seam_exp.online.config import NO_REFRESH
 from seam_exp.online.filtering import online_filter_callbacks
 from seam_exp.online.refresh import reward_refresh_callbacks
 from seam_exp.online.tracking import online_seam_callbacks
@@ -69,6 +72,20 @@ def method_label(method: Method, cfg: DictConfig, world, cache) -> str:
     return f"{method.kind}:{builder.label}:{method.formula}"
 
 
+def with_refresh_chooser(cfg: DictConfig, chooser: str) -> DictConfig:
+    """The run's config with the RM refresh on, its prompts picked by `chooser` (a refresh:<chooser> method);
+    refused when online.refresh.chooser names another."""
+    if cfg.online.refresh.chooser not in (NO_REFRESH, chooser):
+        raise UserError(
+            f"selection.method refresh:{chooser} with online.refresh.chooser={cfg.online.refresh.chooser}: "
+            "set one of them"
+        )
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.online.refresh.chooser = chooser
+    return cfg
+
+
 def kept_rl_rows(world, pool: list[int], dropped: np.ndarray):
     """The world's RL rows of the prompts in `pool` but not dropped (order kept)."""
     rl, kept = world.data["rl"], set(pool) - set(np.asarray(dropped).tolist())
@@ -82,7 +99,9 @@ def run(cfg: DictConfig) -> SelectionRow:
     pm_dir, _ = sft_policy(cfg, world, cache)
     rm_dir, _ = trained_reward(cfg, world, cache)
     rate = float(cfg.selection.rate)
-    if method.kind == "full":
+    if method.kind == "refresh":
+        cfg = with_refresh_chooser(cfg, method.variant)
+    if method.kind in ("full", "refresh"):
         dropped, scores = np.array([], dtype=int), None
     else:
         table = selection_table(cfg, world, cache)

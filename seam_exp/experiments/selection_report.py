@@ -19,6 +19,7 @@ import pandas as pd
 
 from seam_exp.experiments.selection import DROPPED_FILE, SelectionRow
 from seam_exp.metrics.multiple_comparisons import holm
+from seam_exp.online.refresh import labels_bought
 from seam_exp.reporting.claims import (
     Claim,
     Reading,
@@ -80,6 +81,7 @@ def paired_against_full(rows: pd.DataFrame) -> pd.DataFrame:
                 "dropped_share": r["dropped_share"],
                 "kl": r["kl"],
                 "kl_full": rows.at[p.base, "kl"],
+                "labels": labels_bought(r["run_dir"]),
                 "gain_over_sft": r["gain"],
                 "gold_full": p.gold_base,
                 "gain_over_full": p.gain,
@@ -96,7 +98,7 @@ def summary_of_pairs(paired: pd.DataFrame) -> pd.DataFrame:
         paired.rename(columns={"method": "method_name"}),
         ["cell", "method_label", "rate_key"],
         intervals=["gain_over_full", "win_rate_vs_full"],
-        means=["dropped_share", "kl", "kl_full", "gain_over_sft", "gold_full"],
+        means=["dropped_share", "kl", "kl_full", "gain_over_sft", "gold_full", "labels"],
         first=["rate", "method_name", "primary"],
         sort=False,
     )
@@ -151,6 +153,8 @@ def selection_table_of(summary: pd.DataFrame, full_gold: pd.DataFrame) -> pd.Dat
             "win rate vs full (95% CI)": ci_column(summary, "win_rate_vs_full", signed=False),
             "KL": summary["kl"],
             "KL of full": summary["kl_full"],
+            # what a refresh:<chooser> arm paid: labeler labels bought along the run (0 for the others)
+            "RM labels": summary["labels"],
         }
     )
     full = pd.DataFrame(
@@ -372,6 +376,8 @@ def aggregate(outputs: Path) -> list[Path]:
 SELECTION_COMMAND = "+experiment=selection_verdict train_seed=0,1,2"  # the top cell, 5 RL seeds
 GRID_COMMAND = "+experiment=selection train_seed=0,1,2"  # every cell: what overlaps across cells need
 RATES_COMMAND = "+experiment=selection_rates train_seed=0,1,2 'scale.seeds=[0,1,2,3,4]'"
+ONLINE_COMMAND = "+experiment=online_verdict train_seed=0,1,2"  # the online arms on the top cell
+ONLINE = "not measured (the paper's future work)"
 PAPER_PEAK = (0.1, 0.2)  # appendix E.1: the drop rates where the filter's gain peaks
 PAPER_OVERLAP = (0.64, 0.72)  # appendix E.2: SEAM's dropped sets across (PM, RM) pairs
 CLAIMS = [
@@ -421,6 +427,42 @@ CLAIMS = [
         SELECTION_COMMAND,
     ),
     Claim(
+        "online_filter",
+        "Re-filtering along RL (the online SEAM filter) beats RL on every prompt (this project's)",
+        ONLINE,
+        "gold gain over full of online:contrast:paper_prob at 20%, the top cell",
+        "above",
+        (0.0, 0.0),
+        ONLINE_COMMAND,
+    ),
+    Claim(
+        "online_over_static",
+        "Re-filtering along RL beats filtering once before it (this project's)",
+        ONLINE,
+        "gain over full of online:contrast:paper_prob minus seam:contrast:paper_prob at 20%, the top cell",
+        "above",
+        (0.0, 0.0),
+        ONLINE_COMMAND,
+    ),
+    Claim(
+        "refresh_gain",
+        "Refreshing the RM where it is least seamless beats RL against the fixed RM (this project's)",
+        ONLINE,
+        "gold gain over full of refresh:seam, the top cell",
+        "above",
+        (0.0, 0.0),
+        ONLINE_COMMAND,
+    ),
+    Claim(
+        "refresh_over_random",
+        "SEAM picks better prompts to label for the RM refresh than chance (this project's)",
+        ONLINE,
+        "gain over full of refresh:seam minus refresh:random (the same labels), the top cell",
+        "above",
+        (0.0, 0.0),
+        ONLINE_COMMAND,
+    ),
+    Claim(
         "dropped_overlap",
         "SEAM drops much the same prompts whichever (PM, RM) pair scores them",
         "64-72% overlap (App. E.2)",
@@ -435,6 +477,10 @@ AT_MAIN_RATE = [
     ("less_is_more", "oracle_top", None),
     ("gpt_over_contrast", "seam:gpt:paper_prob", "seam:contrast:paper_prob"),
     ("contrast_over_adv", "seam:contrast:paper_prob", "seam:adv:paper_prob"),
+    ("online_filter", "online:contrast:paper_prob", None),
+    ("online_over_static", "online:contrast:paper_prob", "seam:contrast:paper_prob"),
+    ("refresh_gain", "refresh:seam", None),  # no drop rate: read with the methods at the main rate
+    ("refresh_over_random", "refresh:seam", "refresh:random"),
 ]
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from omegaconf import MISSING
 
 from seam_exp.seam.config import VARIANTS
+from seam_exp.selection.filters import REFRESH_CHOOSERS
 from seam_exp.utils.checks import at_least_each, one_of
 
-REFRESH_CHOOSERS = ("seam", "random", "oracle")
+NO_REFRESH = "none"
 
 
 @dataclass
@@ -19,10 +20,13 @@ class RefreshConfig:
     """The SEAM-guided RM refresh (online/refresh.py): labels of the policy's own answers, bought every
     `every` RL steps on `prompts` prompts (one pair each, ties dropped), the RM trained on them."""
 
-    every: int = 0  # RL steps between refreshes (0: off); labels per RL step = prompts / every
-    # seam: the currently least seamless prompts | random: the control, same labels | oracle: the largest
-    # exact mismatch on the policy's answers (gold; the bound)
-    chooser: str = "seam"
+    # none: off | seam: the currently least seamless prompts | random: the control, same labels | oracle:
+    # the largest exact mismatch on the policy's answers (gold; the bound). A selection run's
+    # refresh:<chooser> method sets it.
+    chooser: str = NO_REFRESH
+    # RL steps between refreshes (conf/online/default.yaml: a fifth of the run); labels per RL step =
+    # prompts / every
+    every: int = MISSING
     prompts: int = 32
     rm_steps: int = 8  # AdamW steps on the new pairs per refresh
     batch_size: int = 32
@@ -30,8 +34,8 @@ class RefreshConfig:
     oracle_samples: int = 4  # answers per pool prompt the oracle chooser judges
 
     def __post_init__(self):
-        at_least_each("online.refresh", self, every=0, prompts=1, rm_steps=1, batch_size=1, oracle_samples=2)
-        one_of("online.refresh.chooser", self.chooser, REFRESH_CHOOSERS)
+        at_least_each("online.refresh", self, every=1, prompts=1, rm_steps=1, batch_size=1, oracle_samples=2)
+        one_of("online.refresh.chooser", self.chooser, (NO_REFRESH, *REFRESH_CHOOSERS))
 
 
 @dataclass

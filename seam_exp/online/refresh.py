@@ -1,4 +1,5 @@
-"""The SEAM-guided RM refresh (docs/online.md, "The RM refresh"): every `online.refresh.every` RL steps, the
+"""The SEAM-guided RM refresh (docs/online.md, "The RM refresh"), on when `online.refresh.chooser` names who
+picks its prompts (a selection run's `refresh:<chooser>` method sets it): every `online.refresh.every` RL steps, the
 labeler (the paper's human) labels pairs of the policy's own answers on a few prompts, the RM is trained on
 them for a few steps, and RL goes on against the refreshed RM. Which prompts get the labels is the arm:
 
@@ -27,10 +28,11 @@ import torch
 from seam_exp.metrics.preference import mismatch_counts
 from seam_exp.models.reward import PairCollator, bradley_terry_loss, reward_scores
 from seam_exp.models.scoring import score_texts
-from seam_exp.online.config import REFRESH_CHOOSERS
+from seam_exp.online.config import NO_REFRESH
 from seam_exp.online.meter import fixed_candidates, seam_under
 from seam_exp.rl.evaluation import GoldEvaluator
 from seam_exp.seam.formula import highest_ids, least_seamless
+from seam_exp.selection.filters import REFRESH_CHOOSERS
 from seam_exp.utils.cache import ArtifactCache
 from seam_exp.utils.config import to_container
 from seam_exp.world.build import World
@@ -215,12 +217,18 @@ class RewardRefresh(pl.Callback):
         self.history, self.resumed_rm = state_dict["history"], state_dict["rm"]
 
 
+def labels_bought(run_dir) -> int:
+    """The labeler labels a run's RM refresh bought in all (0 for a run without one)."""
+    path = Path(run_dir) / REFRESH_FILE
+    return int(pd.read_csv(path)["labels_total"].iloc[-1]) if path.is_file() else 0
+
+
 def reward_refresh_callbacks(
     cfg, world: World, cache: ArtifactCache, pool, out_dir: Path
 ) -> list[RewardRefresh]:
-    """The run's RewardRefresh over its RL rows `pool`; none when online.refresh.every is 0."""
+    """The run's RewardRefresh over its RL rows `pool`; none when online.refresh.chooser is none."""
     refresh = to_container(cfg.online.refresh)
-    if refresh["every"] == 0:
+    if refresh["chooser"] == NO_REFRESH:
         return []
     ids = [int(p) for p in pool["prompt_id"]]
     candidates = pd.DataFrame(columns=["prompt_id", "candidate_index", "is_reference", "text"])

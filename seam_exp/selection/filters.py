@@ -16,6 +16,9 @@ ids it drops; everything else is kept. Methods:
   seam:<variant>:<formula>  drop the round(rate * n) least seamless prompts under that variant and formula
   online:<variant>:<formula> as seam:<variant>:<formula> at the start, then again every
                             `online.refilter_every` RL steps under the current policy (online/filtering.py)
+  refresh:<chooser>         drop nothing, and refresh the RM along the run on labels of the policy's own
+                            answers on the prompts <chooser> picks (online/refresh.py): an online arm read
+                            against full like the filters, by the same report
 """
 
 from __future__ import annotations
@@ -32,17 +35,22 @@ PLAIN_METHODS = ("full", "oracle", "oracle_top", "random", "random_families", "p
 # Methods whose drop count is the rate; full and oracle ignore it.
 RATED_METHODS = ("random", "random_families", "perplexity", "seam", "online", "oracle_top")
 SCORED_KINDS = ("seam", "online")  # <kind>:<variant>:<formula>
+# Who picks the prompts the RM refresh buys labels on (refresh:<chooser>; online/refresh.py implements them,
+# online.refresh.chooser names them): named here, below both, because a method names one.
+REFRESH_CHOOSERS = ("seam", "random", "oracle")
 PERPLEXITY_COLUMN, MISMATCH_COLUMN, FAMILY_COLUMN = "ref_perplexity", "gt_mismatch", "family"
 
 
 @dataclass(frozen=True)
 class Method:
-    kind: str  # full | oracle | oracle_top | random | random_families | perplexity | seam | online
-    variant: str | None = None
+    kind: str  # full | oracle | oracle_top | random | random_families | perplexity | seam | online | refresh
+    variant: str | None = None  # a SEAM variant, or a refresh's chooser
     formula: str | None = None
 
     @property
     def name(self) -> str:
+        if self.kind == "refresh":
+            return f"refresh:{self.variant}"
         return f"{self.kind}:{self.variant}:{self.formula}" if self.kind in SCORED_KINDS else self.kind
 
     @property
@@ -84,9 +92,15 @@ def parse_method(name: str) -> Method:
         if formula not in FORMULAS:
             raise ValueError(f"unknown formula '{formula}' in '{name}'; valid: {', '.join(FORMULAS)}")
         return Method(kind, variant, formula)
+    if len(parts) == 2 and parts[0] == "refresh":
+        if parts[1] not in REFRESH_CHOOSERS:
+            raise ValueError(
+                f"unknown chooser '{parts[1]}' in '{name}'; valid: {', '.join(REFRESH_CHOOSERS)}"
+            )
+        return Method("refresh", parts[1])
     raise ValueError(
         f"unknown selection method '{name}'; valid: {', '.join(PLAIN_METHODS)}, seam:<variant>:<formula>, "
-        "online:<variant>:<formula>"
+        "online:<variant>:<formula>, refresh:<chooser>"
     )
 
 
@@ -112,7 +126,7 @@ def dropped_prompts(
     count = drop_count(len(ids), rate)
     if method.column is not None and method.column not in table:
         raise ValueError(f"selection method '{method.name}' needs the column '{method.column}', not scored")
-    if method.kind == "full":
+    if method.kind in ("full", "refresh"):
         dropped = ids[:0]
     elif method.kind == "oracle":
         # Prompts without a ground truth (every sample of the same gold) have nothing to disagree about.

@@ -3,11 +3,13 @@ dropped prompt (docs/selection.md)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from seam_exp.experiments.selection import kept_rl_rows
+from seam_exp.experiments.selection import kept_rl_rows, with_refresh_chooser
 from seam_exp.rl.resume import PromptSchedule
 from seam_exp.selection.filters import Method, dropped_prompts, overlap, parse_method
 from seam_exp.selection.prompt_scores import rl_prompt_ids
@@ -74,11 +76,43 @@ def test_bad_inputs_are_named():
         dropped_prompts(parse_method("seam:gpt:paper"), TABLE, rate=0.2, seed=0)
     with pytest.raises(ValueError, match="more than once"):
         dropped_prompts(Method("full"), pd.concat([TABLE, TABLE]), rate=0.2, seed=0)
+    with pytest.raises(ValueError, match="unknown chooser 'human' in 'refresh:human'"):
+        parse_method("refresh:human")
 
 
 def test_method_names_round_trip():
-    for name in ("full", "oracle", "oracle_top", "random", "perplexity", "seam:gpt:paper_prob"):
+    for name in (
+        "full",
+        "oracle",
+        "oracle_top",
+        "random",
+        "perplexity",
+        "seam:gpt:paper_prob",
+        "refresh:seam",
+    ):
         assert parse_method(name).name == name
+
+
+def test_a_refresh_arm_drops_nothing_and_turns_the_refresh_on_with_its_chooser(tiny_world):
+    from hydra import compose, initialize_config_dir
+
+    from seam_exp.errors import UserError
+    from seam_exp.online.refresh import reward_refresh_callbacks
+    from seam_exp.utils.cache import ArtifactCache
+    from seam_exp.utils.config import CONF_DIR
+
+    method = parse_method("refresh:random")
+    assert not method.uses_rate and dropped_prompts(method, TABLE, 0.4, seed=0).size == 0
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["+experiment=selection", "scale=smoke"])
+    pool, cache = tiny_world.data["rl"], ArtifactCache(Path("unused"))
+    assert reward_refresh_callbacks(cfg, tiny_world, cache, pool, Path("unused")) == []  # off by default
+    on = with_refresh_chooser(cfg, method.variant)
+    (refresh,) = reward_refresh_callbacks(on, tiny_world, cache, pool, Path("unused"))
+    assert refresh.refresh["chooser"] == "random" and cfg.online.refresh.chooser == "none"
+    assert refresh.refresh["every"] == max(1, round(cfg.rl.steps * 0.2))
+    with pytest.raises(UserError, match="refresh:seam with online.refresh.chooser=random"):
+        with_refresh_chooser(on, "seam")
 
 
 def test_overlap_is_the_share_of_the_smaller_set():
