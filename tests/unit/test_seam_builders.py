@@ -146,6 +146,13 @@ def test_candidate_table_layout_and_cache(tiny_world, rl_ids, tmp_path):
     assert first["gold"].iloc[0] == pytest.approx(tiny_world.gold([rl_ids[0]], [first["text"].iloc[0]])[0])
     again, folder_again = build_candidates(builder, tiny_world, rl_ids[:5], 3, seed=0, cache=cache)
     assert builder.calls == 1 and folder_again == folder and again.equals(df)
+    # the same prompts listed in another order: the same cached table, its rows in the caller's order
+    backwards, folder_back = build_candidates(builder, tiny_world, rl_ids[:5][::-1], 3, seed=0, cache=cache)
+    assert builder.calls == 1 and folder_back == folder
+    assert list(dict.fromkeys(backwards["prompt_id"])) == rl_ids[:5][::-1]
+    assert backwards.sort_values(["prompt_id", "candidate_index"], ignore_index=True).equals(
+        df.sort_values(["prompt_id", "candidate_index"], ignore_index=True)
+    )
     build_candidates(builder, tiny_world, rl_ids[:5], 3, seed=1, cache=cache)  # another seed: built anew
     assert builder.calls == 2
 

@@ -85,25 +85,36 @@ def build_candidates(
     seed: int,
     cache: ArtifactCache | None = None,
 ) -> tuple[pd.DataFrame, Path | None]:
-    """The candidate table of `builder` on `prompt_ids`, cached (GPT backends make generations costly)."""
+    """The candidate table of `builder` on `prompt_ids`, in their order, cached (GPT backends make
+    generations costly). A prompt's answers do not depend on the others built with it (prompt_rng), so the
+    cache holds the *set* of prompts: callers that list the same prompts in another order (the SEAM
+    experiment in split order, selection sorted) share one table, and the PM scores cached under it."""
     ids = [int(i) for i in prompt_ids]
+    prompts = sorted(set(ids))
 
     def make() -> pd.DataFrame:
-        return candidate_frame(world, builder.build(world, ids, k, seed), builder.variant)
+        return candidate_frame(world, builder.build(world, prompts, k, seed), builder.variant)
 
     if cache is None:
-        return make(), None
+        return in_prompt_order(make(), ids), None
     key = {
         "world": world.path.name,
         "variant": builder.variant,
         "settings": builder.settings(),
         "k": k,
         "seed": seed,
-        "prompts": stable_hash(ids),
+        "prompts": stable_hash(prompts),
     }
     # Editing the builder's module or this one invalidates cached candidates.
     version = code_version(sys.modules[__name__], sys.modules[type(builder).__module__])
     folder, _ = cache.get_or_build(
         "seam_candidates", key, version, lambda tmp: make().to_parquet(tmp / CANDIDATES_FILE)
     )
-    return pd.read_parquet(folder / CANDIDATES_FILE), folder
+    return in_prompt_order(pd.read_parquet(folder / CANDIDATES_FILE), ids), folder
+
+
+def in_prompt_order(candidates: pd.DataFrame, ids: list[int]) -> pd.DataFrame:
+    """The rows of `candidates` with their prompts in the order of `ids` (each prompt's rows as they were)."""
+    position = {p: i for i, p in enumerate(ids)}
+    order = np.argsort(candidates["prompt_id"].map(position).to_numpy(), kind="stable")
+    return candidates.iloc[order].reset_index(drop=True)
