@@ -51,10 +51,12 @@ PROMPTS_FILE, CANDIDATES_FILE, TABLES_FILE = (
 
 
 def prompt_ids_of(cfg: DictConfig, world) -> list[int]:
-    ids = [int(i) for i in world.data[cfg.seam.split]["prompt_id"]]
+    # In id order, as selection lists the RL prompts (selection/prompt_scores.py: rl_prompt_ids): the PM's
+    # samples are drawn in batches, so the same order lets both experiments share them (and their cache).
+    ids = sorted(int(i) for i in world.data[cfg.seam.split]["prompt_id"])
     if cfg.seam.max_prompts is None or cfg.seam.max_prompts >= len(ids):
         return ids
-    # A seeded random subset in split order, not the first n: whatever order the split has.
+    # A seeded random subset, not the first n.
     pick = np.random.default_rng(cfg.seam.seed).choice(len(ids), cfg.seam.max_prompts, replace=False)
     return [ids[i] for i in sorted(pick)]
 
