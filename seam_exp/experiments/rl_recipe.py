@@ -1,0 +1,160 @@
+"""`+experiment=rl_recipe`: choose the RL recipe (learning rate, KL coefficient) on validation prompts
+(docs/rlhf.md, "Choosing the RL recipe").
+
+One job = one RL run of one PM against the grid's top RM at one (rl.optim.lr, rl.kl.coef), evaluated every
+fifth of the run on the validation prompts (`rl.eval.val_prompts`, never an eval prompt). The row holds only
+validation readings: the gold of the final policy over the SFT start, the best gold along the run and the KL
+spent. Aggregation: per PM size, every recipe's mean validation gain over trained models and RL seeds, the
+highest marked chosen, and a figure of validation gold against KL along each run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from seam_exp.errors import UserError
+from seam_exp.experiments import Experiment, prepare
+from seam_exp.models.train import sft_policy, trained_reward
+from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
+from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
+from seam_exp.reporting.tables import SIZE_ORDER, ci_column, row_as_markdown, write_table
+from seam_exp.rl.config import rl_config
+from seam_exp.rl.kl_budget import run_history
+from seam_exp.rl.run import rl_finetune
+from seam_exp.utils.runtime import output_dir
+
+
+@dataclass
+class RLRecipeRow(RunRow):
+    algorithm: str
+    lr: float
+    kl_coef: float
+    rl_steps: int
+    val_gold_start: float  # the SFT start's gold on the validation prompts
+    val_gain: float  # the final policy's validation gold minus the start's: what the recipe is chosen by
+    val_gain_best: float  # the best validation gold along the run minus the start's
+    val_best_step: int
+    val_kl: float  # the final policy's KL to the start on the validation prompts
+    rl_seconds: float
+
+
+def run(cfg: DictConfig) -> RLRecipeRow:
+    rl = rl_config(cfg.rl)
+    if int(cfg.rl.eval.val_prompts) < 1:
+        raise UserError("rl_recipe chooses on validation prompts: rl.eval.val_prompts must be at least 1")
+    world, cache = prepare(cfg)
+    pm_dir, _ = sft_policy(cfg, world, cache)
+    rm_dir, _ = trained_reward(cfg, world, cache)
+    out = output_dir()
+    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl)
+    history = pd.DataFrame(result.history)
+    start, best = history["val_gold"].iloc[0], history.loc[history["val_gold"].idxmax()]
+    row = RLRecipeRow(
+        **run_columns(cfg, out),
+        algorithm=rl.algorithm,
+        lr=float(rl.optim.lr),
+        kl_coef=float(rl.kl.coef),
+        rl_steps=int(rl.steps),
+        val_gold_start=float(start),
+        val_gain=float(history["val_gold"].iloc[-1] - start),
+        val_gain_best=float(best["val_gold"] - start),
+        val_best_step=int(best["step"]),
+        val_kl=float(history["val_kl"].iloc[-1]),
+        rl_seconds=float(result.seconds),
+    )
+    print(row_as_markdown(write_results([row], out)))
+    return row
+
+
+# ----------------------------------------------------------------------------------------- aggregation
+
+RECIPE = ["lr", "kl_coef"]
+KEYS = ["scale", "algorithm", "pm", "rm", *RECIPE, *REPLICATE]
+
+
+def _size_rank(size: str) -> int:
+    return SIZE_ORDER.index(size) if size in SIZE_ORDER else len(SIZE_ORDER)
+
+
+def recipe_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per (PM, RM, lr, KL coefficient): the validation gain over the SFT start with its interval
+    over trained models (RL seeds inside them), the best gain along the run and the KL, the recipe of highest
+    mean gain per (PM, RM) marked chosen."""
+    summary = summary_over_seeds(
+        df,
+        ["pm", "rm", *RECIPE],
+        intervals=["val_gain"],
+        means=["val_gain_best", "val_best_step", "val_kl", "rl_seconds"],
+    )
+    best = summary.groupby(["pm", "rm"])["val_gain"].transform("max")
+    summary["chosen"] = (summary["val_gain"] == best).map({True: "yes", False: ""})
+    summary = summary.sort_values(
+        ["pm", "rm", *RECIPE], key=lambda c: c.map(_size_rank) if c.name == "pm" else c
+    )
+    return pd.DataFrame(
+        {
+            "PM": summary["pm"],
+            "RM": summary["rm"],
+            "lr (1e-4)": summary["lr"] * 1e4,  # as the PM/RM recipe tables: 1e-5 reads 0.100, not 0.000
+            "KL coef": summary["kl_coef"],
+            "runs": summary["seeds"],
+            "models": summary["models"],
+            "CI over": summary["interval"],
+            "validation gold gain, final (95% CI)": ci_column(summary, "val_gain"),
+            "best along the run": summary["val_gain_best"],
+            "at step": summary["val_best_step"],
+            "validation KL": summary["val_kl"],
+            "RL seconds": summary["rl_seconds"],
+            "chosen": summary["chosen"],
+        }
+    )
+
+
+def gold_vs_kl_figure(df: pd.DataFrame, path: Path) -> None:
+    """Validation gold over the SFT start against validation KL along each run, one panel per PM, one
+    colour per recipe: where a recipe buys gold and where it starts to lose it."""
+    pms = sorted(df["pm"].unique(), key=_size_rank)
+    fig, axes = plt.subplots(1, len(pms), figsize=(4 * len(pms), 3.4), squeeze=False)
+    recipes = sorted(set(zip(df["lr"], df["kl_coef"], strict=True)))
+    colors = {r: f"C{i}" for i, r in enumerate(recipes)}
+    for ax, pm in zip(axes[0], pms, strict=True):
+        labelled = set()
+        for _, r in df[df["pm"] == pm].iterrows():
+            history = run_history(r["run_dir"])
+            if history is None:
+                continue
+            recipe = (r["lr"], r["kl_coef"])
+            label = None if recipe in labelled else f"lr {recipe[0]:g}, KL coef {recipe[1]:g}"
+            labelled.add(recipe)
+            gain = history["val_gold"] - history["val_gold"].iloc[0]
+            ax.plot(history["val_kl"], gain, "o-", color=colors[recipe], alpha=0.6, ms=3, label=label)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_title(f"PM {pm}", fontsize=9)
+        ax.set_xlabel("validation KL to the SFT start")
+        ax.set_ylabel("validation gold - SFT start")
+        ax.grid(alpha=0.3)
+        if labelled:
+            ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    df = collect_results(outputs, "rl_recipe", RLRecipeRow)
+    df = df.sort_values("_mtime").groupby(KEYS, as_index=False).last() if len(df) else df
+    written = []
+    folder = outputs / "figures" / "rl_recipe"
+    for (scale, algorithm), group in df.groupby(["scale", "algorithm"]):
+        name = f"rl_recipe_{scale}_{algorithm}"
+        title = f"RL recipe chosen on validation prompts ({algorithm}, scale={scale})"
+        write_table(recipe_table(group), folder, name, title)
+        gold_vs_kl_figure(group, folder / f"{name}_gold_vs_kl.png")
+        written += [folder / f"{name}.md", folder / f"{name}_gold_vs_kl.png"]
+    return written
+
+
+EXPERIMENT = Experiment(run=run, row=RLRecipeRow, aggregate=aggregate, runs_rl=True)
