@@ -1,8 +1,8 @@
 """`+experiment=rl_recipe`: choose the RL recipe (learning rate, KL coefficient) on validation prompts
 (docs/rlhf.md, "Choosing the RL recipe").
 
-One job = one RL run of one PM against the grid's top RM at one (rl.optim.lr, rl.kl.coef), evaluated every
-fifth of the run on the validation prompts (`rl.eval.val_prompts`, never an eval prompt). The row holds only
+One job = one RL run of one PM against the grid's top RM at one (rl.optim.lr, rl.kl.coef), evaluated after
+steps 2, 4 and 8 and every fifth of the run on the validation prompts (`rl.eval.val_prompts`, never an eval prompt). The row holds only
 validation readings: the gold of the final policy over the SFT start, the best gold along the run and the KL
 spent. Aggregation: per PM size, every recipe's mean validation gain over trained models and RL seeds, the
 highest marked chosen, and a figure of validation gold against KL along each run.
