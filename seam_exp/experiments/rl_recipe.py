@@ -1,5 +1,5 @@
 """`+experiment=rl_recipe`: choose the RL recipe (learning rate, KL coefficient) on validation prompts
-(docs/rlhf.md, "Choosing the RL recipe").
+(docs/rl.md, "Choosing the RL recipe").
 
 One job = one RL run of one PM against the grid's top RM at one (rl.optim.lr, rl.kl.coef), evaluated after
 steps 2, 4 and 8 and every fifth of the run on the validation prompts (`rl.eval.val_prompts`, never an eval prompt). The row holds only
@@ -19,10 +19,11 @@ from omegaconf import DictConfig
 from seam_exp.errors import UserError
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.models.train import sft_policy, trained_reward
+from seam_exp.reporting.grid import axis_order
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
-from seam_exp.reporting.tables import SIZE_ORDER, ci_column, row_as_markdown, write_table
+from seam_exp.reporting.tables import ci_column, row_as_markdown, write_table
 from seam_exp.rl.config import rl_config
 from seam_exp.rl.kl_budget import run_history
 from seam_exp.rl.run import rl_finetune
@@ -77,10 +78,6 @@ RECIPE = ["lr", "kl_coef"]
 KEYS = ["scale", "algorithm", "pm", "rm", *RECIPE, *REPLICATE]
 
 
-def _size_rank(size: str) -> int:
-    return SIZE_ORDER.index(size) if size in SIZE_ORDER else len(SIZE_ORDER)
-
-
 def recipe_table(df: pd.DataFrame) -> pd.DataFrame:
     """One line per (PM, RM, lr, KL coefficient): the validation gain over the SFT start with its interval
     over trained models (RL seeds inside them), the best gain along the run and the KL, the recipe of highest
@@ -93,9 +90,8 @@ def recipe_table(df: pd.DataFrame) -> pd.DataFrame:
     )
     best = summary.groupby(["pm", "rm"])["val_gain"].transform("max")
     summary["chosen"] = (summary["val_gain"] == best).map({True: "yes", False: ""})
-    summary = summary.sort_values(
-        ["pm", "rm", *RECIPE], key=lambda c: c.map(_size_rank) if c.name == "pm" else c
-    )
+    rank = {pm: i for i, pm in enumerate(axis_order(summary["pm"]))}
+    summary = summary.sort_values(["pm", "rm", *RECIPE], key=lambda c: c.map(rank) if c.name == "pm" else c)
     return pd.DataFrame(
         {
             "PM": summary["pm"],
@@ -118,7 +114,7 @@ def recipe_table(df: pd.DataFrame) -> pd.DataFrame:
 def gold_vs_kl_figure(df: pd.DataFrame, path: Path) -> None:
     """Validation gold over the SFT start against validation KL along each run, one panel per PM, one
     colour per recipe: where a recipe buys gold and where it starts to lose it."""
-    pms = sorted(df["pm"].unique(), key=_size_rank)
+    pms = axis_order(df["pm"])
     fig, axes = plt.subplots(1, len(pms), figsize=(4 * len(pms), 3.4), squeeze=False)
     recipes = sorted(set(zip(df["lr"], df["kl_coef"], strict=True)))
     colors = {r: f"C{i}" for i, r in enumerate(recipes)}
