@@ -102,6 +102,16 @@ def _check_training(block: str, train: Training, *, lr_may_be_zero: bool) -> Non
 
 
 @dataclass
+class RLRecipe:
+    """How RL fine-tunes this PM: `rl.optim.lr` and `rl.kl.coef` follow it (conf/rl/ppo.yaml), so each PM
+    size runs the recipe chosen for it on validation prompts by +experiment=rl_recipe (docs/rl.md,
+    "Choosing the RL recipe"). The defaults are the recipe every size ran before any was chosen."""
+
+    lr: float = 1.0e-4
+    kl_coef: float = 0.05
+
+
+@dataclass
 class PolicyPreset:
     name: str = MISSING
     source: str = "scratch"
@@ -109,6 +119,7 @@ class PolicyPreset:
     sft: Training = field(default_factory=Training)
     lora: LoraBlock = None
     generation: Generation = field(default_factory=Generation)
+    rl: RLRecipe = field(default_factory=RLRecipe)
 
     def __post_init__(self):
         _check_model("pm", self.source, self.arch, self.lora)

@@ -2,7 +2,8 @@
 
 RL fine-tuning of the PM against the frozen RM (seam_exp/rl/module.py); the reference policy of the KL
 penalty is the frozen SFT policy the run starts from. Each default is declared here once; the keys the
-YAML wires to other groups (`steps`, `rollout.max_new_tokens`, `eval.*`) are MISSING until it does.
+YAML wires to other groups (`steps`, `rollout.max_new_tokens`, `eval.*`, and `optim.lr` and `kl.coef`,
+which follow the PM's RL recipe) are MISSING until it does.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class PPOConfig:
 @dataclass
 class KLConfig:
     estimator: str = "k1"  # k1 (classic, unbiased) | k3 (unbiased, >= 0) | abs | mse
-    coef: float = 0.05  # beta: fixed, or the initial value when adaptive
+    coef: float = MISSING  # beta: fixed, or the initial value when adaptive; the PM's pm.rl.kl_coef
     adaptive: bool = False  # Ziegler et al. 2019 controller towards `target` nats
     target: float = 6.0
     horizon: int = 10000
@@ -81,7 +82,7 @@ class RewardConfig:
 
 @dataclass
 class OptimConfig:
-    lr: float = 1.0e-4
+    lr: float = MISSING  # the policy's: the PM's pm.rl.lr (seam_exp/model_presets.py, RLRecipe)
     critic_lr: float = 3.0e-4
     weight_decay: float = 0.0
     eps: float = 1.0e-5

@@ -319,3 +319,17 @@ def test_the_machine_reports_its_cores_and_memory_even_without_an_affinity_call(
     assert machine.usable_cores() >= 1 and machine.physical_memory_gib() > 0
     monkeypatch.delattr(machine.os, "sched_getaffinity")
     assert machine.usable_cores() == (os.cpu_count() or 1)
+
+
+def test_each_pm_size_runs_its_own_rl_recipe_and_an_override_still_wins():
+    from seam_exp.experiments import config_with
+    from seam_exp.rl.config import rl_config
+
+    def recipe(pm, *overrides):
+        rl = rl_config(config_with(["+experiment=world", *overrides], pm=pm, rm="l").rl)
+        return rl.optim.lr, rl.kl.coef
+
+    chosen, unchosen = recipe("l"), recipe("xs")
+    assert chosen != unchosen  # PM l's recipe was chosen on validation (conf/pm/l.yaml), xs's not yet
+    assert recipe("l", "rl=rloo") == chosen
+    assert recipe("l", "rl.optim.lr=3e-4", "rl.kl.coef=0.01") == (3e-4, 0.01)
