@@ -1,4 +1,4 @@
-"""`python -m seam_exp.bench [--sections sizes,seam,intervals,rl,grid,jobs] ...`: run the chosen sections in order, each
+"""`python -m seam_exp.bench [--sections sizes,batching,seam,intervals,rl,grid,jobs] ...`: run the chosen sections in order, each
 printed and added to the report (--out) as soon as it is measured. A bad flag is one line and exit code 2;
 SEAM scoring styles that disagree stop the bench with one line and exit code 1, after their table."""
 
@@ -10,14 +10,18 @@ from pathlib import Path
 
 from seam_exp import bench
 
-SECTIONS = ("sizes", "seam", "intervals", "rl", "grid", "jobs")
+SECTIONS = ("sizes", "batching", "seam", "intervals", "rl", "grid", "jobs")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m seam_exp.bench", description=bench.__doc__)
-    parser.add_argument("--sections", default="sizes,seam,intervals,rl", help=f"any of {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--sections", default="sizes,batching,seam,intervals,rl", help=f"any of {', '.join(SECTIONS)}"
+    )
     parser.add_argument("--sizes", default="xs,s,m,l")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batching-size", default="l", help="the model size `batching` trains")
+    parser.add_argument("--batching-steps", type=int, default=100, help="timed steps per model and batching")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scale", default="default")
     parser.add_argument("--seam-prompts", type=int, default=200)
@@ -54,6 +58,12 @@ def run(args: argparse.Namespace) -> None:
         rows = size_rows(args.sizes, args.scale, args.batch_size, args.repeats)
         title = f"Hot paths per model size (batch {args.batch_size}, mean of {args.repeats})"
         report.add(title, pd.DataFrame(rows), ".1f")
+    if "batching" in args.sections:
+        from seam_exp.bench.batching import batching_rows
+
+        rows = batching_rows(args.batching_size, args.scale, args.batching_steps)
+        title = f"SFT and RM training, shuffled against length-grouped batches ({args.batching_steps} steps)"
+        report.add(title, pd.DataFrame(rows), ".3f")
     if "seam" in args.sections:
         from seam_exp.bench.seam import UnequalWork, check_equal_work, floatfmt, seam_rows
 

@@ -100,6 +100,24 @@ def encode_pairs(
     )
 
 
+def pair_lengths(
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    add_bos: bool = False,
+    max_length: int | None = None,
+) -> list[int]:
+    """The tokens each row of encode_pairs takes before padding (prompt, then the response with its end
+    token, truncated as pad_pairs truncates it): what a length-grouped sampler groups rows by."""
+    lengths = []
+    for p, r in zip(
+        encode_prompts(tokenizer, prompts, add_bos), encode_responses(tokenizer, responses), strict=True
+    ):
+        kept = len(r) if max_length is None else min(len(r), max(0, max_length - len(p)))
+        lengths.append(len(p) + kept)
+    return lengths
+
+
 def length_sorted_batches(
     prompts: Sequence[str], responses: Sequence[str], batch_size: int
 ) -> Iterator[np.ndarray]:

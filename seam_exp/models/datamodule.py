@@ -1,21 +1,33 @@
 """The rows one model trains on, as a Lightning data module: its split of the world, plus the augmented rows
-an augmentation arm adds (docs/augmentation.md), shuffled together by a seeded generator (under DDP,
-Lightning's distributed sampler shuffles and splits them between the processes instead)."""
+an augmentation arm adds (docs/augmentation.md), shuffled together by a seeded generator, or drawn in
+batches of similar length when the recipe groups by length (docs/performance.md, "Length-grouped batches";
+under DDP, Lightning's distributed sampler splits the draws between the processes)."""
 
 from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from seam_exp.errors import UserError
 
 
 class TrainingDataModule(pl.LightningDataModule):
-    def __init__(self, rows, collate, batch_size: int, seed: int, augmented=None, validation=None):
+    def __init__(
+        self,
+        rows,
+        collate,
+        batch_size: int,
+        seed: int,
+        augmented=None,
+        validation=None,
+        group_by_length=False,
+    ):
         super().__init__()
         self.rows, self.augmented, self.validation = rows, augmented, validation
         self.collate, self.batch_size, self.seed = collate, batch_size, seed
+        self.group_by_length = group_by_length
 
     @property
     def train_set(self):
@@ -37,15 +49,26 @@ class TrainingDataModule(pl.LightningDataModule):
             raise UserError(f"batch_size {self.batch_size} does not split evenly over {processes} processes")
         return self.batch_size // processes
 
+    def row_lengths(self) -> list[int]:
+        """Each training row's unpadded token count, in train_set's order."""
+        parts = [self.rows] if self.augmented is None else [self.rows, self.augmented]
+        return [n for part in parts for n in self.collate.lengths(part)]
+
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(
-            self.train_set,
-            batch_size=self.per_process_batch(),
-            shuffle=True,
-            collate_fn=self.collate,
-            generator=generator,
-        )
+        batch_size = self.per_process_batch()
+        if not self.group_by_length:
+            return DataLoader(
+                self.train_set,
+                batch_size=batch_size,
+                shuffle=True,
+                collate_fn=self.collate,
+                generator=generator,
+            )
+        # transformers' sampler: a seeded permutation cut into megabatches of up to 50 batches, each sorted
+        # by length (longest first), so a batch holds rows of similar length and every pass reshuffles
+        sampler = LengthGroupedSampler(batch_size, lengths=self.row_lengths(), generator=generator)
+        return DataLoader(self.train_set, batch_size=batch_size, sampler=sampler, collate_fn=self.collate)
 
     def val_dataloader(self) -> DataLoader:
         """The held-out rows in their stored order (an empty list when there are none: no validation)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from seam_exp.models.batching import TokenBatch, encode_pairs
+from seam_exp.models.batching import TokenBatch, encode_pairs, pair_lengths
 from seam_exp.models.logprob import response_logprobs
 from seam_exp.models.optim import ScheduledModule
 
@@ -21,6 +21,10 @@ class SFTCollator:
             add_bos=self.add_bos,
             max_length=self.max_length,
         )
+
+    def lengths(self, rows) -> list[int]:
+        """Each row's unpadded token count (`rows` a datasets.Dataset): what length grouping reads."""
+        return pair_lengths(self.tokenizer, rows["prompt"], rows["response"], self.add_bos, self.max_length)
 
 
 class SFTModule(ScheduledModule):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from seam_exp.models.batching import TokenBatch, encode_pairs
+from seam_exp.models.batching import TokenBatch, encode_pairs, pair_lengths
 from seam_exp.models.optim import ScheduledModule
 
 
@@ -56,6 +56,14 @@ class PairCollator:
         responses = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
         batch = encode_pairs(self.tokenizer, prompts, responses, self.add_bos, max_length=self.max_length)
         return batch, torch.tensor([r.get("target", 1.0) for r in rows], dtype=torch.float32)
+
+    def lengths(self, rows) -> list[int]:
+        """Each pair's longer side in tokens (`rows` a datasets.Dataset): the width its batch pads to."""
+        sides = [
+            pair_lengths(self.tokenizer, rows["prompt"], rows[side], self.add_bos, self.max_length)
+            for side in ("chosen", "rejected")
+        ]
+        return [max(c, r) for c, r in zip(*sides, strict=True)]
 
 
 class RewardModule(ScheduledModule):

@@ -109,15 +109,31 @@ def _processes(cfg: DictConfig) -> dict:
     return {"distributed": spec} if spec else {}
 
 
+def _training(train: dict) -> dict:
+    """A training block as a key: `group_by_length` only when on, so a shuffled model's key is the one it
+    had before the option existed."""
+    return {k: v for k, v in train.items() if k != "group_by_length" or v}
+
+
 def policy_key(cfg: DictConfig, world: World) -> dict:
     pm = to_container(cfg.pm)
-    key = {"world": asdict(world.cfg), "source": pm["source"], "arch": pm.get("arch"), "sft": pm["sft"]}
+    key = {
+        "world": asdict(world.cfg),
+        "source": pm["source"],
+        "arch": pm.get("arch"),
+        "sft": _training(pm["sft"]),
+    }
     return {**key, **_weights(pm), **_processes(cfg)}
 
 
 def reward_key(cfg: DictConfig, world: World) -> dict:
     rm = to_container(cfg.rm)
-    key = {"world": asdict(world.cfg), "source": rm["source"], "arch": rm.get("arch"), "train": rm["train"]}
+    key = {
+        "world": asdict(world.cfg),
+        "source": rm["source"],
+        "arch": rm.get("arch"),
+        "train": _training(rm["train"]),
+    }
     key.update({**_weights(rm), **_processes(cfg)})
     if rm.get("init", "scratch") == "sft":
         key["init_sft"] = policy_key(init_policy_cfg(cfg), world)
@@ -230,7 +246,13 @@ def train_into(folder: Path, recipe: Recipe, key: dict, augmented: Dataset | Non
     role = "policy" if recipe.kind == "pm" else "reward"
     collate = recipe.collate_cls(tokenizer, max_length=preset.arch.max_position_embeddings)
     data = TrainingDataModule(
-        recipe.rows, collate, train.batch_size, train.seed, augmented, recipe.validation
+        recipe.rows,
+        collate,
+        train.batch_size,
+        train.seed,
+        augmented,
+        recipe.validation,
+        train.group_by_length,
     )
     keep_best = KeepBest(recipe.monitor)
     trainer = _trainer(cfg, train, data, folder, recipe.run_name, [*recipe.callbacks, keep_best])
