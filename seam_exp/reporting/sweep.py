@@ -195,10 +195,17 @@ REUSED_MARKER = "REUSED_FROM.txt"
 # `sweep` holds the lists the sweep was launched over (the job's own point is in its own keys), so a sweep
 # run in stages, or widened, finds the cells an earlier stage finished.
 NOT_WHAT = ("paths", "hydra", "rerun", "resume", "sweep")
+# Deeper keys of the same kind: the scale's list of RL seeds (the job's own is `seed`) and Lightning's
+# progress bar, so a sweep over fewer seeds or launched with the bar off still finds the cells it shares.
+NOT_WHAT_DEEP = ("scale.seeds", "trainer.enable_progress_bar")
 
 
 def _what(cfg: DictConfig) -> dict:
     container = OmegaConf.to_container(cfg, resolve=False)
+    for path in NOT_WHAT_DEEP:
+        group, _, key = path.partition(".")
+        if isinstance(container.get(group), dict):
+            container[group].pop(key, None)
     return {k: v for k, v in container.items() if k not in NOT_WHAT}
 
 

@@ -179,6 +179,13 @@ def test_a_finished_cell_is_reused_only_with_the_same_config_and_code(tmp_path):
         )
         == done
     )
+    # nor do the scale's list of RL seeds and the progress bar (how the sweep ran, not what the job computed)
+    quiet = _cfg("pm=xs", "rm=xs", "seed=0", "scale.seeds=[0]", "trainer.enable_progress_bar=false")
+    assert finished_twin(tmp_path / "saturation", quiet, "v1", here) == done
+    assert (
+        finished_twin(tmp_path / "saturation", _cfg("pm=xs", "rm=xs", "seed=0", "rl.steps=7"), "v1", here)
+        is None
+    )
     (done / "FAILED.txt").write_text("later failure")
     assert finished_twin(tmp_path / "saturation", cfg, "v1", here) is None
     (done / "FAILED.txt").unlink()
