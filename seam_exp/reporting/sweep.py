@@ -191,22 +191,21 @@ CELL_GROUP = ["scale", "algorithm", "reward_source", "variant"]
 
 CODE_STAMP = "code_version.txt"  # the source version a job ran with (seam_exp.utils.cache.source_version)
 REUSED_MARKER = "REUSED_FROM.txt"
-# Top-level config keys that say where a job ran or whether to rerun or resume it, not what it computed;
-# `sweep` holds the lists the sweep was launched over (the job's own point is in its own keys), so a sweep
-# run in stages, or widened, finds the cells an earlier stage finished.
-NOT_WHAT = ("paths", "hydra", "rerun", "resume", "sweep")
-# Deeper keys of the same kind: the scale's list of RL seeds (the job's own is `seed`) and Lightning's
-# progress bar, so a sweep over fewer seeds or launched with the bar off still finds the cells it shares.
-NOT_WHAT_DEEP = ("scale.seeds", "trainer.enable_progress_bar")
+# Config keys that say where a job ran, how it reported or whether to rerun or resume it, not what it
+# computed (a dotted key is one key of a group): `sweep` and `scale.seeds` hold the lists the sweep was
+# launched over (the job's own point is in its own keys, `seed` among them), so a sweep run in stages, widened
+# or over fewer seeds finds the cells an earlier one finished.
+NOT_WHAT = ("paths", "hydra", "rerun", "resume", "sweep", "scale.seeds", "trainer.enable_progress_bar")
 
 
 def _what(cfg: DictConfig) -> dict:
     container = OmegaConf.to_container(cfg, resolve=False)
-    for path in NOT_WHAT_DEEP:
-        group, _, key = path.partition(".")
-        if isinstance(container.get(group), dict):
-            container[group].pop(key, None)
-    return {k: v for k, v in container.items() if k not in NOT_WHAT}
+    for path in NOT_WHAT:
+        group, _, key = path.rpartition(".")
+        node = container.get(group) if group else container
+        if isinstance(node, dict):
+            node.pop(key, None)
+    return container
 
 
 def twins(root: Path, cfg: DictConfig, code: str, here: Path) -> list[Path]:

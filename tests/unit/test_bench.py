@@ -17,12 +17,8 @@ from seam_exp.bench.seam import PM_DIFF, RM_DIFF, TOLERANCE, UnequalWork, check_
 
 def test_command_line_defaults_and_flags():
     args = parse_args([])
-    assert args.sections == ["sizes", "batching", "seam", "intervals", "rl"] and args.sizes == [
-        "xs",
-        "s",
-        "m",
-        "l",
-    ]
+    assert args.sections == ["sizes", "batching", "seam", "intervals", "rl"]
+    assert args.sizes == ["xs", "s", "m", "l"]
     assert (args.repeats, args.out, args.smollm2_prompts, args.rl_steps) == (
         5,
         "benchmarks/latest.md",
