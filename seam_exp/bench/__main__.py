@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> None:
         from seam_exp.bench.batching import batching_rows
 
         rows = batching_rows(args.batching_size, args.scale, args.batching_steps)
-        title = f"SFT and RM training, shuffled against length-grouped batches ({args.batching_steps} steps)"
+        title = f"SFT and RM training: batches, arithmetic and compilation ({args.batching_steps} steps)"
         report.add(title, pd.DataFrame(rows), ".3f")
     if "seam" in args.sections:
         from seam_exp.bench.seam import UnequalWork, check_equal_work, floatfmt, seam_rows

@@ -1,6 +1,8 @@
 """Training throughput with shuffled against length-grouped batches (`--sections batching`): SFT and RM
 optimizer steps per second of one model size on its own training rows, through Lightning as the models are
-trained, and the share of every batch that is padding (docs/performance.md, "Length-grouped batches")."""
+trained, and the share of every batch that is padding (docs/performance.md, "Length-grouped batches"); then,
+on shuffled batches, the same steps under bf16 autocast and with the model compiled (`torch.compile`), the
+other two levers of throughput the profile names (docs/performance.md, "Precision and compilation")."""
 
 from __future__ import annotations
 
@@ -40,7 +42,16 @@ def _padding_share(loader, batches: int) -> float:
     return 1 - real / padded
 
 
-def _throughput(recipe, group_by_length: bool, steps: int) -> dict:
+# (label, Lightning precision, compile the model): fp32 eager is how every model is trained
+VARIANTS = (
+    ("fp32", "32-true", False),
+    ("bf16 autocast", "bf16-mixed", False),
+    ("fp32 compiled", "32-true", True),
+)
+
+
+def _throughput(recipe, group_by_length: bool, steps: int, variant: tuple = VARIANTS[0]) -> dict:
+    label, precision, compiled = variant
     train, preset = recipe.train, recipe.preset
     collate = recipe.collate_cls(recipe.tokenizer, max_length=preset.arch.max_position_embeddings)
     start = time.perf_counter()
@@ -51,11 +62,14 @@ def _throughput(recipe, group_by_length: bool, steps: int) -> dict:
     setup = time.perf_counter() - start
     pl.seed_everything(train.seed)
     model = recipe.build_model(preset, recipe.tokenizer).train()
+    if compiled:  # dynamic: a batch's length varies, and a static graph would recompile for each new one
+        model = torch.compile(model, dynamic=True)
     module = recipe.module_cls(model, train.lr, train.weight_decay, train.warmup_steps, steps)
     clock = StepClock()
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=1,
+        precision=precision,
         max_steps=steps + WARM_UP_STEPS,
         gradient_clip_val=1.0,
         limit_val_batches=0,
@@ -70,6 +84,7 @@ def _throughput(recipe, group_by_length: bool, steps: int) -> dict:
     return {
         "model": recipe.run_name,
         "batches": "length-grouped" if group_by_length else "shuffled",
+        "arithmetic": label,
         "padding share": padding,
         "steps/s": (len(timed) - 1) / (timed[-1] - timed[0]),
         "sampler setup s": setup,
@@ -79,11 +94,14 @@ def _throughput(recipe, group_by_length: bool, steps: int) -> dict:
 
 def batching_rows(size: str, scale: str, steps: int) -> list[dict]:
     """SFT and RM of preset `size`, each trained `steps` timed steps from fresh weights with either kind
-    of batch, in the same process one after the other."""
+    of batch, then on shuffled batches in bf16 autocast and compiled, in the same process one after the
+    other."""
     cfg = config_with(["+experiment=world", f"scale={scale}"], pm=size, rm=size)
     world = world_from(cfg)
     rows = []
     for recipe in (sft_recipe(cfg, world), rm_recipe(cfg, world)):
         for group_by_length in (False, True):
             rows.append({"size": size, **_throughput(recipe, group_by_length, steps)})
+        for variant in VARIANTS[1:]:
+            rows.append({"size": size, **_throughput(recipe, False, steps, variant)})
     return rows
