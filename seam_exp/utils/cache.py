@@ -67,12 +67,19 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
+# What a training writes about itself beside what it trained (models/train.py): its config, its metrics (with
+# its wall time) and its logs (with timestamps). They differ between two trainings that gave the same bytes.
+RUN_RECORDS = ("config.yaml", "metrics.json", "logs/")
+
+
 def artifact_digest(folder: Path) -> str:
-    """One hash of every file of a finished artifact (from its manifest): two trainings of one config that
-    gave the same bytes have the same digest, so a model retrained on another machine or day can be checked
-    against the one earlier results were computed with (runs/README.md)."""
+    """One hash of the files a finished artifact is made of (from its manifest), its run records left out:
+    two trainings of one config that gave the same bytes have the same digest, so a model retrained on
+    another machine or day can be checked against the one earlier results were computed with
+    (runs/README.md)."""
     files = json.loads((Path(folder) / MANIFEST).read_text())["files"]
-    return stable_hash({name: f["sha256"] for name, f in files.items()}, length=16)
+    made_of = {name: f["sha256"] for name, f in files.items() if not name.startswith(RUN_RECORDS)}
+    return stable_hash(made_of, length=16)
 
 
 def write_manifest(folder: Path, config: Any) -> None:

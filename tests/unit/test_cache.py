@@ -124,14 +124,20 @@ def test_code_version_ignores_comments_and_formatting_but_not_code(tmp_path, mon
 
 
 def test_artifact_digest_is_the_bytes_not_the_place_or_the_key(tmp_path):
-    def weights(content: bytes):
+    def weights(content: bytes, seconds: float = 1.0):
         def build(folder: Path):
             (folder / "weights.bin").write_bytes(content)
+            # a training's own records: its wall time and log lines differ between equal trainings
+            (folder / "metrics.json").write_text(f'{{"seconds": {seconds}}}')
+            (folder / "logs").mkdir()
+            (folder / "logs" / "train.log").write_text(f"took {seconds} s")
 
         return build
 
     same_a, _ = ArtifactCache(tmp_path / "a").get_or_build("pm", {"size": "s"}, "v1", weights(b"\x01" * 8))
-    same_b, _ = ArtifactCache(tmp_path / "b").get_or_build("pm", {"size": "m"}, "v2", weights(b"\x01" * 8))
+    same_b, _ = ArtifactCache(tmp_path / "b").get_or_build(
+        "pm", {"size": "m"}, "v2", weights(b"\x01" * 8, seconds=2.5)
+    )
     other, _ = ArtifactCache(tmp_path / "c").get_or_build(
         "pm", {"size": "s"}, "v1", weights(b"\x01" * 7 + b"\x02")
     )
