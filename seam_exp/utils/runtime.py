@@ -38,8 +38,9 @@ def quiet_known_warnings() -> None:
 
 
 def progress_bars_only_on_a_terminal() -> None:
-    """Library progress bars (transformers' weight loading, datasets) draw on a terminal only: in a sweep
-    job's log file they are lines of noise. Lightning's own bar is `trainer.enable_progress_bar`."""
+    """Library progress bars (transformers' weight loading, datasets, the sentence encoder) draw on a
+    terminal only: in a sweep job's log file they are lines of noise. Lightning's own bar is
+    `trainer.enable_progress_bar`."""
     if sys.stderr.isatty():
         return
     from datasets.utils.logging import disable_progress_bar as datasets_quiet
@@ -47,6 +48,8 @@ def progress_bars_only_on_a_terminal() -> None:
 
     datasets_quiet()
     transformers_quiet()
+    # sentence-transformers has no switch: `encode` draws its bar when its logger is at INFO or below
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
 
 
 def in_multirun() -> bool:

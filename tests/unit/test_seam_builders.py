@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
 
 from seam_exp.seam.candidates.adv import AdvBuilder
 from seam_exp.seam.candidates.base import Worse, WorseAnswerBuilder, build_candidates
-from seam_exp.seam.candidates.contrast import ContrastBuilder, packaged_model_folder, question_index
+from seam_exp.seam.candidates.contrast import (
+    ContrastBuilder,
+    load_encoder,
+    packaged_model_folder,
+    question_index,
+)
 from seam_exp.seam.candidates.gpt import SCRIPTED_KINDS, GptBuilder, ScriptedWriter, make_writer
 from seam_exp.seam.candidates.openai_writer import MissingAPIKeyError
 from seam_exp.utils.cache import ArtifactCache
+from seam_exp.utils.runtime import progress_bars_only_on_a_terminal
 
 K = 6
 
@@ -27,6 +34,21 @@ def index_and_cache(tiny_world, tmp_path_factory):
 @pytest.fixture(scope="module")
 def rl_ids(tiny_world):
     return list(tiny_world.data["rl"]["prompt_id"])
+
+
+def test_the_sentence_encoder_draws_no_bar_off_a_terminal(index_and_cache, capfd):
+    # a Hydra job logs at INFO, the level at which sentence-transformers would draw its bar; stderr is captured here,
+    # so not a terminal
+    root, library = logging.getLogger(), logging.getLogger("sentence_transformers")
+    levels = root.level, library.level
+    root.setLevel(logging.INFO)
+    try:
+        progress_bars_only_on_a_terminal()
+        load_encoder(index_and_cache[2]).encode(["how many apples"] * 20, batch_size=4)
+    finally:
+        root.setLevel(levels[0])
+        library.setLevel(levels[1])
+    assert "Batches" not in capfd.readouterr().err
 
 
 def test_contrast_never_returns_the_prompts_own_answer(tiny_world, index_and_cache, rl_ids):

@@ -12,7 +12,6 @@ worse answer.
 from __future__ import annotations
 
 import importlib.util
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,11 +68,7 @@ class QuestionIndex:
 def _embed_world(world: World, encoder_folder: Path, batch_size: int, folder: Path) -> None:
     prompts = world.data["prompts"]
     vectors = load_encoder(encoder_folder).encode(
-        prompts["question"],
-        batch_size=batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=sys.stderr.isatty(),  # its bar is lines of noise in a sweep job's log
+        prompts["question"], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
     )
     np.save(folder / EMBEDDINGS_FILE, vectors.astype(np.float32))
     np.save(folder / IDS_FILE, np.asarray(prompts["prompt_id"], dtype=np.int64))
