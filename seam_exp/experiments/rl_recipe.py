@@ -10,6 +10,7 @@ highest marked chosen, and a figure of validation gold against KL along each run
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from omegaconf import DictConfig
 from seam_exp.errors import UserError
 from seam_exp.experiments import Experiment, prepare
 from seam_exp.models.train import sft_policy, trained_reward
+from seam_exp.online.config import NO_REFRESH
+from seam_exp.online.refresh import reward_refresh_callbacks
 from seam_exp.reporting.grid import axis_order
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
@@ -26,8 +29,9 @@ from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.tables import ci_column, row_as_markdown, write_table
 from seam_exp.rl.config import rl_config
 from seam_exp.rl.kl_budget import run_history
-from seam_exp.rl.run import rl_finetune
+from seam_exp.rl.run import RLRun, rl_finetune
 from seam_exp.utils.runtime import output_dir
+from seam_exp.world.build import World
 
 
 @dataclass
@@ -44,18 +48,21 @@ class RLRecipeRow(RunRow):
     rl_seconds: float
 
 
-def run(cfg: DictConfig) -> RLRecipeRow:
+def validation_run(cfg: DictConfig) -> tuple[dict, RLRun, World, Path]:
+    """One RL run of cfg, read on the validation prompts only: its RLRecipeRow columns, the run, the world and
+    the run's folder. An RM refresh (online.refresh.chooser) runs along it when one is set."""
     rl = rl_config(cfg.rl)
     if int(cfg.rl.eval.val_prompts) < 1:
-        raise UserError("rl_recipe chooses on validation prompts: rl.eval.val_prompts must be at least 1")
+        raise UserError("a recipe is chosen on validation prompts: rl.eval.val_prompts must be at least 1")
     world, cache = prepare(cfg)
     pm_dir, _ = sft_policy(cfg, world, cache)
     rm_dir, _ = trained_reward(cfg, world, cache)
     out = output_dir()
-    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl)
+    refreshing = reward_refresh_callbacks(cfg, world, cache, world.data["rl"], out)
+    result = rl_finetune(cfg, world, pm_dir, rm_dir, out, rl, callbacks=refreshing)
     history = pd.DataFrame(result.history)
     start, best = history["val_gold"].iloc[0], history.loc[history["val_gold"].idxmax()]
-    row = RLRecipeRow(
+    readings = dict(
         **run_columns(cfg, out),
         algorithm=rl.algorithm,
         lr=float(rl.optim.lr),
@@ -68,6 +75,17 @@ def run(cfg: DictConfig) -> RLRecipeRow:
         val_kl=float(history["val_kl"].iloc[-1]),
         rl_seconds=float(result.seconds),
     )
+    return readings, result, world, out
+
+
+def run(cfg: DictConfig) -> RLRecipeRow:
+    if cfg.online.refresh.chooser != NO_REFRESH:
+        raise UserError(
+            "rl_recipe reads RL against a fixed RM: choose an RM refresh's settings with "
+            "+experiment=online_refresh_recipe"
+        )
+    readings, _, _, out = validation_run(cfg)
+    row = RLRecipeRow(**readings)
     print(row_as_markdown(write_results([row], out)))
     return row
 
@@ -78,26 +96,32 @@ RECIPE = ["lr", "kl_coef"]
 KEYS = ["scale", "algorithm", "pm", "rm", *RECIPE, *REPLICATE]
 
 
-def recipe_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One line per (PM, RM, lr, KL coefficient): the validation gain over the SFT start with its interval
-    over trained models (RL seeds inside them), the best gain along the run and the KL, the recipe of highest
-    mean gain per (PM, RM) marked chosen."""
+def recipe_table(
+    df: pd.DataFrame, recipe: Sequence[str] = RECIPE, across: Sequence[str] = (), shown: Sequence[str] = ()
+) -> pd.DataFrame:
+    """One line per (PM, RM, lr, KL coefficient, the rest of `recipe`, `across`): the validation gain over the
+    SFT start with its interval over trained models (RL seeds inside them), the best gain along the run, the KL
+    and the means of `shown`; per (PM, RM) the recipe of highest mean gain, averaged over `across` (a refresh's
+    choosers: so no one of them is tuned alone), marked chosen."""
+    lines = ["pm", "rm", *recipe, *across]
     summary = summary_over_seeds(
         df,
-        ["pm", "rm", *RECIPE],
+        lines,
         intervals=["val_gain"],
-        means=["val_gain_best", "val_best_step", "val_kl", "rl_seconds"],
+        means=["val_gain_best", "val_best_step", "val_kl", *shown, "rl_seconds"],
     )
-    best = summary.groupby(["pm", "rm"])["val_gain"].transform("max")
-    summary["chosen"] = (summary["val_gain"] == best).map({True: "yes", False: ""})
+    over_across = summary.groupby(["pm", "rm", *recipe])["val_gain"].transform("mean")
+    best = over_across.groupby([summary["pm"], summary["rm"]]).transform("max")
+    summary["chosen"] = (over_across == best).map({True: "yes", False: ""})
     rank = {pm: i for i, pm in enumerate(axis_order(summary["pm"]))}
-    summary = summary.sort_values(["pm", "rm", *RECIPE], key=lambda c: c.map(rank) if c.name == "pm" else c)
+    summary = summary.sort_values(lines, key=lambda c: c.map(rank) if c.name == "pm" else c)
     return pd.DataFrame(
         {
             "PM": summary["pm"],
             "RM": summary["rm"],
             "lr (1e-4)": summary["lr"] * 1e4,  # as the PM/RM recipe tables: 1e-5 reads 0.100, not 0.000
             "KL coef": summary["kl_coef"],
+            **{c: summary[c] for c in [*recipe, *across] if c not in RECIPE},
             "runs": summary["seeds"],
             "models": summary["models"],
             "CI over": summary["interval"],
@@ -105,32 +129,39 @@ def recipe_table(df: pd.DataFrame) -> pd.DataFrame:
             "best along the run": summary["val_gain_best"],
             "at step": summary["val_best_step"],
             "validation KL": summary["val_kl"],
+            **{c: summary[c] for c in shown},
             "RL seconds": summary["rl_seconds"],
             "chosen": summary["chosen"],
         }
     )
 
 
-def gold_vs_kl_figure(df: pd.DataFrame, path: Path) -> None:
-    """Validation gold over the SFT start against validation KL along each run, one panel per PM, one
-    colour per recipe: where a recipe buys gold and where it starts to lose it."""
-    pms = axis_order(df["pm"])
-    fig, axes = plt.subplots(1, len(pms), figsize=(4 * len(pms), 3.4), squeeze=False)
-    recipes = sorted(set(zip(df["lr"], df["kl_coef"], strict=True)))
+def recipe_label(row) -> str:
+    return f"lr {row['lr']:g}, KL coef {row['kl_coef']:g}"
+
+
+def gold_vs_kl_figure(
+    df: pd.DataFrame, path: Path, panel: str = "pm", label: Callable = recipe_label
+) -> None:
+    """Validation gold over the SFT start against validation KL along each run, one panel per `panel` (a PM
+    size), one colour per recipe (`label` of a run): where a recipe buys gold and where it starts to lose it."""
+    panels = axis_order(df[panel]) if panel == "pm" else sorted(df[panel].unique())
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    recipes = sorted({label(r) for _, r in df.iterrows()})
     colors = {r: f"C{i}" for i, r in enumerate(recipes)}
-    for ax, pm in zip(axes[0], pms, strict=True):
+    for ax, value in zip(axes[0], panels, strict=True):
         labelled = set()
-        for _, r in df[df["pm"] == pm].iterrows():
+        for _, r in df[df[panel] == value].iterrows():
             history = run_history(r["run_dir"])
             if history is None:
                 continue
-            recipe = (r["lr"], r["kl_coef"])
-            label = None if recipe in labelled else f"lr {recipe[0]:g}, KL coef {recipe[1]:g}"
+            recipe = label(r)
+            shown = None if recipe in labelled else recipe
             labelled.add(recipe)
             gain = history["val_gold"] - history["val_gold"].iloc[0]
-            ax.plot(history["val_kl"], gain, "o-", color=colors[recipe], alpha=0.6, ms=3, label=label)
+            ax.plot(history["val_kl"], gain, "o-", color=colors[recipe], alpha=0.6, ms=3, label=shown)
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_title(f"PM {pm}", fontsize=9)
+        ax.set_title(f"PM {value}" if panel == "pm" else f"{panel} {value}", fontsize=9)
         ax.set_xlabel("validation KL to the SFT start")
         ax.set_ylabel("validation gold - SFT start")
         ax.grid(alpha=0.3)

@@ -10,7 +10,7 @@ from omegaconf import MISSING
 
 from seam_exp.seam.config import VARIANTS
 from seam_exp.selection.filters import REFRESH_CHOOSERS
-from seam_exp.utils.checks import at_least_each, one_of
+from seam_exp.utils.checks import at_least_each, one_of, within
 
 NO_REFRESH = "none"
 
@@ -32,9 +32,13 @@ class RefreshConfig:
     batch_size: int = 32
     lr: float = MISSING  # conf/online/default.yaml: the RM's own training rate
     oracle_samples: int = 4  # answers per pool prompt the oracle chooser judges
+    # share of each refresh minibatch drawn from the pairs the RM was trained on (0: the new pairs only): a
+    # rehearsal, so a few new labels are learnt without the RM forgetting the rest (docs/online.md)
+    replay: float = 0.0
 
     def __post_init__(self):
         at_least_each("online.refresh", self, every=1, prompts=1, rm_steps=1, batch_size=1, oracle_samples=2)
+        within("online.refresh.replay", self.replay, 0.0, 1.0, open_high=True)
         one_of("online.refresh.chooser", self.chooser, (NO_REFRESH, *REFRESH_CHOOSERS))
 
 

@@ -28,6 +28,7 @@ import torch
 from seam_exp.metrics.preference import mismatch_counts
 from seam_exp.models.reward import PairCollator, bradley_terry_loss, reward_scores
 from seam_exp.models.scoring import score_texts
+from seam_exp.models.train import reward_pairs
 from seam_exp.online.config import NO_REFRESH
 from seam_exp.online.meter import fixed_candidates, seam_under
 from seam_exp.rl.evaluation import GoldEvaluator
@@ -56,12 +57,14 @@ class RewardRefresh(pl.Callback):
         temperature: float,
         seed: int,
         out_file: Path,
+        trained_on=None,
     ):
         if refresh["chooser"] not in REFRESH_CHOOSERS:
             raise ValueError(
                 f"unknown refresh chooser {refresh['chooser']!r}; valid: {', '.join(REFRESH_CHOOSERS)}"
             )
         self.world, self.seam, self.refresh, self.seed, self.out_file = world, seam, refresh, seed, out_file
+        self.trained_on = trained_on  # the RM's own training pairs, which `replay` mixes back in
         self.sampling = (max_new_tokens, temperature)
         self.prompt_text = dict(zip(pool["prompt_id"], pool["prompt"], strict=True))
         self.candidates = candidates[candidates["prompt_id"].isin(self.prompt_text)].reset_index(drop=True)
@@ -147,8 +150,9 @@ class RewardRefresh(pl.Callback):
         return float((chosen > rejected).float().mean())
 
     def train_reward(self, reward_model, pairs: list[dict], step: int) -> tuple[float, float]:
-        """`online.refresh.rm_steps` AdamW steps of the Bradley-Terry loss on the pairs (seeded minibatches);
-        the RM's accuracy on them before and after."""
+        """`online.refresh.rm_steps` AdamW steps of the Bradley-Terry loss on the pairs (seeded minibatches,
+        `online.refresh.replay` of each one drawn from the RM's own training pairs); the RM's accuracy on the
+        new pairs before and after."""
         collate = PairCollator(self.tokenizer)
         everything = collate(pairs)
         before = self._accuracy(reward_model, everything)
@@ -157,11 +161,17 @@ class RewardRefresh(pl.Callback):
             reward_model.parameters(), lr=float(self.refresh["lr"]), weight_decay=0.0
         )
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        size = min(int(self.refresh["batch_size"]), len(pairs))
+        replayed = torch.Generator().manual_seed(self.seed * 1_000_003 + step + 1)
+        batch_size = int(self.refresh["batch_size"])
+        old = round(float(self.refresh["replay"]) * batch_size)
+        new = min(batch_size - old, len(pairs))
         with torch.enable_grad():
             for _ in range(int(self.refresh["rm_steps"])):
-                rows = torch.randperm(len(pairs), generator=generator)[:size].tolist()
-                tokens, target = collate([pairs[i] for i in rows])
+                rows = [pairs[i] for i in torch.randperm(len(pairs), generator=generator)[:new].tolist()]
+                if old:
+                    drawn = torch.randint(len(self.trained_on), (old,), generator=replayed).tolist()
+                    rows += [self.trained_on[i] for i in drawn]
+                tokens, target = collate(rows)
                 chosen, rejected = reward_scores(reward_model, tokens).chunk(2)
                 loss = bradley_terry_loss(chosen, rejected, target)
                 optimizer.zero_grad(set_to_none=True)
@@ -245,5 +255,6 @@ def reward_refresh_callbacks(
             cfg.rl.rollout.temperature,
             int(cfg.online.seed),
             out_dir / REFRESH_FILE,
+            reward_pairs(cfg, world) if refresh["replay"] > 0 else None,
         )
     ]

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from seam_exp import experiments
 from seam_exp.cli import CONF_DIR, group_options
+from seam_exp.errors import UserError
 from seam_exp.reporting.results import collect_results, columns_of, write_results
 
 WITH_ROWS = [name for name in experiments.names() if experiments.get(name).row is not None]
@@ -32,6 +33,17 @@ def test_every_yaml_dispatches_to_a_registered_experiment(experiment):
     task = _cfg(experiment).task
     assert task in experiments.names()
     assert callable(experiments.get(task).run)
+
+
+def test_a_recipe_run_refuses_the_other_recipes_refresh_setting_before_any_work():
+    no_refresh = _cfg("online_refresh_recipe")
+    no_refresh.online.refresh.chooser = "none"
+    with pytest.raises(UserError, match="set online.refresh.chooser"):
+        experiments.get("online_refresh_recipe").run(no_refresh)
+    refreshed = _cfg("rl_recipe")
+    refreshed.online.refresh.chooser = "random"
+    with pytest.raises(UserError, match=r"\+experiment=online_refresh_recipe"):
+        experiments.get("rl_recipe").run(refreshed)
 
 
 def test_unknown_task_names_the_valid_ones():

@@ -10,7 +10,8 @@ import torch
 from omegaconf import open_dict
 
 from seam_exp.models.scoring import score_texts
-from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_reward
+from seam_exp.models.train import load_policy, load_reward, reward_pairs, sft_policy, trained_reward
+from seam_exp.online import refresh as refresh_module
 from seam_exp.online.config import RefreshConfig
 from seam_exp.online.meter import seam_under
 from seam_exp.online.refresh import REFRESH_FILE, reward_refresh_callbacks
@@ -107,8 +108,43 @@ def test_the_seam_chooser_buys_labels_on_the_least_seamless_prompts_and_random_o
     assert len(picked) == 8 and mismatch.loc[picked].min() >= mismatch.drop(index=picked).max()
 
 
+@pytest.mark.parametrize("replay", [0.0, 0.5])
+def test_replay_mixes_the_rms_own_pairs_into_each_refresh_minibatch(
+    tiny_world, tmp_path, monkeypatch, replay
+):
+    cfg, cache, pm_dir, rm_dir = _setup(tiny_world, tmp_path, chooser="random")
+    with open_dict(cfg):
+        cfg.online.refresh.replay = replay  # batch_size 8: 4 of the RM's own pairs and 4 new ones at 0.5
+    (refresh,) = reward_refresh_callbacks(cfg, tiny_world, cache, tiny_world.data["rl"], tmp_path)
+    refresh.tokenizer = load_policy(pm_dir)[1]
+    new_pairs = [dict(r) for r in tiny_world.data["rm_test"].select(range(6))]  # none of them trained on
+    batches = []
+
+    class Recording(refresh_module.PairCollator):
+        def __call__(self, rows):
+            batches.append(rows)
+            return super().__call__(rows)
+
+    monkeypatch.setattr(refresh_module, "PairCollator", Recording)
+    refresh.train_reward(load_reward(rm_dir)[0], new_pairs, step=2)
+
+    def key(row):
+        return row["prompt"], row["chosen"], row["rejected"]
+
+    trained_on, new = {key(r) for r in reward_pairs(cfg, tiny_world)}, {key(r) for r in new_pairs}
+    accuracy_batch, *steps = batches
+    assert {key(r) for r in accuracy_batch} == new  # the accuracy before and after is on the new pairs only
+    assert len(steps) == cfg.online.refresh.rm_steps
+    old_rows = 4 if replay else 0
+    for rows in steps:
+        assert sum(key(r) in trained_on for r in rows) == old_rows
+        assert sum(key(r) in new for r in rows) == min(8 - old_rows, len(new_pairs))
+
+
 def test_a_bad_refresh_setting_is_refused():
     with pytest.raises(BadValue, match="online.refresh.chooser"):
         RefreshConfig(every=4, chooser="human", lr=1e-4)
     with pytest.raises(BadValue, match="online.refresh.prompts"):
         RefreshConfig(every=4, prompts=0, lr=1e-4)
+    with pytest.raises(BadValue, match="online.refresh.replay"):
+        RefreshConfig(every=4, replay=1.0, lr=1e-4)
