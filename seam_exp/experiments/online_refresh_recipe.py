@@ -21,15 +21,15 @@ from seam_exp.experiments.rl_recipe import (
     KEYS,
     RECIPE,
     RLRecipeRow,
-    gold_vs_kl_figure,
     recipe_table,
     validation_run,
+    write_recipes,
 )
 from seam_exp.models.evaluate import heldout_pair_accuracy
 from seam_exp.online.config import NO_REFRESH
 from seam_exp.online.refresh import labels_bought
-from seam_exp.reporting.results import collect_results, write_results
-from seam_exp.reporting.tables import row_as_markdown, write_table
+from seam_exp.reporting.results import write_results
+from seam_exp.reporting.tables import row_as_markdown
 
 
 @dataclass
@@ -69,19 +69,17 @@ def settings_table(df):
 
 
 def aggregate(outputs: Path) -> list[Path]:
-    df = collect_results(outputs, "online_refresh_recipe", RefreshRecipeRow)
     keys = [*KEYS, "settings", "chooser"]
-    df = df.sort_values("_mtime").groupby(keys, as_index=False).last() if len(df) else df
-    written = []
-    folder = outputs / "figures" / "online_refresh_recipe"
-    for (scale, algorithm), group in df.groupby(["scale", "algorithm"]):
-        name = f"online_refresh_recipe_{scale}_{algorithm}"
-        title = f"RM refresh settings chosen on validation prompts ({algorithm}, scale={scale})"
-        write_table(settings_table(group), folder, name, title)
-        figure = folder / f"{name}_gold_vs_kl.png"
-        gold_vs_kl_figure(group, figure, panel="chooser", label=lambda r: r["settings"])
-        written += [folder / f"{name}.md", figure]
-    return written
+    return write_recipes(
+        outputs,
+        "online_refresh_recipe",
+        RefreshRecipeRow,
+        keys,
+        "RM refresh settings",
+        settings_table,
+        panel="chooser",
+        label=lambda r: r["settings"],
+    )
 
 
 EXPERIMENT = Experiment(run=run, row=RefreshRecipeRow, aggregate=aggregate, runs_rl=True)

@@ -170,18 +170,27 @@ def gold_vs_kl_figure(
     save_figure(fig, path)
 
 
-def aggregate(outputs: Path) -> list[Path]:
-    df = collect_results(outputs, "rl_recipe", RLRecipeRow)
-    df = df.sort_values("_mtime").groupby(KEYS, as_index=False).last() if len(df) else df
+def write_recipes(
+    outputs: Path, experiment: str, row_type: type, keys: Sequence[str], what: str, table: Callable, **figure
+) -> list[Path]:
+    """Per scale and algorithm, `table` of the newest run of each of `keys` of `experiment` and the validation
+    gold-vs-KL figure (`figure`: its panel and label)."""
+    df = collect_results(outputs, experiment, row_type)
+    df = df.sort_values("_mtime").groupby(list(keys), as_index=False).last() if len(df) else df
     written = []
-    folder = outputs / "figures" / "rl_recipe"
+    folder = outputs / "figures" / experiment
     for (scale, algorithm), group in df.groupby(["scale", "algorithm"]):
-        name = f"rl_recipe_{scale}_{algorithm}"
-        title = f"RL recipe chosen on validation prompts ({algorithm}, scale={scale})"
-        write_table(recipe_table(group), folder, name, title)
-        gold_vs_kl_figure(group, folder / f"{name}_gold_vs_kl.png")
+        name = f"{experiment}_{scale}_{algorithm}"
+        write_table(
+            table(group), folder, name, f"{what} chosen on validation prompts ({algorithm}, scale={scale})"
+        )
+        gold_vs_kl_figure(group, folder / f"{name}_gold_vs_kl.png", **figure)
         written += [folder / f"{name}.md", folder / f"{name}_gold_vs_kl.png"]
     return written
+
+
+def aggregate(outputs: Path) -> list[Path]:
+    return write_recipes(outputs, "rl_recipe", RLRecipeRow, KEYS, "RL recipe", recipe_table)
 
 
 EXPERIMENT = Experiment(run=run, row=RLRecipeRow, aggregate=aggregate, runs_rl=True)
