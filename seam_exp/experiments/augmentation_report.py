@@ -73,6 +73,11 @@ def over_random(arm: Arm) -> str | None:
     return f"random:{arm.side}" if arm.kind in ("seam", "full") else None
 
 
+def over_longer(arm: Arm) -> str | None:
+    """The compute control of an arm that adds rows: the original rows trained as many steps, on its side."""
+    return f"longer:{arm.side}" if arm.kind in ("seam", "random", "random_families", "full") else None
+
+
 def did_over_original(rows: pd.DataFrame) -> pd.DataFrame:
     """Per run of an augmented arm with an original run of the same cell and replicate: its own gain over
     its SFT start minus original's over original's (difference in differences), so a gain the arm's
@@ -86,8 +91,8 @@ def did_over_original(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per (cell, arm): the arm's own numbers averaged over seeds, its paired gains over original
-    and over random, and its difference in differences over original, with intervals over its replicates
+    """One line per (cell, arm): the arm's own numbers averaged over seeds, its paired gains over original,
+    over random and over longer (the compute control), and its difference in differences over original, with intervals over its replicates
     (reporting/seeds.py; NaN where it has none)."""
     summary = summary_over_seeds(rows, ["cell", "arm"], means=OWN, first=["kind", "side"], sort=False)
     summary = summary.drop(columns="interval")  # no interval of its own: the paired gains' come below
@@ -95,7 +100,8 @@ def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
         did_over_original(rows), ["cell", "arm"], intervals=["did_over_original"], sort=False
     )
     summary = summary.merge(did.drop(columns=["seeds", "models", "interval"]), on=["cell", "arm"], how="left")
-    for name, base_of in (("over_original", over_original), ("over_random", over_random)):
+    bases = (("over_original", over_original), ("over_random", over_random), ("over_longer", over_longer))
+    for name, base_of in bases:
         paired = paired_against(rows, base_of).rename(
             columns={"gain": f"gain_{name}", "win_rate": f"win_rate_{name}", "gold_base": f"gold_{name}"}
         )
@@ -114,7 +120,10 @@ def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
 def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in summary.iterrows():
-        ci = {m: (r[m], r[f"{m}_lo"], r[f"{m}_hi"]) for m in ("gain_over_original", "gain_over_random")}
+        ci = {
+            m: (r[m], r[f"{m}_lo"], r[f"{m}_hi"])
+            for m in ("gain_over_original", "gain_over_random", "gain_over_longer")
+        }
         rows.append(
             {
                 "cell": r["cell"],
@@ -143,6 +152,10 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "gain over random (95% CI)": "-"
                 if r["gain_over_random"] != r["gain_over_random"]
                 else format_ci(*ci["gain_over_random"]),
+                # against the original rows trained as many steps: data beyond compute
+                "gain over longer (95% CI)": "-"
+                if r["gain_over_longer"] != r["gain_over_longer"]
+                else format_ci(*ci["gain_over_longer"]),
                 # each arm's RL gain over its own SFT start minus original's: what RL added beyond the start
                 "diff-in-diff over original (95% CI)": "-"
                 if r["arm"] == "original" or r["did_over_original"] != r["did_over_original"]
