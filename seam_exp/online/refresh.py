@@ -161,7 +161,7 @@ class RewardRefresh(pl.Callback):
             reward_model.parameters(), lr=float(self.refresh["lr"]), weight_decay=0.0
         )
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        replayed = torch.Generator().manual_seed(self.seed * 1_000_003 + step + 1)
+        replayed = np.random.default_rng([self.seed, step, 2])  # a stream of its own (the labeler's is 1)
         batch_size = int(self.refresh["batch_size"])
         old = round(float(self.refresh["replay"]) * batch_size)
         new = min(batch_size - old, len(pairs))
@@ -169,8 +169,9 @@ class RewardRefresh(pl.Callback):
             for _ in range(int(self.refresh["rm_steps"])):
                 rows = [pairs[i] for i in torch.randperm(len(pairs), generator=generator)[:new].tolist()]
                 if old:
-                    drawn = torch.randint(len(self.trained_on), (old,), generator=replayed).tolist()
-                    rows += [self.trained_on[i] for i in drawn]
+                    rows += [
+                        self.trained_on[int(i)] for i in replayed.integers(len(self.trained_on), size=old)
+                    ]
                 tokens, target = collate(rows)
                 chosen, rejected = reward_scores(reward_model, tokens).chunk(2)
                 loss = bradley_terry_loss(chosen, rejected, target)
