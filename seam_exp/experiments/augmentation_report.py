@@ -92,8 +92,8 @@ def did_over_original(rows: pd.DataFrame) -> pd.DataFrame:
 
 def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per (cell, arm): the arm's own numbers averaged over seeds, its paired gains over original,
-    over random and over longer (the compute control), and its difference in differences over original, with intervals over its replicates
-    (reporting/seeds.py; NaN where it has none)."""
+    over random and over longer (the compute control), and its difference in differences over original, with
+    intervals over its replicates (reporting/seeds.py; NaN where it has none)."""
     summary = summary_over_seeds(rows, ["cell", "arm"], means=OWN, first=["kind", "side"], sort=False)
     summary = summary.drop(columns="interval")  # no interval of its own: the paired gains' come below
     did = summary_over_seeds(
@@ -117,13 +117,18 @@ def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+def _with_interval(r: pd.Series, m: str) -> tuple[float, float, float]:
+    return r[m], r[f"{m}_lo"], r[f"{m}_hi"]
+
+
+def _paired_or_dash(r: pd.Series, m: str) -> str:
+    """A paired gain with its CI, or "-" for an arm without that base run (NaN)."""
+    return "-" if r[m] != r[m] else format_ci(*_with_interval(r, m))
+
+
 def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in summary.iterrows():
-        ci = {
-            m: (r[m], r[f"{m}_lo"], r[f"{m}_hi"])
-            for m in ("gain_over_original", "gain_over_random", "gain_over_longer")
-        }
         rows.append(
             {
                 "cell": r["cell"],
@@ -143,19 +148,15 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "final gold": r["rl_gold"],
                 "gain over original (95% CI)": "-"
                 if r["arm"] == "original"
-                else format_ci(*ci["gain_over_original"]),
+                else format_ci(*_with_interval(r, "gain_over_original")),
                 "vs original": "-"
                 if r["arm"] == "original"
                 else verdict(r["gain_over_original_lo"], r["gain_over_original_hi"]),
                 # the paper's +4.1% is relative to original's judge score; gold's zero is arbitrary, so read loosely
                 "% of original's gold": 100 * r["gain_over_original"] / r["gold_over_original"],
-                "gain over random (95% CI)": "-"
-                if r["gain_over_random"] != r["gain_over_random"]
-                else format_ci(*ci["gain_over_random"]),
+                "gain over random (95% CI)": _paired_or_dash(r, "gain_over_random"),
                 # against the original rows trained as many steps: data beyond compute
-                "gain over longer (95% CI)": "-"
-                if r["gain_over_longer"] != r["gain_over_longer"]
-                else format_ci(*ci["gain_over_longer"]),
+                "gain over longer (95% CI)": _paired_or_dash(r, "gain_over_longer"),
                 # each arm's RL gain over its own SFT start minus original's: what RL added beyond the start
                 "diff-in-diff over original (95% CI)": "-"
                 if r["arm"] == "original" or r["did_over_original"] != r["did_over_original"]
