@@ -70,7 +70,6 @@ def _gold(cfg, world, tokenizer, start_policy, policy, rm) -> dict:
         world,
         rows,
         tokenizer,
-        rm,
         rl.eval.samples_per_prompt,
         rl.rollout.max_new_tokens,
         rl.rollout.temperature,

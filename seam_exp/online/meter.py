@@ -7,7 +7,7 @@ At each measurement, on `online.prompts` RL prompts (a seeded subset, fixed for 
   stream: tracking never changes the run it watches), judged by the RM and by gold: the exact mismatch of
   the prompt, the share of its gold-ordered pairs the RM orders wrongly (seam_exp/metrics/preference.py);
 - `fixed`: SEAM of the prompt's reference and its k worse answers of the configured variant (the same
-  texts all run long; their RM rewards computed once), weighted by the current policy's log-probs;
+  texts all run long), rewarded by the RM of the moment and weighted by the current policy's log-probs;
 - `own`: SEAM built from the policy's own answers: its first answer to each prompt plays the reference and
   k seeded perturbations of it (the adv variant's builder) the worse answers, all weighted by the current
   policy, the RM judging them now (the texts change as the policy does).
@@ -107,15 +107,12 @@ class OnlineSeamMeter:
         self.evaluator: GoldEvaluator | None = None
         self.setup_seconds = 0.0  # counted in the first row's seconds
 
-    def prepare(self, reward_model, tokenizer) -> None:
+    def prepare(self, tokenizer) -> None:
         start = time.perf_counter()
         n, max_new_tokens, temperature = self.sampling
         self.tokenizer = tokenizer
         self.evaluator = GoldEvaluator(
-            self.world, self.rows, tokenizer, reward_model, n, max_new_tokens, temperature, self.seed
-        )
-        self.fixed["reward"] = score_texts(
-            reward_model, tokenizer, self._prompts(self.fixed), self.fixed["text"].tolist()
+            self.world, self.rows, tokenizer, n, max_new_tokens, temperature, self.seed
         )
         self.setup_seconds = time.perf_counter() - start
 
@@ -159,7 +156,7 @@ class OnlineSeamMeter:
         """One row: the exact mismatch of the policy's own answers, each score's mean and its Spearman
         correlation with that mismatch over the prompts, and the seconds it took (`first` adds prepare's)."""
         if self.evaluator is None:
-            raise RuntimeError("OnlineSeamMeter.measure before prepare(reward_model, tokenizer)")
+            raise RuntimeError("OnlineSeamMeter.measure before prepare(tokenizer)")
         start = time.perf_counter()
         was_training = policy.training
         # the policy stands in for the start policy: the samples' KL to it is not read here
@@ -168,7 +165,13 @@ class OnlineSeamMeter:
         counts = mismatch_counts(ids, samples.rm, samples.gold)
         truth = pd.Series(counts.rate, index=counts.groups).dropna()
         own, not_worse, wordless = self._own(samples, ids, reward_model, policy, step)
-        scores = {"fixed": self._weighted(self.fixed, policy), "own": own}
+        # rewarded by the RM of the moment, as every other score here: a refresh may have moved it
+        fixed = self.fixed.assign(
+            reward=score_texts(
+                reward_model, self.tokenizer, self._prompts(self.fixed), self.fixed["text"].tolist()
+            )
+        )
+        scores = {"fixed": self._weighted(fixed, policy), "own": own}
         policy.train(was_training)
 
         pooled = counts.pooled(seed=self.seed)  # over every gold-ordered pair, a bootstrap CI over prompts

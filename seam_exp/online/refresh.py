@@ -111,7 +111,7 @@ class RewardRefresh(pl.Callback):
         max_new_tokens, temperature = self.sampling
         n = int(self.refresh["oracle_samples"])
         evaluator = GoldEvaluator(
-            self.world, rows, self.tokenizer, reward_model, n, max_new_tokens, temperature, self.seed + step
+            self.world, rows, self.tokenizer, n, max_new_tokens, temperature, self.seed + step
         )
         samples = evaluator.sample(policy, policy, reward_model)
         ids = np.asarray(rows["prompt_id"])[samples.prompt_index]
@@ -123,7 +123,7 @@ class RewardRefresh(pl.Callback):
         rows = {"prompt_id": chosen, "prompt": [self.prompt_text[p] for p in chosen]}
         max_new_tokens, temperature = self.sampling
         sampler = GoldEvaluator(
-            self.world, rows, self.tokenizer, reward_model, 2, max_new_tokens, temperature, self.seed + step
+            self.world, rows, self.tokenizer, 2, max_new_tokens, temperature, self.seed + step
         )
         samples = sampler.sample(policy, policy, reward_model)  # private RNG stream: the run is not disturbed
         rng, pairs = np.random.default_rng([self.seed, step, 1]), []

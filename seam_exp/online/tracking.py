@@ -22,7 +22,7 @@ class OnlineSeam(AlongTheRun):
         self.meter, self.out_file = meter, out_file
 
     def setup(self, trainer, pl_module, stage: str) -> None:
-        self.meter.prepare(pl_module.rm, pl_module.tokenizer)
+        self.meter.prepare(pl_module.tokenizer)
 
     def measure(self, trainer, module, step: int) -> None:
         row = self.meter.measure(module.policy, module.rm, step, first=not self.history)

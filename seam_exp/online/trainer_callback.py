@@ -35,7 +35,7 @@ class OnlineSeamTrainerCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
         if state.is_world_process_zero:
-            self.meter.prepare(self.reward_model, processing_class)
+            self.meter.prepare(processing_class)
         self._measure(args, state, model, state.global_step)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):

@@ -12,7 +12,8 @@ independent, so prompts are the resampling unit):
 - mismatch: among pairs of samples of the same prompt with different gold, the share the RM orders
   against gold (the paper's mismatch, measured exactly);
 - reward hacking: the share of samples the RM scores above the prompt's gold reference answer while
-  gold scores them lower.
+  gold scores them lower. The reference is scored in every evaluation by the RM that scores the samples,
+  so that it stays right when the RM changes during the run (an online refresh, docs/online.md).
 
 The metrics themselves (ties, win outcomes, mismatch, hacking, intervals) come from seam_exp.metrics.
 
@@ -55,6 +56,7 @@ class PolicySamples:
     texts: list[str]
     gold: np.ndarray  # [N]
     rm: np.ndarray  # [N] raw RM score
+    ref_rm: np.ndarray  # [prompts] the same RM's score of each prompt's reference answer
     kl: np.ndarray  # [N] sequence KL estimate to the start policy
     length: np.ndarray  # [N] response tokens
     has_eos: np.ndarray  # [N]
@@ -81,7 +83,6 @@ class GoldEvaluator:
         world: World,
         rows,
         tokenizer,
-        reward_model,
         n: int,
         max_new_tokens: int,
         temperature: float,
@@ -93,9 +94,8 @@ class GoldEvaluator:
         self.prompt_ids, self.prompts = list(rows["prompt_id"]), list(rows["prompt"])
         self.n, self.max_new_tokens, self.temperature = n, max_new_tokens, temperature
         self.seed, self.batch_size, self.start_cache = seed, batch_size, start_cache
-        references = [world.problems[i].reference for i in self.prompt_ids]
-        self.ref_gold = world.gold(self.prompt_ids, references)
-        self.ref_rm = score_texts(reward_model, tokenizer, self.prompts, references)
+        self.references = [world.problems[i].reference for i in self.prompt_ids]
+        self.ref_gold = world.gold(self.prompt_ids, self.references)
 
     def _rollout(self, policy):
         # A private RNG stream: evaluating must neither depend on nor disturb the training's randomness,
@@ -153,6 +153,7 @@ class GoldEvaluator:
             texts=texts,
             gold=self.world.gold(ids, texts),
             rm=torch.cat(rm).numpy().astype(np.float64),
+            ref_rm=score_texts(reward_model, self.tokenizer, self.prompts, self.references),
             kl=torch.cat(kl).numpy(),
             length=batch.lengths.numpy(),
             has_eos=batch.has_eos.numpy(),
@@ -162,7 +163,7 @@ class GoldEvaluator:
         """Gold quality of `current` against `start` and the RM's mismatch on `current`'s samples."""
         return {
             **gold_metrics(current, start, self.seed),
-            **mismatch_metrics(current, self.ref_rm, self.ref_gold, self.seed),
+            **mismatch_metrics(current, self.ref_gold, self.seed),
             "proxy": float(current.rm.mean()),
             "correct_rate": self.correct_rate(current),
             "eos_rate": float(current.has_eos.mean()),
@@ -201,14 +202,12 @@ def gold_metrics(current: PolicySamples, start: PolicySamples, seed: int = 0) ->
     return out
 
 
-def mismatch_metrics(
-    samples: PolicySamples, ref_rm: np.ndarray, ref_gold: np.ndarray, seed: int = 0
-) -> dict[str, float]:
-    """Mismatch (pooled over pairs, bootstrap CI over prompts) and reward hacking; `ref_*` are per prompt."""
+def mismatch_metrics(samples: PolicySamples, ref_gold: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """Mismatch (pooled over pairs, bootstrap CI over prompts) and reward hacking; `ref_gold` is per prompt."""
     per_row = samples.prompt_index
     return {
         **mismatch_counts(per_row, samples.rm, samples.gold).pooled(seed=seed),
-        **reward_hacking(samples.rm, ref_rm[per_row], samples.gold, ref_gold[per_row]),
+        **reward_hacking(samples.rm, samples.ref_rm[per_row], samples.gold, ref_gold[per_row]),
     }
 
 

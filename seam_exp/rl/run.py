@@ -156,7 +156,6 @@ def rl_finetune(
             world,
             rows,
             tokenizer,
-            reward_model,
             n=rl.eval.samples_per_prompt,
             max_new_tokens=rl.rollout.max_new_tokens,
             temperature=rl.rollout.temperature,

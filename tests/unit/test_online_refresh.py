@@ -15,6 +15,7 @@ from seam_exp.online import refresh as refresh_module
 from seam_exp.online.config import RefreshConfig
 from seam_exp.online.meter import seam_under
 from seam_exp.online.refresh import REFRESH_FILE, reward_refresh_callbacks
+from seam_exp.rl.evaluation import GoldEvaluator
 from seam_exp.rl.run import rl_finetune
 from seam_exp.seam.formula import unseamlessness
 from seam_exp.utils.cache import ArtifactCache
@@ -139,6 +140,24 @@ def test_replay_mixes_the_rms_own_pairs_into_each_refresh_minibatch(
     for rows in steps:
         assert sum(key(r) in trained_on for r in rows) == old_rows
         assert sum(key(r) in new for r in rows) == min(8 - old_rows, len(new_pairs))
+
+
+def test_hacking_reads_each_reference_scored_by_the_rm_of_the_moment(tiny_world, tmp_path):
+    # A refresh changes the RM in place during the run: the share of samples the RM puts above their
+    # prompt's reference must compare both under the RM as it is now, never a reference score from the start.
+    cfg, _, pm_dir, rm_dir = _setup(tiny_world, tmp_path)
+    policy, tokenizer = load_policy(pm_dir)
+    reward_model, _ = load_reward(rm_dir)
+    rows = tiny_world.data["eval"].select(range(6))
+    evaluator = GoldEvaluator(tiny_world, rows, tokenizer, 3, 16, 1.0, seed=0)
+    before = evaluator.sample(policy, policy, reward_model)
+    with torch.no_grad():
+        reward_model.score.weight.neg_()  # the RM's order reversed, as a refresh may move it
+    after = evaluator.sample(policy, policy, reward_model)
+    np.testing.assert_allclose(after.ref_rm, -before.ref_rm, rtol=1e-5, atol=1e-6)
+    below = before.rm < before.ref_rm[before.prompt_index]
+    above_now = evaluator.metrics(after, before)["rm_above_reference"]
+    assert above_now == pytest.approx(below.mean())
 
 
 def test_a_bad_refresh_setting_is_refused():

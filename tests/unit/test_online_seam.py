@@ -45,7 +45,7 @@ def test_online_seam_scores_the_current_policy_and_leaves_the_run_as_it_was(tiny
     # at step 0 the policy is the SFT policy: the `fixed` score is the offline SEAM of those candidates
     policy, tokenizer = load_policy(pm_dir)
     reward_model, _ = load_reward(rm_dir)
-    cands = tracking.meter.fixed.drop(columns="reward")
+    cands = tracking.meter.fixed
     scored = cands.merge(
         pm_scores(cands, tiny_world, policy, tokenizer, "world"), on=["prompt_id", "candidate_index"]
     )
@@ -54,6 +54,15 @@ def test_online_seam_scores_the_current_policy_and_leaves_the_run_as_it_was(tiny
     assert rows["fixed_seam"].iloc[0] == pytest.approx(offline[cfg.seam.formula].mean(), rel=1e-9)
     # and the policy moved: its log-probs, hence the score, are not the start's at the end
     assert rows["fixed_seam"].iloc[-1] != pytest.approx(rows["fixed_seam"].iloc[0], rel=1e-9)
+
+    # a refresh moves the RM during a run: the fixed candidates are rewarded by the RM of the moment
+    with torch.no_grad():
+        reward_model.score.weight.neg_()
+    scored["reward"] = rm_scores(cands, tiny_world, reward_model, tokenizer)
+    moved = formula_scores(scored, to_container(cfg.seam), [cfg.seam.formula])
+    row = tracking.meter.measure(policy, reward_model, step=9)
+    assert row["fixed_seam"] == pytest.approx(moved[cfg.seam.formula].mean(), rel=1e-9)
+    assert row["fixed_seam"] != pytest.approx(rows["fixed_seam"].iloc[0], rel=1e-6)
 
 
 def test_a_bad_online_setting_is_refused(tmp_path):
