@@ -299,11 +299,30 @@ def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
             continue
         rows = top_cell_rows(group.rows, "pm_label", "rm_label")
         for claim, base_of in zip(CLAIMS, (over_original, over_random), strict=True):
-            gains = paired_against(rows, base_of)
-            gains = gains[gains["arm"] == SEAM_ARM]
+            gains = seam_gains(rows, base_of)
             if len(gains):
                 detail = f"{rows['cell'].iloc[0]}; {gains['gain'].mean() / gains['gold_base'].mean():+.1%} of the base's gold"
+                if base_of is over_original:
+                    detail += over_compute_control(rows)
                 readings.append(
                     reading_of(claim, group.values["scale"], pooled(gains, "gain"), "gain", detail)
                 )
     return CLAIMS, readings
+
+
+def seam_gains(rows: pd.DataFrame, base_of: Callable[[Arm], str | None]) -> pd.DataFrame:
+    gains = paired_against(rows, base_of)
+    return gains[gains["arm"] == SEAM_ARM]
+
+
+def over_compute_control(rows: pd.DataFrame) -> str:
+    """The SEAM arm's gain over its compute control where that ran (what of its gain over original is the
+    data, not the longer training; docs/augmentation.md, "Reading a gain"), as a note to the ledger's reading."""
+    gains = seam_gains(rows, over_longer)
+    if not len(gains):
+        return ""
+    line = pooled(gains, "gain").iloc[0]
+    control = over_longer(parse_arm(SEAM_ARM))
+    return (
+        f"; over {control}, its compute control: {format_ci(line['gain'], line['gain_lo'], line['gain_hi'])}"
+    )

@@ -4,6 +4,7 @@ ledger's 'no runs' rows, and a claim read end to end from a synthetic saturation
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -13,10 +14,12 @@ from omegaconf import OmegaConf
 
 from seam_exp import experiments
 from seam_exp.cli import CONF_DIR
+from seam_exp.experiments.augmentation import AugmentationRow
 from seam_exp.experiments.saturation import SaturationRow
 from seam_exp.experiments.seam import SeamRow
 from seam_exp.reporting.claims import Claim, Reading, ledger_table, paired_difference, pooled, write_ledger
 from seam_exp.reporting.results import write_results
+from seam_exp.utils.runtime import EVAL_SAMPLES_FILE
 
 
 def claim(side: str, bound=(0.0, 0.0)) -> Claim:
@@ -111,6 +114,7 @@ def finished_job(root, experiment: str, row_type: type, overrides: list[str], **
     fields |= {"experiment": experiment, "scale": "smoke", "pm": cfg.pm.name, "rm": cfg.rm.name}
     fields |= {"pm_seed": cfg.pm.sft.seed, "rm_seed": cfg.rm.train.seed, "seed": 0, "run_dir": str(job)}
     write_results([row_type(**(fields | values))], job)
+    return job
 
 
 def saturation_job(root, pm: str, rm: str, train_seed: int, gain: float):
@@ -156,3 +160,43 @@ def test_seam_reads_the_primary_score_of_plain_runs_over_trained_models_never_a_
     _, readings = experiments.get("seam").claims(tmp_path)
     (read,) = readings
     assert read.value == pytest.approx(0.3) and read.models == 3 and read.runs == 3
+
+
+def augmentation_job(root, arm: str, train_seed: int, gold: float):
+    """A finished augmentation job whose final policy's two eval samples both have gold `gold`."""
+    kind, _, side = arm.partition(":")
+    job = finished_job(
+        root,
+        "augmentation",
+        AugmentationRow,
+        [f"augmentation.arm={arm}", f"train_seed={train_seed}"],
+        grid="size",
+        algorithm="ppo",
+        reward_source="rm",
+        arm=arm,
+        kind=kind,
+        side=side or "none",
+        method="seam:contrast:paper_prob",
+    )
+    samples = pd.DataFrame({"policy": "final", "prompt_id": [0, 1], "sample": [0, 0], "gold": [gold, gold]})
+    samples.to_parquet(job / EVAL_SAMPLES_FILE)
+
+
+def test_augmentation_reads_seam_over_original_and_notes_what_its_compute_control_leaves_of_it(tmp_path):
+    # per training: original 1.0 + shift, longer training alone +0.3, SEAM's rows +0.1 more, random's +0.0
+    for train_seed, shift in enumerate((0.0, 0.4, -0.2)):
+        for arm, gold in {"original": 1.0, "longer:both": 1.3, "seam:both": 1.4, "random:both": 1.3}.items():
+            augmentation_job(tmp_path, arm, train_seed, gold + shift)
+    declared, readings = experiments.get("augmentation").claims(tmp_path)
+    by_key = {r.claim.key: r for r in readings}
+    over_original, over_random = by_key[declared[0].key], by_key[declared[1].key]
+    assert over_original.value == pytest.approx(0.4) and over_original.models == 3
+    assert over_random.value == pytest.approx(0.1)
+    assert "over longer:both, its compute control: +0.100 [+0.100, +0.100]" in over_original.detail
+    assert "compute control" not in over_random.detail
+
+    # without the control's runs the reading says nothing of it
+    for job in (tmp_path / "augmentation").glob("*longer*"):
+        shutil.rmtree(job)
+    _, readings = experiments.get("augmentation").claims(tmp_path)
+    assert all("compute control" not in r.detail for r in readings)
