@@ -1,5 +1,5 @@
 """The claims ledger (reporting/claims.py): the verdict rule, differences paired on trained models, the
-ledger's 'no runs' rows, and a claim read end to end from a synthetic saturation outputs tree."""
+ledger's 'no runs' rows, and claims read end to end from synthetic saturation, seam and augmentation outputs trees."""
 
 from __future__ import annotations
 
