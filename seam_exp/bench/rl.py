@@ -76,7 +76,7 @@ def _gold(cfg, world, tokenizer, start_policy, policy, rm) -> dict:
         rl.eval.seed,
     )
     start = evaluator.sample(start_policy, start_policy, rm)
-    metrics = evaluator.metrics(evaluator.sample(policy, start_policy, rm), start)
+    metrics = evaluator.metrics(evaluator.sample(policy, start_policy, rm), start, rm)
     return {k: metrics[k] for k in ("gain", "gain_lo", "gain_hi", "kl")}
 
 

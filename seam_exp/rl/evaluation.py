@@ -56,7 +56,6 @@ class PolicySamples:
     texts: list[str]
     gold: np.ndarray  # [N]
     rm: np.ndarray  # [N] raw RM score
-    ref_rm: np.ndarray  # [prompts] the same RM's score of each prompt's reference answer
     kl: np.ndarray  # [N] sequence KL estimate to the start policy
     length: np.ndarray  # [N] response tokens
     has_eos: np.ndarray  # [N]
@@ -153,17 +152,21 @@ class GoldEvaluator:
             texts=texts,
             gold=self.world.gold(ids, texts),
             rm=torch.cat(rm).numpy().astype(np.float64),
-            ref_rm=score_texts(reward_model, self.tokenizer, self.prompts, self.references),
             kl=torch.cat(kl).numpy(),
             length=batch.lengths.numpy(),
             has_eos=batch.has_eos.numpy(),
         )
 
-    def metrics(self, current: PolicySamples, start: PolicySamples) -> dict[str, float]:
-        """Gold quality of `current` against `start` and the RM's mismatch on `current`'s samples."""
+    def reference_scores(self, reward_model) -> np.ndarray:
+        """The RM's score of each prompt's reference answer: the bar of the hacking share."""
+        return score_texts(reward_model, self.tokenizer, self.prompts, self.references)
+
+    def metrics(self, current: PolicySamples, start: PolicySamples, reward_model) -> dict[str, float]:
+        """Gold quality of `current` against `start` and the RM's mismatch on `current`'s samples;
+        `reward_model` is the one that scored them, so the references are read by the same RM."""
         return {
             **gold_metrics(current, start, self.seed),
-            **mismatch_metrics(current, self.ref_gold, self.seed),
+            **mismatch_metrics(current, self.reference_scores(reward_model), self.ref_gold, self.seed),
             "proxy": float(current.rm.mean()),
             "correct_rate": self.correct_rate(current),
             "eos_rate": float(current.has_eos.mean()),
@@ -202,12 +205,14 @@ def gold_metrics(current: PolicySamples, start: PolicySamples, seed: int = 0) ->
     return out
 
 
-def mismatch_metrics(samples: PolicySamples, ref_gold: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """Mismatch (pooled over pairs, bootstrap CI over prompts) and reward hacking; `ref_gold` is per prompt."""
+def mismatch_metrics(
+    samples: PolicySamples, ref_rm: np.ndarray, ref_gold: np.ndarray, seed: int = 0
+) -> dict[str, float]:
+    """Mismatch (pooled over pairs, bootstrap CI over prompts) and reward hacking; `ref_*` are per prompt."""
     per_row = samples.prompt_index
     return {
         **mismatch_counts(per_row, samples.rm, samples.gold).pooled(seed=seed),
-        **reward_hacking(samples.rm, samples.ref_rm[per_row], samples.gold, ref_gold[per_row]),
+        **reward_hacking(samples.rm, ref_rm[per_row], samples.gold, ref_gold[per_row]),
     }
 
 
@@ -277,7 +282,7 @@ class GoldEvaluation(AlongTheRun):
         self.last = samples
         metrics = {
             "step": step,
-            **self.evaluator.metrics(samples, self.start),
+            **self.evaluator.metrics(samples, self.start, module.rm),
             **self._validate(module, at_start),
         }
         self.history.append(metrics)

@@ -150,13 +150,16 @@ def test_hacking_reads_each_reference_scored_by_the_rm_of_the_moment(tiny_world,
     reward_model, _ = load_reward(rm_dir)
     rows = tiny_world.data["eval"].select(range(6))
     evaluator = GoldEvaluator(tiny_world, rows, tokenizer, 3, 16, 1.0, seed=0)
-    before = evaluator.sample(policy, policy, reward_model)
+    before, ref_before = (
+        evaluator.sample(policy, policy, reward_model),
+        evaluator.reference_scores(reward_model),
+    )
     with torch.no_grad():
         reward_model.score.weight.neg_()  # the RM's order reversed, as a refresh may move it
     after = evaluator.sample(policy, policy, reward_model)
-    np.testing.assert_allclose(after.ref_rm, -before.ref_rm, rtol=1e-5, atol=1e-6)
-    below = before.rm < before.ref_rm[before.prompt_index]
-    above_now = evaluator.metrics(after, before)["rm_above_reference"]
+    np.testing.assert_allclose(evaluator.reference_scores(reward_model), -ref_before, rtol=1e-5, atol=1e-6)
+    below = before.rm < ref_before[before.prompt_index]
+    above_now = evaluator.metrics(after, before, reward_model)["rm_above_reference"]
     assert above_now == pytest.approx(below.mean())
 
 

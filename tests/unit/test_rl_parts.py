@@ -134,7 +134,7 @@ def test_score_normalizer_modes():
     torch.testing.assert_close(RewardNormalizer("none")(batches[2]), batches[2])
 
 
-def _samples(gold, rm, n, kl=None, ref_rm=None):
+def _samples(gold, rm, n, kl=None):
     gold, rm = np.asarray(gold, float), np.asarray(rm, float)
     return PolicySamples(
         n=n,
@@ -142,7 +142,6 @@ def _samples(gold, rm, n, kl=None, ref_rm=None):
         texts=[""] * len(gold),
         gold=gold,
         rm=rm,
-        ref_rm=np.zeros(len(gold) // n) if ref_rm is None else np.asarray(ref_rm, float),
         kl=np.zeros(len(gold)) if kl is None else np.asarray(kl, float),
         length=np.ones(len(gold)),
         has_eos=np.ones(len(gold), bool),
@@ -170,7 +169,7 @@ def test_mismatch_and_hacking_by_hand():
     gold = [3.0, 1.0, 1.0, 0.0, 1.0, 2.0]
     rm = [0.5, 0.9, 0.5, -1.0, 0.0, 1.0]
     ref_gold, ref_rm = np.array([2.0, 1.5]), np.array([0.6, 0.2])
-    m = mismatch_metrics(_samples(gold, rm, n=3, ref_rm=ref_rm), ref_gold)
+    m = mismatch_metrics(_samples(gold, rm, n=3), ref_rm, ref_gold)
     assert m["mismatch_pairs"] == 5
     assert m["mismatch"] == pytest.approx(2 / 5)
     assert m["mismatch_lo"] <= m["mismatch"] <= m["mismatch_hi"]
@@ -179,7 +178,7 @@ def test_mismatch_and_hacking_by_hand():
     assert m["rm_above_reference"] == pytest.approx(2 / 6)
     assert m["hacking"] == pytest.approx(1 / 6)
     # An RM that orders every pair like gold has no mismatch.
-    assert mismatch_metrics(_samples(gold, gold, n=3, ref_rm=ref_rm), ref_gold)["mismatch"] == 0.0
+    assert mismatch_metrics(_samples(gold, gold, n=3), ref_rm, ref_gold)["mismatch"] == 0.0
 
 
 @pytest.mark.parametrize("rl", ["ppo", "rloo"])
