@@ -22,7 +22,7 @@ from seam_exp.reporting.plots import interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
-from seam_exp.reporting.tables import format_ci, verdict, write_table_and_figures
+from seam_exp.reporting.tables import ci_column, format_ci, verdict, write_table_and_figures
 from seam_exp.rl.kl_budget import run_history
 
 CELL = {
@@ -321,8 +321,5 @@ def over_compute_control(rows: pd.DataFrame) -> str:
     gains = seam_gains(rows, over_longer)
     if not len(gains):
         return ""
-    line = pooled(gains, "gain").iloc[0]
-    control = over_longer(parse_arm(SEAM_ARM))
-    return (
-        f"; over {control}, its compute control: {format_ci(line['gain'], line['gain_lo'], line['gain_hi'])}"
-    )
+    (gain,) = ci_column(pooled(gains, "gain"), "gain")
+    return f"; over {over_longer(parse_arm(SEAM_ARM))}, its compute control: {gain}"
