@@ -117,13 +117,14 @@ def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def _with_interval(r: pd.Series, m: str) -> tuple[float, float, float]:
-    return r[m], r[f"{m}_lo"], r[f"{m}_hi"]
+def _row_ci(r: pd.Series, m: str, signed: bool = True) -> str:
+    """format_ci of one row's `m`, `m_lo`, `m_hi` (reporting.tables.ci_column, for a table built row-wise)."""
+    return format_ci(r[m], r[f"{m}_lo"], r[f"{m}_hi"], signed=signed)
 
 
 def _paired_or_dash(r: pd.Series, m: str) -> str:
     """A paired gain with its CI, or "-" for an arm without that base run (NaN)."""
-    return "-" if r[m] != r[m] else format_ci(*_with_interval(r, m))
+    return "-" if r[m] != r[m] else _row_ci(r, m)
 
 
 def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -148,7 +149,7 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "final gold": r["rl_gold"],
                 "gain over original (95% CI)": "-"
                 if r["arm"] == "original"
-                else format_ci(*_with_interval(r, "gain_over_original")),
+                else _row_ci(r, "gain_over_original"),
                 "vs original": "-"
                 if r["arm"] == "original"
                 else verdict(r["gain_over_original_lo"], r["gain_over_original_hi"]),
@@ -160,13 +161,8 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
                 # each arm's RL gain over its own SFT start minus original's: what RL added beyond the start
                 "diff-in-diff over original (95% CI)": "-"
                 if r["arm"] == "original" or r["did_over_original"] != r["did_over_original"]
-                else format_ci(r["did_over_original"], r["did_over_original_lo"], r["did_over_original_hi"]),
-                "win rate vs original": format_ci(
-                    r["win_rate_over_original"],
-                    r["win_rate_over_original_lo"],
-                    r["win_rate_over_original_hi"],
-                    signed=False,
-                ),
+                else _row_ci(r, "did_over_original"),
+                "win rate vs original": _row_ci(r, "win_rate_over_original", signed=False),
                 "KL": r["kl"],
                 "mismatch SFT -> final": f"{r['sft_mismatch']:.3f} -> {r['mismatch']:.3f}",
             }
