@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from seam_exp.reporting.results import RESULTS_FILE, collect_results, columns_of
 from seam_exp.utils.runtime import RL_CHECKPOINT, last_checkpoint
@@ -192,14 +193,29 @@ CELL_GROUP = ["scale", "algorithm", "reward_source", "variant"]
 CODE_STAMP = "code_version.txt"  # the source version a job ran with (seam_exp.utils.cache.source_version)
 REUSED_MARKER = "REUSED_FROM.txt"
 # Config keys that say where a job ran, how it reported or whether to rerun or resume it, not what it
-# computed (a dotted key is one key of a group): `sweep` and `scale.seeds` hold the lists the sweep was
-# launched over (the job's own point is in its own keys, `seed` among them), so a sweep run in stages, widened
-# or over fewer seeds finds the cells an earlier one finished.
-NOT_WHAT = ("paths", "hydra", "rerun", "resume", "sweep", "scale.seeds", "trainer.enable_progress_bar")
+# computed (a dotted key is one key of a group): `sweep`, `scale.sizes` and `scale.seeds` hold the lists the
+# sweep was launched over (the job's own point is in its own keys, `pm`, `rm` and `seed` among them), so a
+# sweep run in stages, widened or over fewer seeds finds the cells an earlier one finished.
+NOT_WHAT = (
+    "paths",
+    "hydra",
+    "rerun",
+    "resume",
+    "sweep",
+    "scale.sizes",
+    "scale.seeds",
+    "trainer.enable_progress_bar",
+)
 
 
-def _what(cfg: DictConfig) -> dict:
-    container = OmegaConf.to_container(cfg, resolve=False)
+def _what(cfg: DictConfig) -> dict | None:
+    """What a job computes: its config resolved (a key derived from a list, like mismatch_paper's
+    `best: ${last_of:${scale.sizes}}`, is compared by its value), less NOT_WHAT; None when it no longer
+    resolves (an old job whose keys this code cannot read: never a twin)."""
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException:
+        return None
     for path in NOT_WHAT:
         group, _, key = path.rpartition(".")
         node = container.get(group) if group else container
@@ -217,7 +233,7 @@ def twins(root: Path, cfg: DictConfig, code: str, here: Path) -> list[Path]:
         stamp = job / CODE_STAMP
         if job.resolve() == Path(here).resolve() or not stamp.is_file() or stamp.read_text() != code:
             continue
-        if _what(OmegaConf.load(cfg_path)) == want:
+        if want is not None and _what(OmegaConf.load(cfg_path)) == want:
             found.append(job)
     return found
 

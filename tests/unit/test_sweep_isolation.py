@@ -186,6 +186,17 @@ def test_a_finished_cell_is_reused_only_with_the_same_config_and_code(tmp_path):
         finished_twin(tmp_path / "saturation", _cfg("pm=xs", "rm=xs", "seed=0", "rl.steps=7"), "v1", here)
         is None
     )
+    # a widened size list is how the sweep ran, but a key derived from it is what the job computed
+    wider = _cfg("pm=xs", "rm=xs", "seed=0", "scale.sizes=[xs,s,m,l]")
+    assert finished_twin(tmp_path / "saturation", wider, "v1", here) == done
+    derived = _job(
+        sweep.parent / "multirun_z", "b", "xs", "xs", ok=True, extra=("+best='${last_of:${scale.sizes}}'",)
+    )
+    (derived / CODE_STAMP).write_text("v1")
+    same_best = _cfg("pm=xs", "rm=xs", "seed=0", "+best='${last_of:${scale.sizes}}'", "scale.sizes=[s]")
+    assert finished_twin(tmp_path / "saturation", same_best, "v1", here) == derived
+    other_best = _cfg("pm=xs", "rm=xs", "seed=0", "+best='${last_of:${scale.sizes}}'", "scale.sizes=[xs,m]")
+    assert finished_twin(tmp_path / "saturation", other_best, "v1", here) is None
     (done / "FAILED.txt").write_text("later failure")
     assert finished_twin(tmp_path / "saturation", cfg, "v1", here) is None
     (done / "FAILED.txt").unlink()
