@@ -20,7 +20,7 @@ from seam_exp.experiments import Experiment
 from seam_exp.experiments.models import trained_artifact
 from seam_exp.models.train import metrics_of
 from seam_exp.models.validation import HIGHER_IS_BETTER, RM_ACCURACY, RM_LOSS, SFT_GOLD, SFT_NLL
-from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.plots import distinct_colors, plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.tables import SIZE_ORDER, row_as_markdown, write_table
 from seam_exp.utils.runtime import output_dir
@@ -126,7 +126,7 @@ def curves_figure(df: pd.DataFrame, artifact: str, path: Path) -> None:
     column = CHOSEN_BY[artifact]
     sizes = sorted(df["size"].unique(), key=lambda s: SIZE_ORDER.index(s) if s in SIZE_ORDER else 99)
     fig, axes = plt.subplots(1, len(sizes), figsize=(4 * len(sizes), 3.4), squeeze=False)
-    colors = {lr: f"C{i}" for i, lr in enumerate(sorted(df["lr"].unique()))}
+    colors = distinct_colors(sorted(df["lr"].unique()))
     styles = {steps: ["-", "--", ":", "-."][i % 4] for i, steps in enumerate(sorted(df["steps"].unique()))}
     for ax, size in zip(axes[0], sizes, strict=True):
         for _, run in df[df["size"] == size].iterrows():

@@ -23,7 +23,7 @@ from seam_exp.models.train import sft_policy, trained_reward
 from seam_exp.online.config import NO_REFRESH
 from seam_exp.online.refresh import reward_refresh_callbacks
 from seam_exp.reporting.grid import axis_order
-from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.plots import distinct_colors, plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.tables import ci_column, row_as_markdown, write_table
@@ -148,7 +148,7 @@ def gold_vs_kl_figure(
     panels = axis_order(df[panel]) if panel == "pm" else sorted(df[panel].unique())
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
     recipes = sorted({label(r) for _, r in df.iterrows()})
-    colors = {r: f"C{i}" for i, r in enumerate(recipes)}
+    colors = distinct_colors(recipes)
     for ax, value in zip(axes[0], panels, strict=True):
         labelled = set()
         for _, r in df[df[panel] == value].iterrows():

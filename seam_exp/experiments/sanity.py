@@ -21,7 +21,7 @@ from seam_exp.experiments import Experiment, prepare
 from seam_exp.models.evaluate import heldout_pair_accuracy, policy_quality, rm_mismatch_on_samples
 from seam_exp.models.train import load_policy, load_reward, metrics_of, sft_policy, trained_reward
 from seam_exp.reporting.grid import axis_order
-from seam_exp.reporting.plots import plt, save_figure
+from seam_exp.reporting.plots import distinct_colors, plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, run_columns, write_results
 from seam_exp.reporting.tables import SIZE_ORDER, row_as_markdown, write_table
 from seam_exp.utils.runtime import output_dir
@@ -207,7 +207,7 @@ def sanity_figure(df: pd.DataFrame, path: Path) -> None:
         ("pm_params", "pm_greedy_correct", "PM greedy accuracy"),
         ("rm_params", "rm_acc_heldout", "RM held-out pair accuracy (x: on PM samples)"),
     ]
-    colors = {b: f"C{i}" for i, b in enumerate(sorted(df["budget"].unique()))}  # one color per budget
+    colors = distinct_colors(sorted(df["budget"].unique()))  # one color per budget
     for ax, (x, y, title) in zip(axes, panels, strict=True):
         series = [(y, "o", "-")] + ([("rm_acc_pm_samples", "x", "--")] if y == "rm_acc_heldout" else [])
         for budget, group in df.groupby("budget"):

@@ -1,5 +1,6 @@
-"""What every figure of the project does last: lay out, title, save as PNG, free the memory; and the bar
-chart of gains with their intervals that the experiments comparing arms share."""
+"""What every figure of the project does last: lay out, title, save as PNG, free the memory; one colour per
+line however many lines; and the bar chart of gains with their intervals that the experiments comparing arms
+share."""
 
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ def save_figure(fig, path: Path, title: str | None = None) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def distinct_colors(values) -> dict:
+    """One colour per value, in the given order, no two alike: matplotlib's cycle (C0-C9) repeats past ten,
+    so longer lists take tab20, then evenly spaced viridis."""
+    values = list(values)
+    if len(values) <= 10:
+        return {v: f"C{i}" for i, v in enumerate(values)}
+    cmap = plt.get_cmap("tab20") if len(values) <= 20 else None
+    if cmap is not None:
+        return {v: cmap(i) for i, v in enumerate(values)}
+    return dict(zip(values, plt.get_cmap("viridis")(np.linspace(0, 1, len(values))), strict=True))
 
 
 def interval_bars(

@@ -57,3 +57,15 @@ def test_refresh_settings_are_chosen_by_their_mean_over_the_choosers_not_by_one_
     chosen = table[table["chosen"] == "yes"]
     assert set(chosen["settings"]) == {"mild"} and set(chosen["chooser"]) == {"seam", "random"}
     assert len(table) == 4 and (table["labels"] == 41).all() and (table["models"] == 3).all()
+
+
+@pytest.mark.parametrize("n", [3, 12, 24])
+def test_every_recipe_of_a_gold_vs_kl_figure_gets_its_own_colour(n):
+    from matplotlib.colors import to_hex
+
+    from seam_exp.reporting.plots import distinct_colors
+
+    recipes = [f"lr {i}" for i in range(n)]
+    colors = distinct_colors(recipes)
+    assert list(colors) == recipes
+    assert len({to_hex(c) for c in colors.values()}) == n
