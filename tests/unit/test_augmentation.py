@@ -14,7 +14,12 @@ from seam_exp.augmentation.arms import epoch_matched_steps, parse_arm, selected_
 from seam_exp.augmentation.data import neighbour_pairs, preference_rows, retrieved_questions, sft_rows
 from seam_exp.cli import check_config
 from seam_exp.experiments.augmentation import retrained
-from seam_exp.experiments.augmentation_report import did_over_original, over_longer, over_random
+from seam_exp.experiments.augmentation_report import (
+    did_over_original,
+    over_longer,
+    over_random,
+    over_random_families,
+)
 from seam_exp.models.datamodule import TrainingDataModule
 from seam_exp.models.train import metrics_of, sft_policy
 from seam_exp.selection.filters import parse_method
@@ -285,7 +290,7 @@ def test_the_difference_in_differences_takes_each_arms_gain_over_its_own_start_a
 
 def test_each_arm_is_read_against_its_own_sides_controls():
     # every arm that adds rows against the original rows trained as long on its side; SEAM and full also against
-    # random on its side; the controls themselves against neither
+    # random on its side, SEAM against random_families; the controls themselves against neither
     assert (
         over_longer(parse_arm("seam:both")) == "longer:both"
         and over_longer(parse_arm("random:pm")) == "longer:pm"
@@ -294,6 +299,10 @@ def test_each_arm_is_read_against_its_own_sides_controls():
     assert over_longer(parse_arm("full:rm")) == "longer:rm"
     assert over_longer(parse_arm("longer:both")) is None and over_longer(parse_arm("original")) is None
     assert over_random(parse_arm("seam:rm")) == "random:rm" and over_random(parse_arm("random:rm")) is None
+    # SEAM alone against random instructions in its own family mix
+    assert over_random_families(parse_arm("seam:pm")) == "random_families:pm"
+    assert over_random_families(parse_arm("full:both")) is None
+    assert over_random_families(parse_arm("random:both")) is None
 
 
 def test_pairs_sit_on_the_retrieved_questions_and_never_hold_the_instructions_text(tiny_world):
