@@ -97,8 +97,9 @@ def did_over_original(rows: pd.DataFrame) -> pd.DataFrame:
 
 def arm_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per (cell, arm): the arm's own numbers averaged over seeds, its paired gains over original,
-    over random, over random_families (the family-mix control) and over longer (the compute control), and its difference in differences over original, with
-    intervals over its replicates (reporting/seeds.py; NaN where it has none)."""
+    over random, over random_families (the family-mix control) and over longer (the compute control), and its
+    difference in differences over original, with intervals over its replicates (reporting/seeds.py; NaN
+    where it has none)."""
     summary = summary_over_seeds(rows, ["cell", "arm"], means=OWN, first=["kind", "side"], sort=False)
     summary = summary.drop(columns="interval")  # no interval of its own: the paired gains' come below
     did = summary_over_seeds(

@@ -30,9 +30,8 @@ def distinct_colors(values) -> dict:
     values = list(values)
     if len(values) <= 10:
         return {v: f"C{i}" for i, v in enumerate(values)}
-    cmap = plt.get_cmap("tab20") if len(values) <= 20 else None
-    if cmap is not None:
-        return {v: cmap(i) for i, v in enumerate(values)}
+    if len(values) <= 20:
+        return {v: plt.get_cmap("tab20")(i) for i, v in enumerate(values)}
     return dict(zip(values, plt.get_cmap("viridis")(np.linspace(0, 1, len(values))), strict=True))
 
 
