@@ -228,12 +228,14 @@ def twins(root: Path, cfg: DictConfig, code: str, here: Path) -> list[Path]:
     """Jobs under root, other than `here`, that computed exactly what `cfg` asks for with the same code:
     same config (but for where it ran), the same code stamp."""
     want, found = _what(cfg), []
+    if want is None:  # a config that does not resolve has no twin: nothing to read
+        return found
     for cfg_path in Path(root).rglob(".hydra/config.yaml"):
         job = cfg_path.parent.parent
         stamp = job / CODE_STAMP
         if job.resolve() == Path(here).resolve() or not stamp.is_file() or stamp.read_text() != code:
             continue
-        if want is not None and _what(OmegaConf.load(cfg_path)) == want:
+        if _what(OmegaConf.load(cfg_path)) == want:
             found.append(job)
     return found
 
