@@ -3,8 +3,10 @@
 An arm is `original` (no augmentation) or `<kind>:<side>`: kind seam (the least seamless share of the RL
 instructions under one SEAM method, the paper's 20%), random (the same share drawn at random),
 random_families (the same share drawn at random within each task family, in the family mix seam picks),
-full (every RL instruction) or longer (no rows added: the original rows trained for as many steps as the
-seam arm of that side is, the compute control); side pm (its SFT data), rm (its preference data) or both.
+full (every RL instruction), or a compute control that adds no rows and trains the original rows for as many
+steps as the arm it matches does on that side: longer (as long as seam, whose rows random and random_families
+match in number) and longer_full (as long as full, about 3.6 times the PM's original SFT steps); side pm (its
+SFT data), rm (its preference data) or both.
 A model that gains rows trains for proportionally more steps, so that its original rows keep every pass
 they had (epoch_matched_steps).
 """
@@ -18,7 +20,9 @@ import pandas as pd
 
 from seam_exp.selection.filters import Method, dropped_prompts
 
-KINDS = ("original", "seam", "random", "random_families", "full", "longer")
+KINDS = ("original", "seam", "random", "random_families", "full", "longer", "longer_full")
+# Each compute control and the arm whose step count it trains for (its rows are counted, never added).
+MATCHED_BY_CONTROL = {"longer": "seam", "longer_full": "full"}
 SIDES = ("pm", "rm", "both")
 
 
@@ -41,8 +45,9 @@ class Arm:
 
     @property
     def adds_rows(self) -> bool:
-        """Whether the arm's retrained side(s) see added rows (longer only trains the original rows longer)."""
-        return self.kind not in ("original", "longer")
+        """Whether the arm's retrained side(s) see added rows (a compute control only trains the original rows
+        longer)."""
+        return self.kind != "original" and self.kind not in MATCHED_BY_CONTROL
 
 
 def parse_arm(name: str) -> Arm:
@@ -59,13 +64,14 @@ def parse_arm(name: str) -> Arm:
 def selected_instructions(arm: Arm, table: pd.DataFrame, seam: Method, rate: float, seed: int) -> np.ndarray:
     """The sorted RL prompt ids the arm augments, from the selection experiment's per-prompt table: the
     prompts the `seam` method (or `random`) would drop at `rate`, so the two experiments pick alike."""
-    if arm.kind == "original":
+    kind = MATCHED_BY_CONTROL.get(arm.kind, arm.kind)  # a control counts the rows of the arm it matches
+    if kind == "original":
         return table["prompt_id"].to_numpy()[:0]
-    if arm.kind == "full":
+    if kind == "full":
         return np.sort(table["prompt_id"].to_numpy())
-    if arm.kind in ("seam", "longer"):  # longer counts the rows seam would add, to train as long
+    if kind == "seam":
         return dropped_prompts(seam, table, rate, seed)
-    return dropped_prompts(Method(arm.kind), table, rate, seed, primary=seam)
+    return dropped_prompts(Method(kind), table, rate, seed, primary=seam)
 
 
 def epoch_matched_steps(steps: int, rows: int, added: int) -> int:

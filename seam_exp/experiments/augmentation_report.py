@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seam_exp.augmentation.arms import Arm, parse_arm
+from seam_exp.augmentation.arms import MATCHED_BY_CONTROL, Arm, parse_arm
 from seam_exp.experiments.augmentation import AugmentationRow
 from seam_exp.reporting.claims import Claim, Reading, is_plain, pooled, reading_of, top_cell_rows
 from seam_exp.reporting.grid import with_cell_names
@@ -36,6 +36,7 @@ KIND_COLORS = {
     "random_families": "tab:olive",
     "full": "tab:blue",
     "longer": "tab:purple",
+    "longer_full": "tab:pink",
     "original": "black",
 }
 # An arm's own numbers, averaged over its seeds in the table.
@@ -79,8 +80,11 @@ def over_random_families(arm: Arm) -> str | None:
 
 
 def over_longer(arm: Arm) -> str | None:
-    """The compute control of an arm that adds rows: the original rows trained as many steps, on its side."""
-    return f"longer:{arm.side}" if arm.kind in ("seam", "random", "random_families", "full") else None
+    """The compute control of an arm that adds rows: the original rows trained as many steps, on its side
+    (random and random_families add as many rows as seam, so seam's control is theirs; full has its own)."""
+    control = {matched: kind for kind, matched in MATCHED_BY_CONTROL.items()}
+    control.update(random="longer", random_families="longer")
+    return f"{control[arm.kind]}:{arm.side}" if arm.kind in control else None
 
 
 def did_over_original(rows: pd.DataFrame) -> pd.DataFrame:
@@ -184,9 +188,17 @@ def augmentation_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def arm_order(summary: pd.DataFrame) -> pd.DataFrame:
-    """original first, then by side (pm, rm, both) and kind (the controls, then seam, then full)."""
+    """original first, then by side (pm, rm, both) and kind (seam's controls, seam, then full's control and full)."""
     side = {"none": 0, "pm": 1, "rm": 2, "both": 3}
-    kind = {"original": 0, "longer": 1, "random": 2, "random_families": 3, "seam": 4, "full": 5}
+    kind = {
+        "original": 0,
+        "longer": 1,
+        "random": 2,
+        "random_families": 3,
+        "seam": 4,
+        "longer_full": 5,
+        "full": 6,
+    }
     key = summary["side"].map(side) * 10 + summary["kind"].map(kind)
     return summary.assign(_order=key).sort_values(["cell", "_order"]).drop(columns="_order")
 

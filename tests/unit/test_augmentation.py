@@ -31,7 +31,15 @@ SEAM = parse_method("seam:contrast:paper")
 
 
 def test_arm_names_round_trip_and_say_what_they_augment():
-    for name in ("original", "seam:pm", "random:rm", "full:both", "random_families:both", "longer:rm"):
+    for name in (
+        "original",
+        "seam:pm",
+        "random:rm",
+        "full:both",
+        "random_families:both",
+        "longer:rm",
+        "longer_full:pm",
+    ):
         assert parse_arm(name).name == name
     assert (parse_arm("seam:pm").augments_pm, parse_arm("seam:pm").augments_rm) == (True, False)
     assert (parse_arm("full:both").augments_pm, parse_arm("full:both").augments_rm) == (True, True)
@@ -58,6 +66,9 @@ def test_each_arm_augments_exactly_its_instructions():
     # longer counts seam's instructions (to train as long as seam does) but adds none of their rows
     assert selected_instructions(parse_arm("longer:pm"), table, SEAM, 0.2, seed=0).tolist() == seam.tolist()
     assert not parse_arm("longer:pm").adds_rows and parse_arm("random_families:pm").adds_rows
+    # longer_full counts full's (every instruction), to train as long as full does
+    longer_full = selected_instructions(parse_arm("longer_full:both"), table, SEAM, 0.2, seed=0)
+    assert longer_full.tolist() == ids.tolist() and not parse_arm("longer_full:both").adds_rows
 
 
 def test_random_families_draws_in_the_family_mix_seam_picks_but_not_seams_prompts():
@@ -296,8 +307,9 @@ def test_each_arm_is_read_against_its_own_sides_controls():
         and over_longer(parse_arm("random:pm")) == "longer:pm"
     )
     assert over_longer(parse_arm("random_families:both")) == "longer:both"
-    assert over_longer(parse_arm("full:rm")) == "longer:rm"
+    assert over_longer(parse_arm("full:rm")) == "longer_full:rm"  # full trains far longer than seam
     assert over_longer(parse_arm("longer:both")) is None and over_longer(parse_arm("original")) is None
+    assert over_longer(parse_arm("longer_full:pm")) is None
     assert over_random(parse_arm("seam:rm")) == "random:rm" and over_random(parse_arm("random:rm")) is None
     # SEAM alone against random instructions in its own family mix
     assert over_random_families(parse_arm("seam:pm")) == "random_families:pm"
