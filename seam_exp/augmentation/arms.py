@@ -74,6 +74,14 @@ def selected_instructions(arm: Arm, table: pd.DataFrame, seam: Method, rate: flo
     return dropped_prompts(Method(kind), table, rate, seed, primary=seam)
 
 
+def compute_control(arm: Arm) -> str | None:
+    """The name of the compute control of an arm that adds rows, on its side (None for the rest): random and
+    random_families add as many rows as seam, so seam's control is theirs."""
+    matched = {"random": "seam", "random_families": "seam"}.get(arm.kind, arm.kind)
+    control = next((c for c, m in MATCHED_BY_CONTROL.items() if m == matched), None)
+    return f"{control}:{arm.side}" if control and arm.adds_rows else None
+
+
 def epoch_matched_steps(steps: int, rows: int, added: int) -> int:
     """The steps that give `rows` original rows, with `added` rows mixed in, as many passes as `steps`
     gave them alone (rounded up): added rows come on top, never in place of original ones."""

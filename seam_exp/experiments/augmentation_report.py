@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seam_exp.augmentation.arms import MATCHED_BY_CONTROL, Arm, parse_arm
+from seam_exp.augmentation.arms import Arm, compute_control, parse_arm
 from seam_exp.experiments.augmentation import AugmentationRow
 from seam_exp.reporting.claims import Claim, Reading, is_plain, pooled, reading_of, top_cell_rows
 from seam_exp.reporting.grid import with_cell_names
@@ -80,11 +80,8 @@ def over_random_families(arm: Arm) -> str | None:
 
 
 def over_longer(arm: Arm) -> str | None:
-    """The compute control of an arm that adds rows: the original rows trained as many steps, on its side
-    (random and random_families add as many rows as seam, so seam's control is theirs; full has its own)."""
-    control = {matched: kind for kind, matched in MATCHED_BY_CONTROL.items()}
-    control.update(random="longer", random_families="longer")
-    return f"{control[arm.kind]}:{arm.side}" if arm.kind in control else None
+    """The compute control of an arm that adds rows: the original rows trained as many steps, on its side."""
+    return compute_control(arm)
 
 
 def did_over_original(rows: pd.DataFrame) -> pd.DataFrame:
