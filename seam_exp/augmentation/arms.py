@@ -77,9 +77,9 @@ def selected_instructions(arm: Arm, table: pd.DataFrame, seam: Method, rate: flo
 def compute_control(arm: Arm) -> str | None:
     """The name of the compute control of an arm that adds rows, on its side (None for the rest): random and
     random_families add as many rows as seam, so seam's control is theirs."""
-    matched = {"random": "seam", "random_families": "seam"}.get(arm.kind, arm.kind)
-    control = next((c for c, m in MATCHED_BY_CONTROL.items() if m == matched), None)
-    return f"{control}:{arm.side}" if control and arm.adds_rows else None
+    rows_like = "seam" if arm.kind in ("random", "random_families") else arm.kind
+    control_of = {matched: control for control, matched in MATCHED_BY_CONTROL.items()}
+    return f"{control_of[rows_like]}:{arm.side}" if rows_like in control_of else None
 
 
 def epoch_matched_steps(steps: int, rows: int, added: int) -> int:
