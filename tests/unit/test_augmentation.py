@@ -10,13 +10,13 @@ import pytest
 from datasets import Dataset
 from hydra import compose, initialize_config_dir
 
-from seam_exp.augmentation.arms import epoch_matched_steps, parse_arm, selected_instructions
+from seam_exp.augmentation.arms import compute_control, epoch_matched_steps, parse_arm, selected_instructions
 from seam_exp.augmentation.data import neighbour_pairs, preference_rows, retrieved_questions, sft_rows
 from seam_exp.cli import check_config
 from seam_exp.experiments.augmentation import retrained
 from seam_exp.experiments.augmentation_report import (
     did_over_original,
-    over_longer,
+    over_full,
     over_random,
     over_random_families,
 )
@@ -303,18 +303,22 @@ def test_each_arm_is_read_against_its_own_sides_controls():
     # every arm that adds rows against the original rows trained as long on its side; SEAM and full also against
     # random on its side, SEAM against random_families; the controls themselves against neither
     assert (
-        over_longer(parse_arm("seam:both")) == "longer:both"
-        and over_longer(parse_arm("random:pm")) == "longer:pm"
+        compute_control(parse_arm("seam:both")) == "longer:both"
+        and compute_control(parse_arm("random:pm")) == "longer:pm"
     )
-    assert over_longer(parse_arm("random_families:both")) == "longer:both"
-    assert over_longer(parse_arm("full:rm")) == "longer_full:rm"  # full trains far longer than seam
-    assert over_longer(parse_arm("longer:both")) is None and over_longer(parse_arm("original")) is None
-    assert over_longer(parse_arm("longer_full:pm")) is None
+    assert compute_control(parse_arm("random_families:both")) == "longer:both"
+    assert compute_control(parse_arm("full:rm")) == "longer_full:rm"  # full trains far longer than seam
+    assert (
+        compute_control(parse_arm("longer:both")) is None and compute_control(parse_arm("original")) is None
+    )
+    assert compute_control(parse_arm("longer_full:pm")) is None
     assert over_random(parse_arm("seam:rm")) == "random:rm" and over_random(parse_arm("random:rm")) is None
     # SEAM alone against random instructions in its own family mix
     assert over_random_families(parse_arm("seam:pm")) == "random_families:pm"
     assert over_random_families(parse_arm("full:both")) is None
     assert over_random_families(parse_arm("random:both")) is None
+    # SEAM alone against every RL instruction augmented, on its side
+    assert over_full(parse_arm("seam:rm")) == "full:rm" and over_full(parse_arm("random:both")) is None
 
 
 def test_pairs_sit_on_the_retrieved_questions_and_never_hold_the_instructions_text(tiny_world):

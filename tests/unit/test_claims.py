@@ -183,16 +183,29 @@ def augmentation_job(root, arm: str, train_seed: int, gold: float):
 
 
 def test_augmentation_reads_seam_over_original_and_notes_what_its_compute_control_leaves_of_it(tmp_path):
-    # per training: original 1.0 + shift, longer training alone +0.3, SEAM's rows +0.1 more, random's +0.0
+    # per training: original 1.0 + shift, longer training alone +0.3, SEAM's rows +0.1 more, random's +0.0;
+    # full's longer training alone +0.6 and its rows +0.2 more
+    arms = {
+        "original": 1.0,
+        "longer:both": 1.3,
+        "seam:both": 1.4,
+        "random:both": 1.3,
+        "longer_full:both": 1.6,
+        "full:both": 1.8,
+    }
     for train_seed, shift in enumerate((0.0, 0.4, -0.2)):
-        for arm, gold in {"original": 1.0, "longer:both": 1.3, "seam:both": 1.4, "random:both": 1.3}.items():
+        for arm, gold in arms.items():
             augmentation_job(tmp_path, arm, train_seed, gold + shift)
     declared, readings = experiments.get("augmentation").claims(tmp_path)
     by_key = {r.claim.key: r for r in readings}
-    over_original, over_random = by_key[declared[0].key], by_key[declared[1].key]
+    over_original, over_random, against_full = (by_key[claim.key] for claim in declared)
     assert over_original.value == pytest.approx(0.4) and over_original.models == 3
     assert over_random.value == pytest.approx(0.1)
-    assert "over longer:both, its compute control: +0.100 [+0.100, +0.100]" in over_original.detail
+    assert against_full.value == pytest.approx(-0.4) and against_full.verdict() == "not reproduced"
+    assert "seam:both over longer:both, its compute control: +0.100 [+0.100, +0.100]" in over_original.detail
+    assert (
+        "full:both over longer_full:both, its compute control: +0.200 [+0.200, +0.200]" in against_full.detail
+    )
     assert "compute control" not in over_random.detail
 
     # without the control's runs the reading says nothing of it
