@@ -182,7 +182,7 @@ def augmentation_job(root, arm: str, train_seed: int, gold: float):
     samples.to_parquet(job / EVAL_SAMPLES_FILE)
 
 
-def test_augmentation_reads_seam_over_original_and_notes_what_its_compute_control_leaves_of_it(tmp_path):
+def test_augmentation_reads_seam_against_original_random_and_full_with_each_compute_controls_note(tmp_path):
     # per training: original 1.0 + shift, longer training alone +0.3, SEAM's rows +0.1 more, random's +0.0;
     # full's longer training alone +0.6 and its rows +0.2 more
     arms = {
