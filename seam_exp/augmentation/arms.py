@@ -23,6 +23,7 @@ from seam_exp.selection.filters import Method, dropped_prompts
 KINDS = ("original", "seam", "random", "random_families", "full", "longer", "longer_full")
 # Each compute control and the arm whose step count it trains for (its rows are counted, never added).
 MATCHED_BY_CONTROL = {"longer": "seam", "longer_full": "full"}
+CONTROL_OF = {matched: control for control, matched in MATCHED_BY_CONTROL.items()}
 SIDES = ("pm", "rm", "both")
 
 
@@ -78,8 +79,7 @@ def compute_control(arm: Arm) -> str | None:
     """The name of the compute control of an arm that adds rows, on its side (None for the rest): random and
     random_families add as many rows as seam, so seam's control is theirs."""
     rows_like = "seam" if arm.kind in ("random", "random_families") else arm.kind
-    control_of = {matched: control for control, matched in MATCHED_BY_CONTROL.items()}
-    return f"{control_of[rows_like]}:{arm.side}" if rows_like in control_of else None
+    return f"{CONTROL_OF[rows_like]}:{arm.side}" if rows_like in CONTROL_OF else None
 
 
 def epoch_matched_steps(steps: int, rows: int, added: int) -> int:
