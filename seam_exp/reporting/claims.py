@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seam_exp.reporting.grid import axis_order
+from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.sweep import SweepGroup
 from seam_exp.reporting.tables import format_ci, to_markdown
@@ -163,14 +164,54 @@ def ledger_table(readings: Sequence[Reading], claims: Sequence[Claim]) -> dict[s
     return out
 
 
+VERDICT_COLORS = {"reproduced": "tab:green", "not reproduced": "tab:red", "inconclusive": "tab:gray"}
+
+
+def ledger_figure(readings: Sequence[Reading], claims: Sequence[Claim], scale: str, path: Path) -> Path:
+    """One row per claim: the reading's point and interval against the paper's bound (a line) or range (a
+    band), coloured by verdict. Each row has its own x axis, since the claims are read in different units
+    (gold differences, shares, correlations); a claim without runs says so where its interval would be."""
+    by_key = {r.claim.key: r for r in readings if r.scale == scale}
+    fig, axes = plt.subplots(len(claims), 1, figsize=(9, 0.62 * len(claims) + 0.8), squeeze=False)
+    for ax, claim in zip(axes[:, 0], claims, strict=True):
+        low, high = claim.bound
+        if low == high:
+            ax.axvline(low, color="black", lw=0.8)
+        else:
+            ax.axvspan(low, high, color="tab:blue", alpha=0.15, lw=0)
+        r = by_key.get(claim.key)
+        if r is None:
+            ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center", va="center", fontsize=8)
+            ax.set_xticks([])
+        else:
+            verdict = r.verdict()
+            color = VERDICT_COLORS.get(verdict, "tab:gray")
+            ax.errorbar(
+                r.value, 0, xerr=[[r.value - r.lo], [r.hi - r.value]], fmt="o", color=color, capsize=3
+            )
+            ax.text(1.01, 0.5, verdict, transform=ax.transAxes, va="center", fontsize=7, color=color)
+            span = max(r.hi, high) - min(r.lo, low)
+            ax.set_xlim(min(r.lo, low) - 0.15 * span - 1e-3, max(r.hi, high) + 0.15 * span + 1e-3)
+        ax.set_yticks([])
+        ax.set_ylabel(claim.statement, rotation=0, ha="right", va="center", fontsize=7, wrap=True)
+        ax.tick_params(axis="x", labelsize=7)
+    return save_figure(
+        fig, path, f"Claims ledger (scale={scale}): 95% CI over trained models against the paper"
+    )
+
+
 def write_ledger(outputs: Path, readings: Sequence[Reading], claims: Sequence[Claim]) -> Path:
-    """outputs/figures/claims.md, the ledger of every scale under the rule, and claims/claims_<scale>.csv."""
+    """outputs/figures/claims.md, the ledger of every scale under the rule, claims/claims_<scale>.csv and its
+    figure claims/claims_<scale>.png."""
     folder = outputs / "figures"
     (folder / "claims").mkdir(parents=True, exist_ok=True)
     parts = [f"# Claims ledger\n\n{RULE}\n"]
     for scale, table in ledger_table(readings, claims).items():
         table.to_csv(folder / "claims" / f"claims_{scale}.csv", index=False)
-        parts.append(f"## scale={scale}\n\n{to_markdown(table)}\n")
+        figure = ledger_figure(readings, claims, scale, folder / "claims" / f"claims_{scale}.png")
+        parts.append(
+            f"## scale={scale}\n\n![the ledger's intervals](claims/{figure.name})\n\n{to_markdown(table)}\n"
+        )
     path = folder / "claims.md"
     tmp = folder / ".claims.md.tmp"
     tmp.write_text("\n".join(parts))

@@ -98,6 +98,10 @@ def test_the_ledger_lists_every_claim_at_the_default_scale_and_says_which_have_n
     assert tables["smoke"]["verdict"].tolist() == ["reproduced", "no runs"]
     text = write_ledger(tmp_path, [smoke], declared).read_text()
     assert "Verdict rule" in text and "## scale=smoke" in text and "+0.200 [+0.100, +0.300]" in text
+    # each scale's table links its figure, which is there
+    for scale in ("default", "smoke"):
+        assert f"](claims/claims_{scale}.png)" in text
+        assert (tmp_path / "figures" / "claims" / f"claims_{scale}.png").stat().st_size > 0
 
 
 def finished_job(root, experiment: str, row_type: type, overrides: list[str], **values):
