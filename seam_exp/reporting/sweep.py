@@ -7,6 +7,7 @@ judged by its newest job, so a cell that failed after an earlier success is repo
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -83,13 +84,26 @@ def job_variant(job: Path, keys: dict[str, str]) -> str:
     return ",".join(sorted(kept))
 
 
+@functools.cache
+def _job_config(path: Path, mtime_ns: int, size: int) -> DictConfig:
+    """A job's saved config, parsed once per process (and again only if the file is rewritten): the reports
+    and the ledger walk the same tree once per experiment, and parsing every job's config is most of their
+    time."""
+    return OmegaConf.load(path)
+
+
+def job_config(path: Path) -> DictConfig:
+    stat = path.stat()
+    return _job_config(path, stat.st_mtime_ns, stat.st_size)
+
+
 def sweep_jobs(root: Path, task: str, keys: dict[str, str]) -> pd.DataFrame:
     """The newest job of each cell of `task` under root: its key values (column -> config path),
     variant (see job_variant), job_dir, mtime, ok and reason (empty when ok)."""
     rows = []
     for cfg_path in Path(root).rglob(".hydra/config.yaml"):
         job = cfg_path.parent.parent
-        cfg = OmegaConf.load(cfg_path)
+        cfg = job_config(cfg_path)
         if cfg.get("task") != task:
             continue
         ok = (job / RESULTS_FILE).is_file() and not (job / FAILED_MARKER).is_file()
@@ -235,7 +249,7 @@ def twins(root: Path, cfg: DictConfig, code: str, here: Path) -> list[Path]:
         stamp = job / CODE_STAMP
         if job.resolve() == Path(here).resolve() or not stamp.is_file() or stamp.read_text() != code:
             continue
-        if _what(OmegaConf.load(cfg_path)) == want:
+        if _what(job_config(cfg_path)) == want:
             found.append(job)
     return found
 

@@ -104,6 +104,16 @@ def test_aggregation_reports_failed_and_silent_cells_as_missing(tmp_path):
     assert any(p.name.endswith("_heatmap.png") for p in written)
 
 
+def test_a_job_config_rewritten_in_place_is_read_anew(tmp_path):
+    # configs are parsed once per process (reporting/sweep.py: job_config); a rerun in the same folder must not
+    # be judged by the config it replaced
+    sweep = tmp_path / "saturation" / "scale=smoke" / "multirun_x"
+    _job(sweep, "a", "xs", "xs", ok=True)
+    assert sweep_jobs(tmp_path, "saturation", saturation_report.CELL)["pm"].tolist() == ["xs"]
+    OmegaConf.save(_cfg("pm=s", "rm=xs"), sweep / "a" / ".hydra" / "config.yaml")
+    assert sweep_jobs(tmp_path, "saturation", saturation_report.CELL)["pm"].tolist() == ["s"]
+
+
 def test_an_outputs_tree_without_this_experiment_aggregates_to_nothing(tmp_path):
     # `make figures` visits every experiment; one that never ran must not crash the others.
     _job(tmp_path / "saturation" / "scale=smoke" / "multirun_x", "a", "xs", "xs", ok=True)
