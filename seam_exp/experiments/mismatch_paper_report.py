@@ -1,7 +1,9 @@
 """The tables and figures of `+experiment=mismatch_paper` (the runner and its row: mismatch_paper.py).
 
-A table and a bar chart per scale, the paper's 35-40% beside them; the table states the PMs' gold and the
-RMs' accuracy and warns when the best PM is not better, or the RMs not ordered, by them.
+Per scale: a table over trained models (one line per pair of PMs and RM, its intervals over the trainings and
+the prompts inside them) with its bar chart, the paper's 35-40% beside them, and the per-training table under
+it. The tables state the PMs' gold and the RMs' accuracy and warn when the best PM is not better, or the RMs
+not ordered, by them.
 """
 
 from __future__ import annotations
@@ -24,17 +26,63 @@ from seam_exp.reporting.precondition import (
     unordered_axis_warning,
 )
 from seam_exp.reporting.results import collect_results
+from seam_exp.reporting.seeds import summary_over_seeds
 from seam_exp.reporting.tables import SIZE_ORDER, format_ci, write_table_and_figures
 
 PAPER_MISMATCH = (0.35, 0.40)  # abstract; section 4.2 and appendix B (60.5% agreement)
+JUDGES = ("labeler", "gold")
+CELL = ["pm_best", "pm_mid", "rm"]
+
+
+def by_rm_order(column: pd.Series) -> pd.Series:
+    order = {s: i for i, s in enumerate(SIZE_ORDER)}
+    return column.map(order) if column.name == "rm" else column
+
+
+def pooled_over_trainings(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per pair of PMs and RM: each mismatch pooled over the trained models (the runs of one
+    training averaged first, its own interval over prompts added; reporting/seeds.py), with the mean
+    model readings beside it."""
+    means = ["pm_best_gold", "pm_mid_gold", "rm_acc_heldout", "labeler_gold_agreement", "best_wins_by_gold"]
+    intervals = [f"mismatch_vs_{j}" for j in JUDGES]
+    summary = summary_over_seeds(df, CELL, intervals=intervals, means=means, own_interval=True)
+    return summary.sort_values(CELL, key=by_rm_order).reset_index(drop=True)
+
+
+def pooled_table(summary: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "PMs (best vs mid)": [
+                f"{b} vs {m}" for b, m in zip(summary["pm_best"], summary["pm_mid"], strict=True)
+            ],
+            "RM": summary["rm"],
+            "trained models / runs": [
+                f"{m} / {n}" for m, n in zip(summary["models"], summary["seeds"], strict=True)
+            ],
+            "CI over": summary["interval"],
+            "PM SFT gold (best / mid)": [
+                f"{b:.3f} / {m:.3f}"
+                for b, m in zip(summary["pm_best_gold"], summary["pm_mid_gold"], strict=True)
+            ],
+            "RM acc (held-out)": summary["rm_acc_heldout"],
+            "labeler agrees with gold": summary["labeler_gold_agreement"],
+            **{
+                f"mismatch vs {j} (95% CI)": [
+                    format_ci(*r, signed=False)
+                    for r in summary[
+                        [f"mismatch_vs_{j}", f"mismatch_vs_{j}_lo", f"mismatch_vs_{j}_hi"]
+                    ].to_numpy()
+                ]
+                for j in JUDGES
+            },
+            "paper (vs humans)": f"{PAPER_MISMATCH[0]:.2f}-{PAPER_MISMATCH[1]:.2f}",
+        }
+    )
 
 
 def paper_protocol_table(df: pd.DataFrame) -> pd.DataFrame:
-    order = {s: i for i, s in enumerate(SIZE_ORDER)}
-    df = df.sort_values(
-        ["pm_best", "pm_mid", "rm", "pm_seed", "rm_seed", "seed"],
-        key=lambda c: c.map(order) if c.name == "rm" else c,
-    )
+    """One line per run: each training's own reading, its interval over prompts."""
+    df = df.sort_values([*CELL, "pm_seed", "rm_seed", "seed"], key=by_rm_order)
     return pd.DataFrame(
         {
             "PMs (best vs mid)": [f"{b} vs {m}" for b, m in zip(df["pm_best"], df["pm_mid"], strict=True)],
@@ -79,18 +127,20 @@ def paper_protocol_notes(df: pd.DataFrame) -> list[str]:
     return [w for w in warnings if w]
 
 
-def paper_protocol_figure(df: pd.DataFrame, title: str, path: Path) -> None:
-    order = {s: i for i, s in enumerate(SIZE_ORDER)}
-    df = df.sort_values("rm", key=lambda c: c.map(order))
+def paper_protocol_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
+    """Bars of each RM's mismatch against the labeler and against gold, pooled over trained models."""
+    df = summary
     x = np.arange(len(df))
     fig, ax = plt.subplots(figsize=(1.2 * len(df) + 3, 3.8))
-    for shift, judge in ((-0.2, "labeler"), (0.2, "gold")):
+    for shift, judge in zip((-0.2, 0.2), JUDGES, strict=True):
         mid = df[f"mismatch_vs_{judge}"]
         err = [mid - df[f"mismatch_vs_{judge}_lo"], df[f"mismatch_vs_{judge}_hi"] - mid]
         ax.bar(x + shift, mid, width=0.4, yerr=err, capsize=3, label=f"RM vs {judge}")
     ax.axhspan(*PAPER_MISMATCH, color="grey", alpha=0.25, label="paper: 35-40% (vs humans)")
-    ax.set_xticks(x, [f"RM {r}" for r in df["rm"]])
-    ax.set_ylabel("share of pairs the RM picks wrongly")
+    ax.set_xticks(
+        x, [f"RM {r}\n({b} vs {m})" for r, b, m in zip(df["rm"], df["pm_best"], df["pm_mid"], strict=True)]
+    )
+    ax.set_ylabel(f"share of pairs the RM picks wrongly\n(95% CI over {df['interval'].iloc[0]})", fontsize=8)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")
     save_figure(fig, path, title)
@@ -112,9 +162,14 @@ def aggregate(outputs: Path) -> list[Path]:
     for scale, group in df.groupby("scale"):
         name = f"mismatch_paper_{scale}"
         title = f"Mismatch by the paper's protocol: best vs mid-grid PM on the same prompts (scale={scale})"
-        figures = {"": partial(paper_protocol_figure, group, title)}
+        summary = pooled_over_trainings(group)
+        figures = {"": partial(paper_protocol_figure, summary, title)}
         notes = printed(paper_protocol_notes(group), name)
-        written += write_table_and_figures(folder, name, title, paper_protocol_table(group), figures, notes)
+        written += write_table_and_figures(folder, name, title, pooled_table(summary), figures, notes)
+        per_training = f"{name}_per_training"
+        written += write_table_and_figures(
+            folder, per_training, f"{title}, each training", paper_protocol_table(group), {}, []
+        )
     return written
 
 

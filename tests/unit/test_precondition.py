@@ -194,3 +194,32 @@ def test_augmentation_warns_on_the_cells_own_pm_not_an_augmented_one(tmp_path):
     augmentation_report.aggregate(tmp_path)
     table = (tmp_path / "figures" / "augmentation" / "augmentation_smoke_ppo.md").read_text()
     assert "the PM axis is not ordered by SFT gold: l (0.900) <= m (1.000);" in table
+
+
+def test_mismatch_paper_table_pools_each_rm_over_its_trained_models(tmp_path):
+    # two trainings of RM l read 0.30 and 0.40 (each narrow over prompts): the pooled line is their mean, its
+    # interval over the two trainings, so it spans both; the per-training lines stay in a table of their own
+    rows = [
+        {
+            "pm_best": "l",
+            "pm_mid": "s",
+            "rm": "l",
+            "pm_seed": t,
+            "rm_seed": t,
+            "mismatch_vs_labeler": value,
+            "mismatch_vs_labeler_lo": value - 0.01,
+            "mismatch_vs_labeler_hi": value + 0.01,
+        }
+        for t, value in ((0, 0.30), (1, 0.40))
+    ]
+    _sweep(tmp_path, "mismatch_paper", {}, rows)
+    mismatch_paper_report.aggregate(tmp_path)
+    summary = mismatch_paper_report.pooled_over_trainings(mismatch_paper_report.newest_runs(tmp_path))
+    line = summary.iloc[0]
+    assert len(summary) == 1 and line["models"] == 2 and line["mismatch_vs_labeler"] == pytest.approx(0.35)
+    assert line["mismatch_vs_labeler_lo"] < 0.29 and line["mismatch_vs_labeler_hi"] > 0.41
+    assert line["interval"] == "trained models and prompts"
+    folder = tmp_path / "figures" / "mismatch_paper"
+    assert "| 2 / 2 " in (folder / "mismatch_paper_smoke.md").read_text()
+    per_training = (folder / "mismatch_paper_smoke_per_training.md").read_text()
+    assert "0.300 [0.290, 0.310]" in per_training and "0.400 [0.390, 0.410]" in per_training
