@@ -26,8 +26,9 @@ from seam_exp.models.train import load_reward, trained_reward
 from seam_exp.reporting.claims import Claim, Reading, pooled, reading_of, top_cell_rows
 from seam_exp.reporting.plots import plt, save_figure
 from seam_exp.reporting.results import RunRow, collect_results, columns_of, run_columns, write_results
+from seam_exp.reporting.seeds import summary_over_seeds
 from seam_exp.reporting.sweep import sweep_jobs
-from seam_exp.reporting.tables import file_safe, format_ci, to_markdown, write_table
+from seam_exp.reporting.tables import ci_column, file_safe, format_ci, to_markdown, write_table
 from seam_exp.seam.formula import (
     LEAST_SEAMLESS_END,
     NO_FORMULA,
@@ -168,32 +169,54 @@ def latest_per_cell(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["_mtime"] == latest].drop_duplicates(KEYS, keep="last")
 
 
-def correlation_table(df: pd.DataFrame) -> pd.DataFrame:
-    # Variants, formulas and ablations keep the order the runs wrote them in (the config's order).
-    settings = list(zip(df["variant"], df["formula"], df["ablation"], strict=True))
+# Per-setting readings averaged over a group's runs beside its pooled correlations.
+MEAN_COLUMNS = [
+    "n_gt_prompts",
+    "seam_mean",
+    "gt_mismatch_mean",
+    "gt_reliability",
+    "spearman_within_family",
+    "family_baseline_spearman",
+    "worse_gold_ge_ref",
+    "prompts_per_s",
+]
+SETTING = ["variant", "formula", "ablation"]
+
+
+def _in_setting_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Sorted by cell, then by setting in the order the runs wrote them (the config's order)."""
+    settings = list(zip(*(df[c] for c in SETTING), strict=True))
     order = {key: i for i, key in enumerate(dict.fromkeys(settings))}
-    out = df.assign(_order=[order[k] for k in settings]).sort_values([*CELL, "_order"], kind="stable")
+    return df.assign(_order=[order[k] for k in settings]).sort_values([*CELL, "_order"], kind="stable")
+
+
+def per_training_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per run: each training's correlations, their intervals over prompts."""
+    out = _in_setting_order(df).sort_values([*CELL, "pm_seed", "rm_seed", "_order"], kind="stable")
     for method in ("spearman", "kendall"):
-        out[f"{method} (95% CI)"] = [
-            format_ci(*r) for r in out[[method, f"{method}_lo", f"{method}_hi"]].to_numpy()
-        ]
-    cols = [
-        *CELL,
-        "variant",
-        "formula",
-        "ablation",
-        "n_gt_prompts",
-        "seam_mean",
-        "gt_mismatch_mean",
-        "gt_reliability",
-        "spearman (95% CI)",
-        "kendall (95% CI)",
-        "spearman_within_family",
-        "family_baseline_spearman",
-        "worse_gold_ge_ref",
-        "prompts_per_s",
+        out[f"{method} (95% CI)"] = ci_column(out, method)
+    return out[
+        [*CELL, "pm_seed", "rm_seed", *SETTING, "spearman (95% CI)", "kendall (95% CI)", *MEAN_COLUMNS]
     ]
-    return out[cols]
+
+
+def correlation_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per (cell, setting): the correlations pooled over trained models (each run's interval over
+    prompts inside the interval over trainings; reporting/seeds.py), the other readings averaged."""
+    ordered = _in_setting_order(df)
+    out = summary_over_seeds(
+        ordered,
+        [*CELL, *SETTING],
+        intervals=["spearman", "kendall"],
+        means=MEAN_COLUMNS,
+        own_interval=True,
+        sort=False,
+    )
+    for method in ("spearman", "kendall"):
+        out[f"{method} (95% CI)"] = ci_column(out, method)
+    out["trained models / runs"] = [f"{m} / {n}" for m, n in zip(out["models"], out["seeds"], strict=True)]
+    shown = ["trained models / runs", "interval", "spearman (95% CI)", "kendall (95% CI)", *MEAN_COLUMNS]
+    return out[[*CELL, *SETTING, *shown]].rename(columns={"interval": "CI over"})
 
 
 def _column(row, formula: str | None = None, ablation: str | None = None) -> str:
@@ -202,10 +225,11 @@ def _column(row, formula: str | None = None, ablation: str | None = None) -> str
 
 
 def scatter_figure(df: pd.DataFrame, variant: str, formula: str, path: Path) -> bool:
-    """Per-prompt SEAM (main ablation) vs true mismatch, one panel per (pm, policy, rm); False if no data."""
+    """Per-prompt SEAM (main ablation) vs true mismatch, one panel per run (cell and training); False if no
+    data."""
     cells = df[(df["variant"] == variant) & (df["formula"] == formula) & (df["ablation"] == MAIN_ABLATION)]
     panels = []
-    for _, row in cells.sort_values(CELL).iterrows():
+    for _, row in cells.sort_values([*CELL, "pm_seed", "rm_seed"]).iterrows():
         prompts = _prompts_of(row)
         if prompts is not None and _column(row) in prompts:
             panels.append((row, prompts, _column(row)))
@@ -216,7 +240,7 @@ def scatter_figure(df: pd.DataFrame, variant: str, formula: str, path: Path) -> 
         for family, group in prompts.groupby("family"):
             ax.scatter(group[column], group["gt_mismatch"], s=8, alpha=0.5, label=family)
         ax.set_title(
-            f"pm={row['pm']} ({row['policy']}), rm={row['rm']}\n"
+            f"pm={row['pm']} ({row['policy']}), rm={row['rm']}, training {row['pm_seed']}/{row['rm_seed']}\n"
             f"Spearman {format_ci(row['spearman'], row['spearman_lo'], row['spearman_hi'], digits=2)}",
             fontsize=9,
         )
@@ -235,8 +259,8 @@ def _prompts_of(row) -> pd.DataFrame | None:
 
 
 def _paired_delta(prompts: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], n_boot: int, seed: int):
-    """Spearman(a) - Spearman(b) with the true mismatch, each oriented by its formula; a, b = (column,
-    formula); None when a column is missing."""
+    """Spearman(a) - Spearman(b) with the true mismatch, each oriented by its formula, and its paired
+    bootstrap interval over prompts; a, b = (column, formula); None when a column is missing."""
     if a[0] not in prompts or b[0] not in prompts or len(prompts) < 3:
         return None
     d, lo, hi = paired_bootstrap_corr_diff(
@@ -246,47 +270,69 @@ def _paired_delta(prompts: pd.DataFrame, a: tuple[str, str], b: tuple[str, str],
         n_boot=n_boot,
         seed=seed,
     )
-    return {
-        "spearman gain (95% CI)": format_ci(d, lo, hi),
-        "helps": "yes" if lo > 0 else ("hurts" if hi < 0 else "no evidence"),
-    }
+    return {"gain": d, "gain_lo": lo, "gain_hi": hi}
+
+
+def pooled_gains(per_run: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """One line per comparison `by`: the Spearman gain pooled over trained models (each run's paired
+    interval over prompts inside it), whether it helps by that interval, and each training's own gain."""
+    if not len(per_run):
+        return per_run
+    out = summary_over_seeds(per_run, by, intervals=["gain"], own_interval=True, sort=False)
+    per_training = per_run.groupby(by, sort=False)["gain"].agg(lambda g: ", ".join(f"{v:+.3f}" for v in g))
+    return pd.DataFrame(
+        {
+            **{c: out[c] for c in by},
+            "trained models / runs": [f"{m} / {n}" for m, n in zip(out["models"], out["seeds"], strict=True)],
+            "CI over": out["interval"],
+            "spearman gain (95% CI)": ci_column(out, "gain"),
+            "helps": np.where(
+                out["gain_lo"] > 0, "yes", np.where(out["gain_hi"] < 0, "hurts", "no evidence")
+            ),
+            "per training": per_training.to_numpy(),
+        }
+    )
+
+
+def _run_keys(row) -> dict:
+    return {k: row[k] for k in (*CELL, "pm_seed", "rm_seed", "seed", "variant")}
 
 
 def ablation_deltas(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Does each ingredient help? Spearman(full SEAM) - Spearman(ablation without it), with a paired
-    bootstrap CI over prompts, per (cell, variant, formula)."""
+    """Does each ingredient help? Spearman(full SEAM) - Spearman(ablation without it), per (cell, variant,
+    formula), pooled over trained models (pooled_gains)."""
     rows = []
-    main = df[df["ablation"] == MAIN_ABLATION].sort_values(CELL, kind="stable")
+    main = df[df["ablation"] == MAIN_ABLATION].sort_values([*CELL, "pm_seed", "rm_seed"], kind="stable")
     for _, row in main.iterrows():
         prompts = _prompts_of(row)
         for ablation, ingredient in COMPARISONS.items():
             a, b = (_column(row), row["formula"]), (_column(row, ablation=ablation), row["formula"])
             delta = _paired_delta(prompts, a, b, n_boot, seed) if prompts is not None else None
             if delta:
-                cell = {k: row[k] for k in (*CELL, "variant", "formula")}
-                rows.append({**cell, "ingredient": ingredient, "vs": ablation, **delta})
-    return pd.DataFrame(rows)
+                rows.append(
+                    {
+                        **_run_keys(row),
+                        "formula": row["formula"],
+                        "ingredient": ingredient,
+                        "vs": ablation,
+                        **delta,
+                    }
+                )
+    return pooled_gains(pd.DataFrame(rows), [*CELL, "variant", "formula", "ingredient", "vs"])
 
 
 def formula_deltas(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Which formula tracks the true mismatch better? Spearman(formula) - Spearman(normalized), both
-    oriented (higher = less seamless), with a paired bootstrap CI over prompts, per (cell, variant)."""
+    oriented (higher = less seamless), per (cell, variant), pooled over trained models (pooled_gains)."""
     rows = []
     others = df[(df["ablation"] == MAIN_ABLATION) & ~df["formula"].isin([MAIN_FORMULA, NO_FORMULA])]
-    for _, row in others.sort_values(CELL, kind="stable").iterrows():
+    for _, row in others.sort_values([*CELL, "pm_seed", "rm_seed"], kind="stable").iterrows():
         prompts = _prompts_of(row)
         a, b = (_column(row), row["formula"]), (_column(row, formula=MAIN_FORMULA), MAIN_FORMULA)
         delta = _paired_delta(prompts, a, b, n_boot, seed) if prompts is not None else None
         if delta:
-            rows.append(
-                {
-                    **{k: row[k] for k in (*CELL, "variant")},
-                    "formula": row["formula"],
-                    "vs": MAIN_FORMULA,
-                    **delta,
-                }
-            )
-    return pd.DataFrame(rows)
+            rows.append({**_run_keys(row), "formula": row["formula"], "vs": MAIN_FORMULA, **delta})
+    return pooled_gains(pd.DataFrame(rows), [*CELL, "variant", "formula", "vs"])
 
 
 def aggregate(outputs: Path) -> list[Path]:
@@ -295,18 +341,21 @@ def aggregate(outputs: Path) -> list[Path]:
     folder = outputs / "figures" / "seam"
     for scale, group in df.groupby("scale"):
         title = f"SEAM vs true PM/RM mismatch, rank correlation over RL prompts (scale={scale})"
-        write_table(correlation_table(group), folder, f"seam_{scale}", title)
-        written.append(folder / f"seam_{scale}.md")
+        write_table(correlation_table(group), folder, f"seam_{scale}", f"{title}, over trained models")
+        write_table(
+            per_training_table(group), folder, f"seam_{scale}_per_training", f"{title}, each training"
+        )
+        written += [folder / f"seam_{scale}.md", folder / f"seam_{scale}_per_training.md"]
         for name, deltas, what in (
             (
                 "ablation_gains",
                 ablation_deltas(group),
-                "Does each ingredient help? Spearman(SEAM) - Spearman(ablation)",
+                "Does each ingredient help? Spearman(SEAM) - Spearman(ablation), over trained models",
             ),
             (
                 "formula_gains",
                 formula_deltas(group),
-                "Which formula tracks mismatch better? Spearman(formula) - Spearman(normalized)",
+                "Which formula tracks mismatch better? Spearman(formula) - Spearman(normalized), over trained models",
             ),
         ):
             if len(deltas):

@@ -24,7 +24,7 @@ def test_corr_difference_ci():
         paired_bootstrap_corr_diff(y, y[:-1], y)
 
 
-def _fake_run(folder, rm: str, rng) -> None:
+def _fake_run(folder, rm: str, rng, training: int = 0) -> None:
     n = 200
     truth = rng.uniform(size=n)
     prompts = pd.DataFrame(
@@ -45,8 +45,8 @@ def _fake_run(folder, rm: str, rng) -> None:
         "scale": "smoke",
         "pm": "s",
         "rm": rm,
-        "pm_seed": 0,
-        "rm_seed": 0,
+        "pm_seed": training,
+        "rm_seed": training,
         "seed": 0,
         "run_dir": str(folder),
     }
@@ -83,3 +83,23 @@ def test_aggregate_writes_table_gains_and_scatter(tmp_path):
     assert list(formulas["formula"]) == ["paper", "paper"] and (formulas["helps"] == "hurts").all()
     assert (folder / "seam_smoke_adv_normalized.png").stat().st_size > 10_000
     assert (folder / "seam_smoke_adv_paper.png").is_file()
+
+
+def test_trainings_of_one_cell_are_pooled_not_listed_as_lines_of_their_own(tmp_path):
+    rng = np.random.default_rng(2)
+    for training in (0, 1, 2):
+        _fake_run(tmp_path / "seam" / f"train_seed={training}", "xs", rng, training)
+    aggregate(tmp_path)
+    folder = tmp_path / "figures" / "seam"
+    table = pd.read_csv(folder / "seam_smoke.csv")
+    assert len(table) == 3 and (table["trained models / runs"] == "3 / 3").all()
+    assert (table["CI over"] == "trained models and prompts").all()
+    per_training = pd.read_csv(folder / "seam_smoke_per_training.csv")
+    assert len(per_training) == 9 and sorted(set(per_training["pm_seed"])) == [0, 1, 2]
+    gains = pd.read_csv(folder / "seam_smoke_ablation_gains.csv")
+    weighting = gains[gains["ingredient"] == "PM weighting"].iloc[0]
+    # each training's own gain is listed, and the pooled interval holds all three (they agree here)
+    own = [float(g) for g in weighting["per training"].split(", ")]
+    assert len(gains) == 1 and len(own) == 3 and weighting["helps"] == "yes"
+    point = float(weighting["spearman gain (95% CI)"].split(" ")[0])
+    assert point == pytest.approx(np.mean(own), abs=1e-3)
