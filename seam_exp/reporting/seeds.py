@@ -5,7 +5,8 @@ runs. Where a group's runs read at least two trained models (PM and RM training 
 the interval is over trained models, RL seeds inside them and the shared prompts
 (metrics.intervals.mean_ci_over_models); with one trained model it is a t-interval over its RL seeds, and
 says so in the `interval` column, because it then says nothing about another training. A group of one run
-has none; where its own CI is the best there is, `own_interval` keeps it instead of a NaN.
+has none; where its own CI is the best there is, `own_interval` keeps it instead of a NaN (a column without
+`_lo`/`_hi` columns has no own CI, and a group of one run then none).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ REPLICATE = [*MODEL, "seed"]
 def _interval(g: pd.DataFrame, m: str, models: list, own_interval: bool) -> tuple[tuple, str]:
     """((point, lo, hi, p of "the mean is 0"), what the interval spans) of column `m` over the runs `g`."""
     own = [f"{m}_lo", f"{m}_hi"]
-    if own_interval and len(g) == 1:
+    if own_interval and len(g) == 1 and set(own) <= set(g.columns):
         point, lo, hi = g[[m, *own]].iloc[0]
         own_se = float(se_of_interval(lo, hi))  # the run's bootstrap interval over prompts, read as normal
         return (point, lo, hi, MeanEstimate(point, own_se, np.inf).p_value()), "prompts (one run)"

@@ -213,3 +213,48 @@ def test_a_finished_cell_is_reused_only_with_the_same_config_and_code(tmp_path):
     reuse(done, here)
     assert (here / "results.csv").read_text() == (done / "results.csv").read_text()
     assert (here / "REUSED_FROM.txt").read_text().strip() == str(done)
+
+
+def _mismatch_job(root, name: str, train_seed: int, start: float, end: float):
+    """A finished mismatch job of PM xs / RM xs: its evaluations at steps 0 and 4, mismatch start -> end."""
+    job = root / "mismatch" / "scale=smoke" / "multirun_x" / name
+    (job / ".hydra").mkdir(parents=True)
+    overrides = [
+        "+experiment=mismatch",
+        "scale=smoke",
+        "pm=xs",
+        "rm=xs",
+        "seed=0",
+        f"train_seed={train_seed}",
+    ]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        OmegaConf.save(compose("config", overrides=overrides), job / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create(overrides), job / ".hydra" / "overrides.yaml")
+    rows = []
+    for step, value in ((0, start), (4, end)):
+        row = {c: 0.1 for c in columns_of(mismatch.MismatchRow)}
+        row.update(
+            experiment="mismatch", scale="smoke", pm="xs", rm="xs", pm_seed=train_seed, rm_seed=train_seed
+        )
+        row.update(
+            seed=0, run_dir=str(job), algorithm="ppo", reward_source="rm", step=step, mismatch_pairs=10
+        )
+        row.update(mismatch=value, mismatch_lo=value - 0.01, mismatch_hi=value + 0.01)
+        rows.append(mismatch.MismatchRow(**row))
+    write_results(rows, job)
+
+
+def test_mismatch_pools_the_trainings_of_a_cell_instead_of_keeping_the_newest(tmp_path):
+    # two trainings of one cell: both are read (start 0.2 and 0.3, end 0.4 and 0.6), as one pooled line
+    _mismatch_job(tmp_path, "a", 0, 0.2, 0.4)
+    _mismatch_job(tmp_path, "b", 1, 0.3, 0.6)
+    jobs = sweep_jobs(tmp_path, "mismatch", mismatch_report.CELL)
+    assert len(jobs) == 2 and (jobs["variant"] == "").all()
+    mismatch_report.aggregate(tmp_path)
+    table = pd.read_csv(tmp_path / "figures" / "mismatch" / "mismatch_smoke_ppo.csv")
+    assert len(table) == 1 and table["trained models"].iloc[0] == 2 and table["runs"].iloc[0] == 2
+    assert table["mismatch at start"].iloc[0].startswith("0.250 [")
+    assert table["mismatch at end"].iloc[0].startswith("0.500 [")
+    assert table["growth (end - start)"].iloc[0].startswith("+0.250 [")
+    assert table["CI over"].iloc[0] == "trained models and prompts"
+    assert (tmp_path / "figures" / "mismatch" / "mismatch_smoke_ppo.png").stat().st_size > 10_000
