@@ -15,6 +15,7 @@ from seam_exp.cli import ConfigError, check
 from seam_exp.models.factory import ensure_available
 from seam_exp.reporting.sweep import CODE_STAMP, adopt_checkpoint, finished_twin, interrupted_twin, reuse
 from seam_exp.utils.cache import source_version
+from seam_exp.utils.job_clock import JobClock
 from seam_exp.utils.memory import peak_mib, reset_peak
 from seam_exp.utils.runtime import (
     force_offline,
@@ -32,10 +33,12 @@ log = logging.getLogger("seam_exp")
 @task_wrapper
 def dispatch(cfg: DictConfig):
     reset_peak()  # a sweep worker runs several jobs: each logs its own peak memory
+    clock = JobClock()
     try:
         return _dispatch(cfg)
     finally:
         log.info("%s: peak resident memory %.0f MiB", cfg.run_name, peak_mib())
+        log.info("%s: %s", cfg.run_name, clock.elapsed().line())  # read back by reporting/costs.py
 
 
 def _dispatch(cfg: DictConfig):

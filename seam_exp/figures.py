@@ -1,7 +1,7 @@
 """Every experiment's tables and figures from the results.csv files under an outputs tree, written to
 outputs/figures/<experiment>/: by `make figures` (python -m seam_exp.figures outputs) and by a Hydra
 callback at the end of every sweep; `make figures` also writes the claims ledger, outputs/figures/claims.md
-(reporting/claims.py)."""
+(reporting/claims.py), and what each sweep cost, outputs/figures/costs.md (reporting/costs.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from seam_exp import experiments
 from seam_exp.reporting.claims import write_ledger
+from seam_exp.reporting.costs import write_costs
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ def main(argv: list[str]) -> int:
         for path in aggregate_experiment(name, outputs):
             print(f"{name}: {path}")
     print(f"claims: {ledger(outputs)}")
+    costs = write_costs(outputs)
+    if costs is not None:
+        print(f"costs: {costs}")
     return 0
 
 
