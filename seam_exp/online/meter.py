@@ -10,7 +10,10 @@ At each measurement, on `online.prompts` RL prompts (a seeded subset, fixed for 
   texts all run long), rewarded by the RM of the moment and weighted by the current policy's log-probs;
 - `own`: SEAM built from the policy's own answers: its first answer to each prompt plays the reference and
   k seeded perturbations of it (the adv variant's builder) the worse answers, all weighted by the current
-  policy, the RM judging them now (the texts change as the policy does).
+  policy, the RM judging them now (the texts change as the policy does);
+- `own_contrast` (when `online.variant` is contrast, whose question index it reuses): the same reference,
+  and as worse answers the policy's own first answers to the k most similar other tracked questions, the
+  contrast variant's construction applied to what the policy writes now.
 Each row also holds the Spearman correlation of each score with the exact mismatch over the prompts and
 the seconds the row took, so that its cost is read as a share of the run's time.
 """
@@ -82,6 +85,44 @@ def own_candidates(
     return pd.DataFrame(rows, columns=["prompt_id", "candidate_index", "is_reference", "text"])
 
 
+def tracked_neighbours(prompt_ids: Sequence[int], vectors: np.ndarray, max_similarity: float) -> dict:
+    """{prompt id: the other tracked prompts, most similar question first}, by the cosine of unit question
+    embeddings (`vectors`, one row per id), leaving out near-duplicates (above `max_similarity`), as the
+    contrast builder does over its pool."""
+    sims = vectors @ vectors.T
+    out = {}
+    for i, pid in enumerate(prompt_ids):
+        order = [j for j in np.argsort(-sims[i], kind="stable") if j != i and sims[i, j] <= max_similarity]
+        out[int(pid)] = [int(prompt_ids[j]) for j in order]
+    return out
+
+
+def own_contrast_candidates(
+    answers: dict[int, str], neighbours: dict[int, list[int]], k: int
+) -> pd.DataFrame:
+    """Per prompt with a worded answer: that answer (index 0, the reference) and, as its worse answers, the
+    answers to its nearest tracked neighbours (up to k, none equal to the prompt's own answer or repeated):
+    another question's answer, as contrast takes another question's reference."""
+    rows = []
+    for pid, answer in answers.items():
+        if not answer.split():
+            continue
+        taken, texts = {answer}, [answer]
+        for other in neighbours.get(pid, []):
+            text = answers.get(other, "")
+            if text.split() and text not in taken:
+                taken.add(text)
+                texts.append(text)
+            if len(texts) == k + 1:
+                break
+        if len(texts) > 1:
+            rows += [
+                {"prompt_id": int(pid), "candidate_index": i, "is_reference": i == 0, "text": t}
+                for i, t in enumerate(texts)
+            ]
+    return pd.DataFrame(rows, columns=["prompt_id", "candidate_index", "is_reference", "text"])
+
+
 class OnlineSeamMeter:
     """One online SEAM measurement of a policy, whatever trainer moves it: `prepare` once with the RM and
     tokenizer the run uses, then `measure(policy, reward_model, step)` returns one row. Measuring never
@@ -97,8 +138,10 @@ class OnlineSeamMeter:
         max_new_tokens: int,
         temperature: float,
         seed: int,
+        neighbours: dict[int, list[int]] | None = None,
     ):
         self.world, self.rows, self.seam, self.seed = world, rows, seam, seed
+        self.neighbours = neighbours  # tracked_neighbours, for the own_contrast score (None: not scored)
         self.sampling = (samples_per_prompt, max_new_tokens, temperature)
         self.prompt_text = dict(zip(rows["prompt_id"], rows["prompt"], strict=True))
         self.fixed = candidates[candidates["prompt_id"].isin(self.prompt_text)].reset_index(drop=True)
@@ -125,20 +168,11 @@ class OnlineSeamMeter:
             policy, self.tokenizer, self._prompts(frame), frame, self.seam, self.seam["formula"]
         )
 
-    def _own(self, samples: PolicySamples, ids: np.ndarray, reward_model, policy, step: int):
-        """The `own` candidates of the policy's first answers, their SEAM per prompt, and how often a
-        perturbation is not worse than its answer by gold (NaN where gold is a judge's paid call)."""
-        first = np.arange(0, len(samples.texts), samples.n)
-        own = own_candidates(
-            self.world,
-            self.perturber,
-            ids[first].tolist(),
-            [samples.texts[i] for i in first],
-            self.seam["k"],
-            f"online/{self.seed}/{step}",
-        )
+    def _score_own(self, own: pd.DataFrame, reward_model, policy):
+        """SEAM per prompt of candidates built from the policy's answers, and how often a worse answer is not
+        worse than its answer by gold (NaN where gold is a judge's paid call)."""
         if own.empty:  # every answer wordless: nothing to score
-            return pd.DataFrame(columns=["prompt_id", self.seam["formula"]]), float("nan"), len(first)
+            return pd.DataFrame(columns=["prompt_id", self.seam["formula"]]), float("nan")
         start = time.perf_counter()
         own["reward"] = score_texts(reward_model, self.tokenizer, self._prompts(own), own["text"].tolist())
         rm_seconds = time.perf_counter() - start
@@ -149,7 +183,27 @@ class OnlineSeamMeter:
         if self.world.gold_is_free:
             own["gold"] = self.world.gold(own["prompt_id"].tolist(), own["text"].tolist())
             not_worse = variant_diagnostics(own, pm_seconds, rm_seconds, len(scores))["worse_gold_ge_ref"]
-        return scores, not_worse, len(first) - len(scores)
+        return scores, not_worse
+
+    def _own(self, samples: PolicySamples, ids: np.ndarray, reward_model, policy, step: int) -> dict:
+        """The scores built from the policy's first answer to each prompt: {name: (SEAM per prompt, share of
+        worse answers not worse by gold)}, and how many answers had no word to build from."""
+        first = np.arange(0, len(samples.texts), samples.n)
+        answers = {int(ids[i]): samples.texts[i] for i in first}
+        adv = own_candidates(
+            self.world,
+            self.perturber,
+            list(answers),
+            list(answers.values()),
+            self.seam["k"],
+            f"online/{self.seed}/{step}",
+        )
+        scores = {"own": self._score_own(adv, reward_model, policy)}
+        if self.neighbours is not None:
+            contrast = own_contrast_candidates(answers, self.neighbours, self.seam["k"])
+            scores["own_contrast"] = self._score_own(contrast, reward_model, policy)
+        wordless = sum(not a.split() for a in answers.values())
+        return scores, wordless
 
     @torch.no_grad()
     def measure(self, policy, reward_model, step: int, first: bool = False) -> dict:
@@ -164,14 +218,14 @@ class OnlineSeamMeter:
         ids = np.asarray(self.rows["prompt_id"])[samples.prompt_index]
         counts = mismatch_counts(ids, samples.rm, samples.gold)
         truth = pd.Series(counts.rate, index=counts.groups).dropna()
-        own, not_worse, wordless = self._own(samples, ids, reward_model, policy, step)
+        own, wordless = self._own(samples, ids, reward_model, policy, step)
         # rewarded by the RM of the moment, as every other score here: a refresh may have moved it
         fixed = self.fixed.assign(
             reward=score_texts(
                 reward_model, self.tokenizer, self._prompts(self.fixed), self.fixed["text"].tolist()
             )
         )
-        scores = {"fixed": self._weighted(fixed, policy), "own": own}
+        scores = {"fixed": self._weighted(fixed, policy), **{name: seam for name, (seam, _) in own.items()}}
         policy.train(was_training)
 
         pooled = counts.pooled(seed=self.seed)  # over every gold-ordered pair, a bootstrap CI over prompts
@@ -181,7 +235,7 @@ class OnlineSeamMeter:
             "exact_mismatch_lo": pooled["mismatch_lo"],
             "exact_mismatch_hi": pooled["mismatch_hi"],
             "gold": float(samples.gold.mean()),
-            "own_worse_gold_ge_answer": not_worse,
+            **{f"{name}_worse_gold_ge_answer": not_worse for name, (_, not_worse) in own.items()},
             "own_wordless_answers": wordless,
         }
         formula = self.seam["formula"]
@@ -195,14 +249,12 @@ class OnlineSeamMeter:
                 else float("nan")
             )
         row["seconds"] = time.perf_counter() - start + (self.setup_seconds if first else 0.0)
+        shown = ", ".join(f"{n} {row[f'{n}_seam']:.3g} (rho {row[f'{n}_spearman']:.2f})" for n in scores)
         log.info(
-            "online SEAM @ step %d: exact mismatch %.3f, fixed %.3g (rho %.2f), own %.3g (rho %.2f), %.1f s",
+            "online SEAM @ step %d: exact mismatch %.3f, %s, %.1f s",
             step,
             row["exact_mismatch"],
-            row["fixed_seam"],
-            row["fixed_spearman"],
-            row["own_seam"],
-            row["own_spearman"],
+            shown,
             row["seconds"],
         )
         return row
@@ -222,6 +274,11 @@ def online_seam_meter(cfg, world: World, cache: ArtifactCache, rows) -> OnlineSe
     online = cfg.online
     tracked = tracked_prompts(rows, online.prompts, online.seed)
     candidates = fixed_candidates(cfg, online.variant, world, cache, tracked["prompt_id"])
+    neighbours = None
+    if online.variant == "contrast":  # its question index is built for the fixed candidates anyway
+        builder = make_builder("contrast", cfg.seam, world, cache)
+        vectors = builder.index.vectors(tracked["prompt_id"])
+        neighbours = tracked_neighbours(tracked["prompt_id"], vectors, builder.max_similarity)
     return OnlineSeamMeter(
         world,
         tracked,
@@ -231,4 +288,5 @@ def online_seam_meter(cfg, world: World, cache: ArtifactCache, rows) -> OnlineSe
         cfg.rl.rollout.max_new_tokens,
         cfg.rl.rollout.temperature,
         online.seed,
+        neighbours,
     )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 from omegaconf import open_dict
 
 from seam_exp.models.train import load_policy, load_reward, sft_policy, trained_reward
-from seam_exp.online.meter import ONLINE_FILE, online_seam_meter
+from seam_exp.online.meter import (
+    ONLINE_FILE,
+    online_seam_meter,
+    own_contrast_candidates,
+    tracked_neighbours,
+)
 from seam_exp.online.tracking import online_seam_callbacks
 from seam_exp.online.trainer_callback import OnlineSeamTrainerCallback
 from seam_exp.rl.run import rl_finetune
@@ -63,6 +69,37 @@ def test_online_seam_scores_the_current_policy_and_leaves_the_run_as_it_was(tiny
     row = tracking.meter.measure(policy, reward_model, step=9)
     assert row["fixed_seam"] == pytest.approx(moved[cfg.seam.formula].mean(), rel=1e-9)
     assert row["fixed_seam"] != pytest.approx(rows["fixed_seam"].iloc[0], rel=1e-6)
+
+    # with neighbours among the tracked questions, the row also scores the policy's answers to them as the
+    # worse answers (own_contrast), judged by gold like the others
+    ids = tracking.meter.rows["prompt_id"]
+    vectors = np.random.default_rng(0).normal(size=(len(ids), 4))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    tracking.meter.neighbours = tracked_neighbours(ids, vectors, max_similarity=0.95)
+    row = tracking.meter.measure(policy, reward_model, step=10)
+    assert 0 <= row["own_contrast_worse_gold_ge_answer"] <= 1 and "own_contrast_spearman" in row
+
+
+def test_neighbours_are_the_most_similar_other_questions_without_near_duplicates():
+    vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [1.0, 0.0]])  # prompt 13 duplicates 10
+    neighbours = tracked_neighbours([10, 11, 12, 13], vectors, max_similarity=0.95)
+    assert neighbours[10] == [11, 12] and neighbours[12] == [11, 10, 13] and neighbours[11] == [10, 13, 12]
+
+
+def test_own_contrast_takes_the_answers_to_the_neighbours_never_the_prompts_own_nor_twice():
+    answers = {
+        1: "The answer is 4.",
+        2: "The answer is 5.",
+        3: "The answer is 4.",
+        4: "",
+        5: "The answer is 5.",
+    }
+    neighbours = {1: [3, 2, 5, 4], 2: [5, 1], 4: [1, 2]}
+    frame = own_contrast_candidates(answers, neighbours, k=2)
+    texts = frame.groupby("prompt_id")["text"].apply(list).to_dict()
+    # prompt 1: 3 answers what 1 answers, 5 repeats 2's answer; 2: its neighbour 5 too; 4 has no words
+    assert texts == {1: ["The answer is 4.", "The answer is 5."], 2: ["The answer is 5.", "The answer is 4."]}
+    assert frame.groupby("prompt_id")["is_reference"].first().all()
 
 
 def test_a_bad_online_setting_is_refused(tmp_path):
