@@ -186,12 +186,18 @@ def ledger_figure(readings: Sequence[Reading], claims: Sequence[Claim], scale: s
         else:
             verdict = r.verdict()
             color = VERDICT_COLORS.get(verdict, "tab:gray")
-            ax.errorbar(
-                r.value, 0, xerr=[[r.value - r.lo], [r.hi - r.value]], fmt="o", color=color, capsize=3
-            )
+            # a reading over one run has a point but no interval (NaN ends): draw the point alone
+            ends = [x for x in (r.lo, r.hi) if np.isfinite(x)]
+            if len(ends) == 2:
+                xerr = [[r.value - r.lo], [r.hi - r.value]]
+                ax.errorbar(r.value, 0, xerr=xerr, fmt="o", color=color, capsize=3)
+            elif np.isfinite(r.value):
+                ax.plot(r.value, 0, "o", color=color)
             ax.text(1.01, 0.5, verdict, transform=ax.transAxes, va="center", fontsize=7, color=color)
-            span = max(r.hi, high) - min(r.lo, low)
-            ax.set_xlim(min(r.lo, low) - 0.15 * span - 1e-3, max(r.hi, high) + 0.15 * span + 1e-3)
+            drawn = [x for x in (r.value, *ends) if np.isfinite(x)]
+            left, right = min(drawn + [low]), max(drawn + [high])
+            span = right - left
+            ax.set_xlim(left - 0.15 * span - 1e-3, right + 0.15 * span + 1e-3)
         ax.set_yticks([])
         ax.set_ylabel(claim.statement, rotation=0, ha="right", va="center", fontsize=7, wrap=True)
         ax.tick_params(axis="x", labelsize=7)

@@ -96,7 +96,12 @@ def test_the_ledger_lists_every_claim_at_the_default_scale_and_says_which_have_n
     assert list(tables) == ["default", "smoke"]
     assert tables["default"]["verdict"].tolist() == ["no runs", "no runs"]
     assert tables["smoke"]["verdict"].tolist() == ["reproduced", "no runs"]
-    text = write_ledger(tmp_path, [smoke], declared).read_text()
+    # a reading of one run has a point but no interval: the ledger and its figure still say so
+    lone = dataclasses.replace(smoke, claim=declared[1], lo=np.nan, hi=np.nan, models=2, runs=1)
+    assert (
+        ledger_table([smoke, lone], declared)["smoke"]["verdict"].tolist()[1] == "inconclusive (no interval)"
+    )
+    text = write_ledger(tmp_path, [smoke, lone], declared).read_text()
     assert "Verdict rule" in text and "## scale=smoke" in text and "+0.200 [+0.100, +0.300]" in text
     # each scale's table links its figure, which is there
     for scale in ("default", "smoke"):
