@@ -186,16 +186,14 @@ def ledger_figure(readings: Sequence[Reading], claims: Sequence[Claim], scale: s
         else:
             verdict = r.verdict()
             color = VERDICT_COLORS.get(verdict, "tab:gray")
-            # a reading over one run has a point but no interval (NaN ends): draw the point alone
-            ends = [x for x in (r.lo, r.hi) if np.isfinite(x)]
-            if len(ends) == 2:
+            if np.isfinite([r.lo, r.hi]).all():
                 xerr = [[r.value - r.lo], [r.hi - r.value]]
                 ax.errorbar(r.value, 0, xerr=xerr, fmt="o", color=color, capsize=3)
-            elif np.isfinite(r.value):
+            else:  # a reading over one run has a point but no interval (NaN ends)
                 ax.plot(r.value, 0, "o", color=color)
             ax.text(1.01, 0.5, verdict, transform=ax.transAxes, va="center", fontsize=7, color=color)
-            drawn = [x for x in (r.value, *ends) if np.isfinite(x)]
-            left, right = min(drawn + [low]), max(drawn + [high])
+            drawn = [x for x in (r.value, r.lo, r.hi, low, high) if np.isfinite(x)]
+            left, right = min(drawn), max(drawn)
             span = right - left
             ax.set_xlim(left - 0.15 * span - 1e-3, right + 0.15 * span + 1e-3)
         ax.set_yticks([])
