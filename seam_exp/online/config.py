@@ -27,10 +27,12 @@ class RefreshConfig:
     # RL steps between refreshes (conf/online/default.yaml: a fifth of the run); labels per RL step =
     # prompts / every
     every: int = MISSING
-    prompts: int = 32
+    # the settings chosen on validation prompts (docs/online.md, "Choosing the refresh's settings"): 128
+    # prompts, no replay, a tenth of the RM's rate (conf/online/default.yaml)
+    prompts: int = 128
     rm_steps: int = 8  # AdamW steps on the new pairs per refresh
     batch_size: int = 32
-    lr: float = MISSING  # conf/online/default.yaml: the RM's own training rate
+    lr: float = MISSING  # conf/online/default.yaml: a tenth of the RM's own training rate
     oracle_samples: int = 4  # answers per pool prompt the oracle chooser judges
     # share of each refresh minibatch drawn from the pairs the RM was trained on (0: the new pairs only): a
     # rehearsal, so a few new labels are learnt without the RM forgetting the rest (docs/online.md)

@@ -19,6 +19,12 @@ def _int_mul(a: Any, b: Any) -> int:
     return max(1, int(round(float(a) * float(b))))
 
 
+def _mul(a: Any, b: Any) -> float:
+    """A product of two numbers (a rate a tenth of another), rounded to 12 significant digits so that
+    3.75e-4 x 0.1 reads 3.75e-05 in run names and tables rather than 3.7500000000000003e-05."""
+    return float(f"{float(a) * float(b):.12g}")
+
+
 def _steps_for(num_pairs: Any, batch_size: Any, epochs: Any) -> int:
     """Optimizer steps for `epochs` passes over `num_pairs` examples: 0 for no data (an untrained model)."""
     return int(round(float(num_pairs) * float(epochs) / float(batch_size)))
@@ -71,6 +77,7 @@ def _sweep_axis(name: str, *, _root_: DictConfig) -> str:
 
 RESOLVERS = {
     "int_mul": _int_mul,
+    "mul": _mul,
     "steps_for": _steps_for,
     "last_of": _last_of,
     "middle_of": _middle_of,

@@ -333,3 +333,11 @@ def test_each_pm_size_runs_its_own_rl_recipe_and_an_override_still_wins():
     assert chosen != unchosen  # PM l's recipe was chosen on validation (conf/pm/l.yaml), xs's not yet
     assert recipe("l", "rl=rloo") == chosen
     assert recipe("l", "rl.optim.lr=3e-4", "rl.kl.coef=0.01") == (3e-4, 0.01)
+
+
+@pytest.mark.parametrize("rm", ["s", "l"])
+def test_the_online_refresh_continues_the_rm_at_a_tenth_of_its_own_rate(rm):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["+experiment=online_verdict", f"rm={rm}"])
+    assert cfg.online.refresh.lr == pytest.approx(0.1 * cfg.rm.train.lr, rel=1e-12)
+    assert repr(cfg.online.refresh.lr) == repr(float(f"{0.1 * cfg.rm.train.lr:.12g}"))  # no 3.7500000000000003e-05
