@@ -340,4 +340,6 @@ def test_the_online_refresh_continues_the_rm_at_a_tenth_of_its_own_rate(rm):
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["+experiment=online_verdict", f"rm={rm}"])
     assert cfg.online.refresh.lr == pytest.approx(0.1 * cfg.rm.train.lr, rel=1e-12)
-    assert repr(cfg.online.refresh.lr) == repr(float(f"{0.1 * cfg.rm.train.lr:.12g}"))  # no 3.7500000000000003e-05
+    assert repr(cfg.online.refresh.lr) == repr(
+        float(f"{0.1 * cfg.rm.train.lr:.12g}")
+    )  # no 3.7500000000000003e-05
