@@ -31,12 +31,12 @@ from seam_exp.reporting.claims import (
 )
 from seam_exp.reporting.grid import with_cell_names
 from seam_exp.reporting.paired import paired_by_seed
-from seam_exp.reporting.plots import interval_bars, plt, save_figure
+from seam_exp.reporting.plots import distinct_colors, interval_bars, plt, save_figure
 from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
 from seam_exp.reporting.tables import ci_column, format_ci, verdict, verdict_by_p, write_table_and_figures
-from seam_exp.rl.kl_budget import kl_budget_rows
+from seam_exp.rl.kl_budget import kl_budget_rows, run_history
 from seam_exp.selection.filters import overlap
 
 MAIN_RATE = 0.2  # the paper's: the bar chart and main table compare methods at this drop rate
@@ -270,6 +270,65 @@ def rate_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
     save_figure(fig, path, title)
 
 
+ALONG_THE_RUN = ["gain", "kl", "mismatch", "hacking"]  # read at every evaluation of a run (history.csv)
+TRAJECTORY_AXES = [
+    ("KL to the SFT start", "gold gain over SFT"),
+    ("RL step", "mismatch"),
+    ("RL step", "hacking share"),
+]
+
+
+def trajectories(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per cell, method at the main rate (or without a rate) and evaluation step: the mean over its runs of
+    the gold gain over SFT, KL, mismatch and hacking share on the eval samples, and how many runs it pools;
+    the online arms are read along the run against full and the static filter (docs/online.md)."""
+    main = rows[(rows["rate"] == MAIN_RATE) | rows["rate"].isna() | (rows["method"] == "full")]
+    curves = []
+    for _, r in main.iterrows():
+        history = run_history(r["run_dir"])
+        if history is not None:
+            mine = history[["step", *ALONG_THE_RUN]]
+            curves.append(mine.assign(cell=r["cell"], method=r["method_label"], run_dir=r["run_dir"]))
+    if not curves:
+        return pd.DataFrame()
+    curves = pd.concat(curves)
+    means = curves.groupby(["cell", "method", "step"], as_index=False)[ALONG_THE_RUN].mean()
+    runs = curves.groupby(["cell", "method"], as_index=False)["run_dir"].nunique()
+    return means.merge(runs.rename(columns={"run_dir": "runs"}))
+
+
+def trajectory_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """One line per cell and method: its mismatch and hacking share at every evaluation step."""
+    wide = curves.pivot_table(
+        index=["cell", "method", "runs"], columns="step", values=["mismatch", "hacking"]
+    )
+    wide = wide[["mismatch", "hacking"]]  # the mismatch first: what the online arms are meant to hold down
+    wide.columns = [f"{name} @{step}" for name, step in wide.columns]
+    return wide.reset_index()
+
+
+def trajectory_figure(curves: pd.DataFrame, title: str, path: Path) -> None:
+    """Per cell (a row of panels): gold gain against KL, mismatch and hacking against the RL step, one
+    line per method, full in black."""
+    cells = sorted(curves["cell"].unique())
+    colors = distinct_colors(sorted(set(curves["method"]) - {"full"}))
+    fig, axes = plt.subplots(len(cells), 3, figsize=(14, 3.6 * len(cells)), squeeze=False)
+    for row, cell in zip(axes, cells, strict=True):
+        for method, line in curves[curves["cell"] == cell].groupby("method"):
+            line = line.sort_values("step")
+            style = {"color": "black", "lw": 2} if method == "full" else {"color": colors[method], "lw": 1}
+            row[0].plot(line["kl"], line["gain"], marker="o", ms=3, label=method, **style)
+            row[1].plot(line["step"], line["mismatch"], marker="o", ms=3, **style)
+            row[2].plot(line["step"], line["hacking"], marker="o", ms=3, **style)
+        for ax, (x, y) in zip(row, TRAJECTORY_AXES, strict=True):
+            ax.set_xlabel(x)
+            ax.set_ylabel(y)
+            ax.set_title(cell, fontsize=9)
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=6)
+    save_figure(fig, path, title)
+
+
 def dropped_sets(rows: pd.DataFrame) -> dict[tuple[str, str], set]:
     """(cell, method label) -> the prompts dropped at the main rate by its lowest seed's run."""
     main = rows[(rows["method"] != "full") & ((rows["rate"] == MAIN_RATE) | rows["rate"].isna())]
@@ -348,6 +407,16 @@ def aggregate(outputs: Path) -> list[Path]:
             matched_title = f"{title}: at matched KL budgets, checkpoints chosen on validation prompts"
             written += write_table_and_figures(
                 folder, f"{name}_kl_budgets", matched_title, matched, {}, notes
+            )
+        curves = trajectories(rows)
+        if len(curves):
+            along_title = f"{title}: mismatch and hacking along the run (means over runs)"
+            written += write_table_and_figures(
+                folder,
+                f"{name}_along_the_run",
+                along_title,
+                trajectory_table(curves),
+                {"": partial(trajectory_figure, curves, along_title)},
             )
         within, across = overlap_tables(dropped_sets(rows))
         if len(within):

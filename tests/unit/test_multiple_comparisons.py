@@ -122,3 +122,30 @@ def test_kl_matched_gain_pairs_each_method_with_full_of_the_same_replicate_at_th
     assert paired.loc[(1, 2.0), "gain_over_full"] == pytest.approx(3.4 - 2.3)
     assert paired.loc[(0, 4.0), "gain_over_full"] == pytest.approx(2.4 - 2.3)
     assert set(paired["method"]) == {"seam:adv:paper"}
+
+
+def test_along_the_run_pools_each_methods_runs_per_step_and_leaves_out_other_drop_rates(tmp_path):
+    from seam_exp.experiments.selection_report import trajectories, trajectory_table
+
+    def run(name, method, rate, mismatch, hacking):
+        folder = write_history(tmp_path / name, [0, 0.1, 0.2], [1.0, 1.0, 1.0], [2.0, 2.1, 2.2])
+        history = pd.read_csv(f"{folder}/history.csv").assign(mismatch=mismatch, hacking=hacking)
+        history.to_csv(f"{folder}/history.csv", index=False)
+        return {"cell": "A", "method": method, "method_label": method, "rate": rate, "run_dir": folder}
+
+    rows = pd.DataFrame(
+        [
+            run("full0", "full", 0.2, [0.2, 0.3, 0.4], [0.1, 0.1, 0.2]),
+            run("full1", "full", 0.2, [0.2, 0.5, 0.6], [0.1, 0.3, 0.4]),
+            run("refresh", "refresh:seam", np.nan, [0.2, 0.2, 0.2], [0.1, 0.1, 0.1]),  # no drop rate
+            run("other_rate", "seam:adv:paper", 0.4, [0.9, 0.9, 0.9], [0.9, 0.9, 0.9]),
+        ]
+    )
+    table = trajectory_table(trajectories(rows)).set_index("method")
+    assert sorted(table.index) == ["full", "refresh:seam"]  # the 0.4-rate run is another comparison's
+    assert table.loc["full", "runs"] == 2 and table.loc["refresh:seam", "runs"] == 1
+    assert table.loc["full", ["mismatch @0", "mismatch @12", "mismatch @24"]].tolist() == pytest.approx(
+        [0.2, 0.4, 0.5]
+    )
+    assert table.loc["full", "hacking @24"] == pytest.approx(0.3)
+    assert list(table.columns[2:5]) == ["mismatch @0", "mismatch @12", "mismatch @24"]  # mismatch first
