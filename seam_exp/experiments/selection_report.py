@@ -40,6 +40,13 @@ from seam_exp.rl.kl_budget import kl_budget_rows, run_history
 from seam_exp.selection.filters import overlap
 
 MAIN_RATE = 0.2  # the paper's: the bar chart and main table compare methods at this drop rate
+
+
+def at_main_rate(frame: pd.DataFrame) -> pd.DataFrame:
+    """The lines at the main drop rate and those without one (full, the oracle, a refresh arm)."""
+    return frame[(frame["rate"] == MAIN_RATE) | frame["rate"].isna()]
+
+
 CELL = {
     **RL_CELL,
     "sft_steps": "pm.sft.max_steps",
@@ -208,7 +215,7 @@ def kl_matched_against_full(rows: pd.DataFrame) -> pd.DataFrame:
 def kl_matched_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per cell and method at the main rate: gain over full at each KL budget, interval over replicates."""
     paired = kl_matched_against_full(rows)
-    paired = paired[(paired["rate"] == MAIN_RATE) | paired["rate"].isna()]
+    paired = at_main_rate(paired)
     if paired.empty:
         return pd.DataFrame()
     summary = summary_over_seeds(
@@ -234,7 +241,7 @@ def full_runs(rows: pd.DataFrame) -> pd.DataFrame:
 
 def bar_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
     """Gain over full per method at the main rate (and full-independent oracle), one panel per cell."""
-    main = summary[(summary["rate"] == MAIN_RATE) | summary["rate"].isna()]
+    main = at_main_rate(summary)
     interval_bars(
         main.assign(color=["tab:green" if m.startswith("seam") else "tab:grey" for m in main["method"]]),
         "gain_over_full",
@@ -271,23 +278,26 @@ def rate_figure(summary: pd.DataFrame, title: str, path: Path) -> None:
 
 
 ALONG_THE_RUN = ["gain", "kl", "mismatch", "hacking"]  # read at every evaluation of a run (history.csv)
-TRAJECTORY_AXES = [
-    ("KL to the SFT start", "gold gain over SFT"),
-    ("RL step", "mismatch"),
-    ("RL step", "hacking share"),
+# the trajectory figure's panels: (x column, y column, x label, y label)
+TRAJECTORY_PANELS = [
+    ("kl", "gain", "KL to the SFT start", "gold gain over SFT"),
+    ("step", "mismatch", "RL step", "mismatch"),
+    ("step", "hacking", "RL step", "hacking share"),
 ]
 
 
 def trajectories(rows: pd.DataFrame) -> pd.DataFrame:
     """Per cell, method at the main rate (or without a rate) and evaluation step: the mean over its runs of
-    the gold gain over SFT, KL, mismatch and hacking share on the eval samples, and how many runs it pools;
-    the online arms are read along the run against full and the static filter (docs/online.md)."""
-    main = rows[(rows["rate"] == MAIN_RATE) | rows["rate"].isna() | (rows["method"] == "full")]
+    the gold gain over SFT, KL, mismatch and hacking share on the eval samples (a reading a run lacks, NaN,
+    is left out of that step's mean), and how many runs have a history; the online arms are read along
+    the run against full and the static filter this way (docs/online.md)."""
     curves = []
-    for _, r in main.iterrows():
+    for _, r in at_main_rate(rows).iterrows():
         history = run_history(r["run_dir"])
         if history is not None:
-            mine = history[["step", *ALONG_THE_RUN]]
+            mine = history.reindex(
+                columns=["step", *ALONG_THE_RUN]
+            )  # a history without one: NaN, not a crash
             curves.append(mine.assign(cell=r["cell"], method=r["method_label"], run_dir=r["run_dir"]))
     if not curves:
         return pd.DataFrame()
@@ -298,13 +308,13 @@ def trajectories(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def trajectory_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """One line per cell and method: its mismatch and hacking share at every evaluation step."""
-    wide = curves.pivot_table(
-        index=["cell", "method", "runs"], columns="step", values=["mismatch", "hacking"]
-    )
-    wide = wide[["mismatch", "hacking"]]  # the mismatch first: what the online arms are meant to hold down
+    """One line per cell and method (full first in its cell): mismatch, then hacking share, at every
+    evaluation step."""
+    # unstack, not pivot_table: a reading no run has (all NaN) keeps its columns
+    wide = curves.set_index(["cell", "method", "runs", "step"])[["mismatch", "hacking"]].unstack("step")
     wide.columns = [f"{name} @{step}" for name, step in wide.columns]
-    return wide.reset_index()
+    wide = wide.reset_index()
+    return wide.sort_values(["cell", "method"], key=lambda c: c.ne("full") if c.name == "method" else c)
 
 
 def trajectory_figure(curves: pd.DataFrame, title: str, path: Path) -> None:
@@ -312,17 +322,17 @@ def trajectory_figure(curves: pd.DataFrame, title: str, path: Path) -> None:
     line per method, full in black."""
     cells = sorted(curves["cell"].unique())
     colors = distinct_colors(sorted(set(curves["method"]) - {"full"}))
-    fig, axes = plt.subplots(len(cells), 3, figsize=(14, 3.6 * len(cells)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(cells), len(TRAJECTORY_PANELS), figsize=(14, 3.6 * len(cells)), squeeze=False
+    )
     for row, cell in zip(axes, cells, strict=True):
         for method, line in curves[curves["cell"] == cell].groupby("method"):
             line = line.sort_values("step")
             style = {"color": "black", "lw": 2} if method == "full" else {"color": colors[method], "lw": 1}
-            row[0].plot(line["kl"], line["gain"], marker="o", ms=3, label=method, **style)
-            row[1].plot(line["step"], line["mismatch"], marker="o", ms=3, **style)
-            row[2].plot(line["step"], line["hacking"], marker="o", ms=3, **style)
-        for ax, (x, y) in zip(row, TRAJECTORY_AXES, strict=True):
-            ax.set_xlabel(x)
-            ax.set_ylabel(y)
+            for ax, (x, y, _, _) in zip(row, TRAJECTORY_PANELS, strict=True):
+                ax.plot(line[x], line[y], marker="o", ms=3, label=method, **style)
+        for ax, (_, _, x_label, y_label) in zip(row, TRAJECTORY_PANELS, strict=True):
+            ax.set(xlabel=x_label, ylabel=y_label)
             ax.set_title(cell, fontsize=9)
             ax.grid(alpha=0.3)
         row[0].legend(fontsize=6)
@@ -331,7 +341,7 @@ def trajectory_figure(curves: pd.DataFrame, title: str, path: Path) -> None:
 
 def dropped_sets(rows: pd.DataFrame) -> dict[tuple[str, str], set]:
     """(cell, method label) -> the prompts dropped at the main rate by its lowest seed's run."""
-    main = rows[(rows["method"] != "full") & ((rows["rate"] == MAIN_RATE) | rows["rate"].isna())]
+    main = at_main_rate(rows[rows["method"] != "full"])
     out = {}
     for (cell, label), g in main.groupby(["cell", "method_label"]):
         file = Path(g.sort_values("seed")["run_dir"].iloc[0]) / DROPPED_FILE
@@ -599,7 +609,7 @@ def claims(outputs: Path) -> tuple[list[Claim], list[Reading]]:
                     by_key["selection_rate_peak"], scale, summary, "gain_over_full", f"{compared}, {cell}"
                 )
             )
-        at_main = paired[(paired["rate"] == MAIN_RATE) | paired["rate"].isna()]
+        at_main = at_main_rate(paired)
         for key, method, other in AT_MAIN_RATE:
             if other is None:
                 diff = at_main[at_main["method"] == method]

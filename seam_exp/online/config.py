@@ -27,9 +27,7 @@ class RefreshConfig:
     # RL steps between refreshes (conf/online/default.yaml: a fifth of the run); labels per RL step =
     # prompts / every
     every: int = MISSING
-    # the settings chosen on validation prompts (docs/online.md, "Choosing the refresh's settings"): 128
-    # prompts, no replay, a tenth of the RM's rate (conf/online/default.yaml)
-    prompts: int = 128
+    prompts: int = 128  # chosen on validation prompts (docs/online.md, "Choosing the refresh's settings")
     rm_steps: int = 8  # AdamW steps on the new pairs per refresh
     batch_size: int = 32
     lr: float = MISSING  # conf/online/default.yaml: a tenth of the RM's own training rate

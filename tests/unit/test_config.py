@@ -335,11 +335,14 @@ def test_each_pm_size_runs_its_own_rl_recipe_and_an_override_still_wins():
     assert recipe("l", "rl.optim.lr=3e-4", "rl.kl.coef=0.01") == (3e-4, 0.01)
 
 
-@pytest.mark.parametrize("rm", ["s", "l"])
+@pytest.mark.parametrize("rm", ["xs", "s", "m", "l"])
 def test_the_online_refresh_continues_the_rm_at_a_tenth_of_its_own_rate(rm):
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["+experiment=online_verdict", f"rm={rm}"])
     assert cfg.online.refresh.lr == pytest.approx(0.1 * cfg.rm.train.lr, rel=1e-12)
-    assert repr(cfg.online.refresh.lr) == repr(
-        float(f"{0.1 * cfg.rm.train.lr:.12g}")
-    )  # no 3.7500000000000003e-05
+
+
+def test_a_product_of_rates_reads_as_written():
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["+experiment=online_verdict", "rm=l", "rm.train.lr=3.75e-4"])
+    assert repr(cfg.online.refresh.lr) == "3.75e-05"  # not 3.7500000000000003e-05, in run names and tables

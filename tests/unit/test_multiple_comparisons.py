@@ -125,27 +125,37 @@ def test_kl_matched_gain_pairs_each_method_with_full_of_the_same_replicate_at_th
 
 
 def test_along_the_run_pools_each_methods_runs_per_step_and_leaves_out_other_drop_rates(tmp_path):
-    from seam_exp.experiments.selection_report import trajectories, trajectory_table
+    from seam_exp.experiments.selection_report import trajectories, trajectory_figure, trajectory_table
 
-    def run(name, method, rate, mismatch, hacking):
+    def run(name, cell, method, label, rate, mismatch, hacking):
         folder = write_history(tmp_path / name, [0, 0.1, 0.2], [1.0, 1.0, 1.0], [2.0, 2.1, 2.2])
         history = pd.read_csv(f"{folder}/history.csv").assign(mismatch=mismatch, hacking=hacking)
         history.to_csv(f"{folder}/history.csv", index=False)
-        return {"cell": "A", "method": method, "method_label": method, "rate": rate, "run_dir": folder}
+        return {"cell": cell, "method": method, "method_label": label, "rate": rate, "run_dir": folder}
 
+    gpt = "seam:gpt:paper"
     rows = pd.DataFrame(
         [
-            run("full0", "full", 0.2, [0.2, 0.3, 0.4], [0.1, 0.1, 0.2]),
-            run("full1", "full", 0.2, [0.2, 0.5, 0.6], [0.1, 0.3, 0.4]),
-            run("refresh", "refresh:seam", np.nan, [0.2, 0.2, 0.2], [0.1, 0.1, 0.1]),  # no drop rate
-            run("other_rate", "seam:adv:paper", 0.4, [0.9, 0.9, 0.9], [0.9, 0.9, 0.9]),
+            run("full0", "A", "full", "full", np.nan, [0.2, 0.3, 0.4], [0.1, 0.1, 0.2]),
+            run("full1", "A", "full", "full", np.nan, [0.2, 0.5, 0.6], [0.1, 0.3, 0.4]),
+            run("gpt", "A", gpt, f"{gpt.replace('gpt', 'gpt[scripted]')}", 0.2, [0.1] * 3, [0.1] * 3),
+            run("refresh", "B", "refresh:seam", "refresh:seam", np.nan, [0.2, 0.2, 0.2], [0.1, 0.1, 0.1]),
+            run("other_rate", "A", "seam:adv:paper", "seam:adv:paper", 0.4, [0.9] * 3, [0.9] * 3),
         ]
+        + [{"cell": "A", "method": "full", "method_label": "full", "rate": np.nan, "run_dir": str(tmp_path)}]
     )
-    table = trajectory_table(trajectories(rows)).set_index("method")
-    assert sorted(table.index) == ["full", "refresh:seam"]  # the 0.4-rate run is another comparison's
-    assert table.loc["full", "runs"] == 2 and table.loc["refresh:seam", "runs"] == 1
-    assert table.loc["full", ["mismatch @0", "mismatch @12", "mismatch @24"]].tolist() == pytest.approx(
-        [0.2, 0.4, 0.5]
-    )
-    assert table.loc["full", "hacking @24"] == pytest.approx(0.3)
-    assert list(table.columns[2:5]) == ["mismatch @0", "mismatch @12", "mismatch @24"]  # mismatch first
+    curves = trajectories(rows)
+    table = trajectory_table(curves)
+    # full first in its cell, methods by their label, the 0.4-rate run another comparison's, a run
+    # without a history not counted
+    assert list(zip(table["cell"], table["method"], table["runs"], strict=True)) == [
+        ("A", "full", 2),
+        ("A", "seam:gpt[scripted]:paper", 1),
+        ("B", "refresh:seam", 1),
+    ]
+    full = table.set_index("method").loc["full"]
+    assert full[["mismatch @0", "mismatch @12", "mismatch @24"]].tolist() == pytest.approx([0.2, 0.4, 0.5])
+    assert full["hacking @24"] == pytest.approx(0.3)
+    assert list(table.columns[3:6]) == ["mismatch @0", "mismatch @12", "mismatch @24"]  # mismatch first
+    trajectory_figure(curves, "along the run", tmp_path / "along.png")
+    assert (tmp_path / "along.png").stat().st_size > 10_000
