@@ -36,7 +36,7 @@ from seam_exp.reporting.precondition import grid_warnings, printed
 from seam_exp.reporting.seeds import REPLICATE, summary_over_seeds
 from seam_exp.reporting.sweep import CELL_GROUP, RL_CELL, report_groups
 from seam_exp.reporting.tables import ci_column, format_ci, verdict, verdict_by_p, write_table_and_figures
-from seam_exp.rl.kl_budget import kl_budget_rows, run_history
+from seam_exp.rl.kl_budget import kl_budget_rows, run_histories
 from seam_exp.selection.filters import overlap
 
 MAIN_RATE = 0.2  # the paper's: the bar chart and main table compare methods at this drop rate
@@ -291,17 +291,12 @@ def trajectories(rows: pd.DataFrame) -> pd.DataFrame:
     the gold gain over SFT, KL, mismatch and hacking share on the eval samples (a reading a run lacks, NaN,
     is left out of that step's mean), and how many runs have a history; the online arms are read along
     the run against full and the static filter this way (docs/online.md)."""
-    curves = []
-    for _, r in at_main_rate(rows).iterrows():
-        history = run_history(r["run_dir"])
-        if history is not None:
-            mine = history.reindex(
-                columns=["step", *ALONG_THE_RUN]
-            )  # a history without one: NaN, not a crash
-            curves.append(mine.assign(cell=r["cell"], method=r["method_label"], run_dir=r["run_dir"]))
-    if not curves:
+    runs = at_main_rate(rows).assign(method=lambda f: f["method_label"])
+    curves = run_histories(runs, ["cell", "method", "run_dir"])
+    if curves.empty:
         return pd.DataFrame()
-    curves = pd.concat(curves)
+    # a history without one of the readings: NaN in its column, not a KeyError
+    curves = curves.reindex(columns=["cell", "method", "run_dir", "step", *ALONG_THE_RUN])
     means = curves.groupby(["cell", "method", "step"], as_index=False)[ALONG_THE_RUN].mean()
     runs = curves.groupby(["cell", "method"], as_index=False)["run_dir"].nunique()
     return means.merge(runs.rename(columns={"run_dir": "runs"}))

@@ -24,6 +24,17 @@ def run_history(run_dir: str) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() else None
 
 
+def run_histories(rows: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
+    """Every run's history, one frame, each evaluation beside its run's `keep` columns; runs without a
+    history are left out (an empty frame when none has one)."""
+    histories = []
+    for _, r in rows.iterrows():
+        history = run_history(r["run_dir"])
+        if history is not None:
+            histories.append(history.assign(**{k: r[k] for k in keep}))
+    return pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+
+
 def at_kl_budget(history: pd.DataFrame, budget: float) -> pd.Series | None:
     """The evaluation chosen for a KL budget: the highest validation gold among the evaluations whose
     validation KL to the start is within the budget (the start itself, KL 0, always is). Chosen on the
